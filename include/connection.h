@@ -1,0 +1,198 @@
+/*-------------------------------------------------------------------------
+ *
+ * connection.h
+ *		  Cached shard connections and remote transactions (connection.c).
+ *
+ * One ShardConn per (user mapping, shard) and backend, kept in a hash
+ * table in CacheMemoryContext for the life of the session (or until
+ * invalidated, expired or closed).  Every request to a shard is a "batch":
+ * the commands the connection owes (start of the remote transaction,
+ * savepoints, queued CLOSE/RELEASE) followed by one statement, sent in
+ * libpq pipeline mode with a single sync, so a batch costs one round trip.
+ * At most one batch is in flight per connection.
+ *
+ * include/connection.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SHARDFDW_CONNECTION_H
+#define SHARDFDW_CONNECTION_H
+
+#include "libpq-fe.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "foreign/foreign.h"
+#include "utils/timestamp.h"
+
+typedef struct ShardConnKey
+{
+	Oid			umid;			/* user mapping OID */
+	int			shard;			/* shard number */
+} ShardConnKey;
+
+typedef struct ShardConn ShardConn;
+
+/* One statement of a batch, with its text parameters. */
+typedef struct ShardStmt
+{
+	const char *sql;
+	int			nparams;
+	const char *const *params;
+} ShardStmt;
+
+/*
+ * Called when another user of a connection needs it while a batch sent by
+ * "owner" is still in flight: the batch has completed, and the callback
+ * must take c->batch_result / c->batch_error (setting them to NULL).
+ */
+typedef void (*ShardConnAbsorb) (ShardConn *c, void *owner);
+
+struct ShardConn
+{
+	ShardConnKey key;			/* hash key (must be first) */
+	PGconn	   *conn;			/* NULL when not connected */
+	Oid			serverid;
+	Oid			userid;			/* local user the mapping is for */
+	char	   *server_name;	/* malloc'd copy, for messages */
+	char	   *host;			/* malloc'd, for messages */
+	char	   *port;			/* malloc'd, for messages */
+	int			xact_depth;		/* 0: no remote xact; 1: top level; n>1:
+								 * savepoints up to subxact level n */
+	bool		xact_pending;	/* remote xact start owed to next batch */
+	bool		broken;			/* state unknown: drop at end of xact */
+	bool		invalidated;	/* server/mapping changed: remake when idle */
+	bool		wrote;			/* remote xact modified data */
+	uint32		server_hashvalue;
+	uint32		mapping_hashvalue;
+	TimestampTz connected_at;
+	int			lifetime;		/* connection_lifetime, seconds; 0 = none */
+	unsigned int cursor_number; /* for unique cursor names */
+	List	   *queued;			/* commands owed to the next batch; in
+								 * CacheMemoryContext */
+
+	/* the batch in flight */
+	bool		busy;			/* a batch is in flight */
+	int			batch_left;		/* queries whose results are still due */
+	bool		batch_began_xact;	/* batch starts the remote xact: may be
+									 * retried on a fresh connection */
+	PGresult   *batch_result;	/* result of the last statement */
+	PGresult   *batch_error;	/* first error result of the batch */
+	ShardStmt  *batch_stmts;	/* malloc'd deep copy of the statements */
+	int			batch_nstmts;
+	int			batch_nowed;	/* owed commands sent before them */
+	int			batch_err_stmt; /* statement that failed, or -1 */
+	bool		batch_lost;		/* connection lost during the batch */
+	char	   *lost_message;	/* malloc'd libpq message when lost */
+	void	   *owner;			/* who sent the batch (a scan state) */
+	ShardConnAbsorb absorb;		/* hands a completed batch to its owner;
+								 * NULL: results are checked and dropped */
+	bool		keep;			/* keep_connections */
+};
+
+/*
+ * Return the connection to shard "shard" of server for user, connecting
+ * (or reconnecting an idle, dead, changed or expired connection) first.
+ * The returned ShardConn lives in the session cache: never free it.
+ */
+extern ShardConn *shardconn_get(ForeignServer *server, UserMapping *user,
+								int shard);
+
+/*
+ * Same for every shard in "shards"; connections are established in
+ * parallel.  out[] is indexed by shard number and must have room for
+ * every shard of the server.
+ */
+extern void shardconn_get_many(ForeignServer *server, UserMapping *user,
+							   Bitmapset *shards, ShardConn **out);
+
+/* Next cursor number on this connection. */
+extern unsigned int shardconn_cursor_number(ShardConn *c);
+
+/*
+ * Queue a command to be sent in front of the next batch of this remote
+ * transaction (e.g. CLOSE of a finished cursor).  Dropped at end of xact.
+ */
+extern void shardconn_queue(ShardConn *c, const char *sql);
+
+/*
+ * Send a batch ending with sql (with nparams text parameters) without
+ * waiting.  The remote transaction and savepoints are started first when
+ * owed.  owner and absorb tag the batch (see ShardConnAbsorb); params are
+ * copied.  If another owner's batch is in flight it is completed first.
+ */
+extern void shardconn_send(ShardConn *c, const char *sql, int nparams,
+						   const char *const *params, void *owner,
+						   ShardConnAbsorb absorb);
+
+/*
+ * Same with several statements (e.g. DECLARE and the first FETCH); the
+ * batch's result is that of the last one.
+ */
+extern void shardconn_send_stmts(ShardConn *c, const ShardStmt *stmts,
+								 int nstmts, void *owner,
+								 ShardConnAbsorb absorb);
+
+/*
+ * A shard to read a replicated table from: one this user already has a
+ * remote transaction or connection on, else one picked by backend.
+ */
+extern int	shardconn_pick_any(UserMapping *user, int nshards);
+
+/*
+ * The owner of the batch in flight gives it up (e.g. a scan ends with a
+ * prefetch pending): its results will be checked and dropped by the next
+ * user of the connection.
+ */
+extern void shardconn_orphan(ShardConn *c, void *owner);
+
+/*
+ * Has c's batch completed?  Reads what has arrived without blocking.
+ */
+extern bool shardconn_poll(ShardConn *c);
+
+/*
+ * Wait until the batch of at least one of the busy connections in conns[]
+ * (NULL entries ignored) has completed; return its index.  Checks for
+ * interrupts while waiting.  Returns -1 if none is busy.
+ */
+extern int	shardconn_wait_any(ShardConn **conns, int n);
+
+/*
+ * Wait for c's batch and return the result of its statement; the caller
+ * owns it (PQclear).  A remote error is raised as an ERROR carrying the
+ * remote SQLSTATE, naming the shard.
+ */
+extern PGresult *shardconn_result(ShardConn *c);
+
+/* shardconn_send + shardconn_result; returns the result (caller PQclears). */
+extern PGresult *shardconn_exec(ShardConn *c, const char *sql, int nparams,
+								const char *const *params);
+
+/* Run a command and check that it succeeded. */
+extern void shardconn_command(ShardConn *c, const char *sql);
+
+/*
+ * Raise a remote error at elevel from res (PQclear'd here), with a context
+ * naming the shard and the remote SQL.
+ */
+extern void shardconn_report(int elevel, PGresult *res, ShardConn *c,
+							 const char *sql);
+
+/*
+ * Cancel the batch in flight on c, if any, and discard its results.
+ * Returns false (and marks c broken) if that did not work in time.
+ */
+extern bool shardconn_abandon(ShardConn *c);
+
+/* "pN (host=..., port=...)", palloc'd: how messages name a shard. */
+extern char *shardconn_describe(ShardConn *c);
+
+/*
+ * Make this backend print values the way the shards' sessions read them
+ * (DateStyle ISO, IntervalStyle postgres, extra_float_digits 3) until
+ * shardconn_reset_transmission_modes(level) with the level returned.
+ */
+extern int	shardconn_set_transmission_modes(void);
+extern void shardconn_reset_transmission_modes(int nestlevel);
+
+#endif							/* SHARDFDW_CONNECTION_H */

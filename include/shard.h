@@ -1,0 +1,45 @@
+/*-------------------------------------------------------------------------
+ *
+ * shard.h
+ *		  Row placement and shard pruning (shard.c).
+ *
+ * include/shard.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SHARDFDW_SHARD_H
+#define SHARDFDW_SHARD_H
+
+#include "nodes/execnodes.h"
+#include "shardfdw.h"
+
+/*
+ * Shard (0 .. nshards-1) that owns the non-NULL key value "key" of type
+ * keytype in a hash- or modulo-distributed table.  keytype may differ from
+ * the column type when the hash opfamily is cross-type (int2/4/8).
+ */
+extern int	shard_for_key(const ShardTableOptions *opts, Oid keytype,
+						  Datum key);
+
+/*
+ * Find pruning conditions on the distribution column among restrictinfos.
+ * Returns true with *exprs (key expressions, scalar or array-valued, as
+ * flagged in *is_array) when the target shards are the owners of their
+ * values; false when every shard must be scanned.
+ */
+extern bool shard_find_prune_exprs(PlannerInfo *root, RelOptInfo *baserel,
+								   const ShardTableOptions *opts,
+								   List *restrictinfos,
+								   List **exprs, List **is_array);
+
+/*
+ * Evaluate prune key expressions and return the set of target shards,
+ * palloc'd in CurrentMemoryContext.  exprstates is NIL at plan time, when
+ * every expr must be a Const; otherwise it holds the initialized
+ * ExprStates, evaluated in econtext.
+ */
+extern Bitmapset *shard_eval_prune(const ShardTableOptions *opts,
+								   List *exprs, List *exprstates,
+								   List *is_array, ExprContext *econtext);
+
+#endif							/* SHARDFDW_SHARD_H */

@@ -1,0 +1,146 @@
+/*-------------------------------------------------------------------------
+ *
+ * shardfdw.h
+ *		  Types shared by every module of shardfdw.
+ *
+ * A shardfdw server is a cluster of N shards (p0 .. p(N-1)); a shardfdw
+ * foreign table is one logical table whose rows live on those shards
+ * according to its distribution.  ShardTableOptions is the parsed form of
+ * the table's and its server's options; ShardRelInfo is what the planner
+ * keeps in RelOptInfo->fdw_private for a base relation.
+ *
+ * Invariants:
+ *	- nshards >= 1; shard numbers are 0 .. nshards-1.
+ *	- dist_attno != InvalidAttrNumber exactly when distribution is
+ *	  SHARD_DIST_HASH or SHARD_DIST_MODULO.
+ *
+ * include/shardfdw.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SHARDFDW_H
+#define SHARDFDW_H
+
+#include "access/attnum.h"
+#include "nodes/bitmapset.h"
+#include "nodes/pathnodes.h"
+#include "foreign/foreign.h"
+
+/* Hard upper bound on shards in one cluster (p0 .. p4095). */
+#define SHARDFDW_MAX_SHARDS 4096
+
+/* Defaults of the cost and fetch options. */
+#define SHARDFDW_DEFAULT_FETCH_SIZE 100
+#define SHARDFDW_DEFAULT_STARTUP_COST 100.0
+#define SHARDFDW_DEFAULT_TUPLE_COST 0.01
+
+/* How the rows of a table are placed on the shards. */
+typedef enum ShardDistribution
+{
+	SHARD_DIST_NONE,			/* rows anywhere: scan all, cannot route */
+	SHARD_DIST_HASH,			/* PARTITION BY HASH placement */
+	SHARD_DIST_MODULO,			/* integer key mod N */
+	SHARD_DIST_REPLICATED		/* every shard holds every row */
+} ShardDistribution;
+
+/*
+ * Parsed options of one foreign table together with those of its server.
+ * Strings are palloc'd in the caller's memory context.
+ */
+typedef struct ShardTableOptions
+{
+	Oid			relid;
+	Oid			serverid;
+	int			nshards;
+	char	   *schema_name;	/* remote schema (never NULL) */
+	char	   *table_name;		/* remote table (never NULL) */
+	ShardDistribution distribution;
+	AttrNumber	dist_attno;		/* distribution column, or 0 */
+	Oid			dist_type;		/* its type */
+	Oid			dist_collation; /* its collation */
+	Oid			dist_hash_opfamily; /* default hash opfamily of dist_type */
+	int			fetch_size;
+	bool		use_remote_estimate;
+	Cost		fdw_startup_cost;
+	Cost		fdw_tuple_cost;
+	List	   *shippable_extensions;	/* OIDs of extensions named in
+										 * "extensions" */
+} ShardTableOptions;
+
+/*
+ * Planner state of a shardfdw base relation (RelOptInfo->fdw_private).
+ * Allocated in the planner's memory context.
+ */
+typedef struct ShardRelInfo
+{
+	ShardTableOptions opts;
+	ForeignTable *table;
+	ForeignServer *server;
+	UserMapping *user;
+
+	/* WHERE clauses split into shippable and local ones (RestrictInfos) */
+	List	   *remote_conds;
+	List	   *local_conds;
+	QualCost	local_conds_cost;
+	Selectivity local_conds_sel;
+
+	/* columns the query needs from the shards */
+	Bitmapset  *attrs_used;
+
+	/*
+	 * Shard pruning.  When prunable, the target shards are the owners of
+	 * the values of prune_exprs (each yields a key, or an array of keys when
+	 * the matching prune_is_array entry is 1).  static_shards is set when
+	 * every prune expression is a Const, est_shards estimates the target
+	 * count otherwise.
+	 */
+	bool		prunable;
+	List	   *prune_exprs;
+	List	   *prune_is_array; /* IntList, parallel to prune_exprs */
+	Bitmapset  *static_shards;	/* NULL with prunable && all Consts means
+								 * "no shard" */
+	bool		prune_static;	/* prune_exprs are all Consts */
+	int			est_shards;
+
+	/* estimates */
+	double		rows;
+	int			width;
+	Cost		startup_cost;
+	Cost		total_cost;
+	double		retrieved_rows;
+
+	/* for EXPLAIN and error messages */
+	char	   *relation_name;
+} ShardRelInfo;
+
+/*
+ * fdw_private of a shardfdw ForeignScan: a List indexed by these.
+ */
+typedef enum ShardScanPrivateIndex
+{
+	ShardScanPrivateSql,		/* String: remote SELECT, params as $n */
+	ShardScanPrivateRetrievedAttrs, /* IntList: attnums fetched, in order */
+	ShardScanPrivateFetchSize,	/* Integer: rows per FETCH */
+	ShardScanPrivateNShards,	/* Integer: N of the cluster */
+	ShardScanPrivateTargets,	/* IntList: shards after plan-time pruning */
+	ShardScanPrivatePruneMode,	/* Integer: ShardPruneMode */
+	ShardScanPrivateNumRemoteParams,	/* Integer: leading fdw_exprs that
+										 * are remote query params; the
+										 * rest are prune keys */
+	ShardScanPrivatePruneIsArray,	/* IntList, one per prune key expr */
+	ShardScanPrivateCount		/* number of entries */
+} ShardScanPrivateIndex;
+
+/* How a scan's target shards are decided. */
+typedef enum ShardPruneMode
+{
+	SHARD_PRUNE_NONE,			/* the Targets list is final */
+	SHARD_PRUNE_RUNTIME,		/* evaluate the prune key exprs at executor
+								 * start and at every rescan */
+	SHARD_PRUNE_ANY_ONE			/* replicated: any one shard will do */
+} ShardPruneMode;
+
+/* shardfdw.c */
+extern int	shardfdw_explain_shard_list_max;
+
+#endif							/* SHARDFDW_H */

@@ -1,0 +1,45 @@
+/* shardfdw--1.0.sql: objects of the shardfdw extension (schema shardfdw). */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION shardfdw" to load this file. \quit
+
+CREATE FUNCTION shardfdw_handler()
+RETURNS fdw_handler
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION shardfdw_validator(text[], oid)
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER shardfdw
+  HANDLER shardfdw_handler
+  VALIDATOR shardfdw_validator;
+
+-- Which shard (0 .. N-1) owns the given distribution-column value of a
+-- hash- or modulo-distributed shardfdw table.  NULL for a NULL key.
+CREATE FUNCTION shard_for(rel regclass, key anyelement)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'shardfdw_shard_for'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+-- Open connections of this session: one row per (user mapping, shard).
+CREATE FUNCTION connections(
+    OUT server_name text,
+    OUT shard integer,
+    OUT host text,
+    OUT port text,
+    OUT user_name text,
+    OUT in_transaction boolean,
+    OUT valid boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'shardfdw_connections'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+-- Close every cached connection that is not in use by the current
+-- transaction.  Returns true if at least one connection was closed.
+CREATE FUNCTION disconnect_all()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'shardfdw_disconnect_all'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;

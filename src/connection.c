@@ -1,0 +1,1473 @@
+/*-------------------------------------------------------------------------
+ *
+ * connection.c
+ *		  Cached shard connections, pipelined batches, remote transactions.
+ *
+ * Connections.  One ShardConn per (user mapping, shard) lives in a hash
+ * table in CacheMemoryContext for the whole session.  Its PGconn is made on
+ * first use (in parallel for all shards a statement needs), and remade when
+ * idle (no remote transaction) if the server or user mapping changed, if
+ * connection_lifetime has passed, or if the connection died.  Strings that
+ * must survive a transaction abort (names for messages, the batch's SQL)
+ * are malloc'd and freed with the connection.
+ *
+ * Batches.  Every request is one batch in libpq pipeline mode: the
+ * commands the connection owes (START TRANSACTION, SAVEPOINTs, queued
+ * CLOSE / RELEASE), then the statement, then one Sync.  So starting the
+ * remote transaction, DECLARE and the first FETCH cost one round trip.  At
+ * most one batch is in flight per connection; a second user first
+ * completes the pending one and hands it to its owner (ShardConnAbsorb).
+ * A batch that starts the remote transaction on a connection that turns
+ * out to be dead is sent again once on a fresh connection: nothing could
+ * have been committed by it.
+ *
+ * Remote transactions.  A shard's remote transaction starts with the first
+ * batch after the local transaction touched it: REPEATABLE READ, or
+ * SERIALIZABLE when the local transaction is.  Local subtransactions are
+ * mirrored by savepoints s<level>, created lazily; a released savepoint is
+ * released in front of the next batch (free), a rolled-back one at once.
+ * At local pre-commit every remote transaction is committed (all shards in
+ * parallel); at abort it is rolled back after cancelling whatever is in
+ * flight.  A connection whose state cannot be restored in time is closed.
+ *
+ * Waiting.  Every wait is on a WaitEventSet including our latch, and checks
+ * for interrupts, so statement_timeout and pg_cancel_backend work; the
+ * remote query is then cancelled by the abort processing.
+ *
+ * src/connection.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "connection.h"
+#include "option.h"
+
+/* How long abort processing waits for a shard before giving up on it. */
+#define SHARDCONN_ABORT_TIMEOUT_MS 30000
+
+static HTAB *ConnectionHash = NULL;
+
+/* Did the current transaction touch any connection? */
+static bool xact_got_connection = false;
+
+static void init_connection_hash(void);
+static void connect_entries(ForeignServer *server, UserMapping *user,
+							ShardConn **entries, int n);
+static void check_password_rules(UserMapping *user);
+static void disconnect(ShardConn *c);
+static bool connection_is_usable(ShardConn *c);
+static int	wait_sockets(int n, pgsocket *socks, int *events, long timeout);
+static bool send_batch(ShardConn *c);
+static ShardStmt *copy_stmts(const ShardStmt *stmts, int n);
+static void free_stmts(ShardStmt *stmts, int n);
+static const char *batch_sql(ShardConn *c);
+static void retry_batch(ShardConn *c);
+static void clear_batch(ShardConn *c);
+static void finish_batch(ShardConn *c);
+static bool poll_batch(ShardConn *c);
+static bool wait_batch_until(ShardConn *c, TimestampTz deadline);
+static void complete_other_owner(ShardConn *c);
+static void report_lost(int elevel, ShardConn *c);
+static bool run_in_abort(ShardConn *c, const char *sql);
+static void xact_callback(XactEvent event, void *arg);
+static void subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							 SubTransactionId parentSubid, void *arg);
+static void inval_callback(Datum arg, int cacheid, uint32 hashvalue);
+static char *malloc_strdup(const char *s);
+
+PG_FUNCTION_INFO_V1(shardfdw_connections);
+PG_FUNCTION_INFO_V1(shardfdw_disconnect_all);
+
+/* strdup that raises ERROR on failure; result is malloc'd. */
+static char *
+malloc_strdup(const char *s)
+{
+	char	   *r = strdup(s ? s : "");
+
+	if (r == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	return r;
+}
+
+/*
+ * Create the connection cache and register the callbacks that end remote
+ * transactions and invalidate connections, once per backend.
+ */
+static void
+init_connection_hash(void)
+{
+	HASHCTL		ctl;
+
+	if (ConnectionHash)
+		return;
+	ctl.keysize = sizeof(ShardConnKey);
+	ctl.entrysize = sizeof(ShardConn);
+	ctl.hcxt = CacheMemoryContext;
+	ConnectionHash = hash_create("shardfdw connections", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	RegisterXactCallback(xact_callback, NULL);
+	RegisterSubXactCallback(subxact_callback, NULL);
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, inval_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(USERMAPPINGOID, inval_callback, (Datum) 0);
+}
+
+/*
+ * shardconn_describe: "pN (host=..., port=...) of server "x"", palloc'd.
+ */
+char *
+shardconn_describe(ShardConn *c)
+{
+	return psprintf("shard p%d (host=%s, port=%s) of server \"%s\"",
+					c->key.shard,
+					c->host && c->host[0] ? c->host : "local socket",
+					c->port && c->port[0] ? c->port : "default",
+					c->server_name ? c->server_name : "?");
+}
+
+/* Close c's connection (if any) and forget its transaction state. */
+static void
+disconnect(ShardConn *c)
+{
+	if (c->conn)
+		PQfinish(c->conn);
+	c->conn = NULL;
+	clear_batch(c);
+	c->busy = false;
+	c->xact_depth = 0;
+	c->xact_pending = false;
+	c->broken = false;
+	c->wrote = false;
+	list_free_deep(c->queued);
+	c->queued = NIL;
+}
+
+/*
+ * May an idle cached connection be used as it is?  Checks for a dead
+ * socket without a round trip: a server that went away has left EOF (and
+ * usually a FATAL message) in our receive buffer.
+ */
+static bool
+connection_is_usable(ShardConn *c)
+{
+	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK)
+		return false;
+	if (c->invalidated)
+		return false;
+	if (c->lifetime > 0 &&
+		TimestampDifferenceExceeds(c->connected_at, GetCurrentTimestamp(),
+								   c->lifetime * 1000))
+		return false;
+	/* non-blocking look at the socket: reads anything pending */
+	if (PQconsumeInput(c->conn) == 0 || PQstatus(c->conn) != CONNECTION_OK)
+		return false;
+	return true;
+}
+
+/*
+ * Non-superusers must authenticate with a password, as in postgres_fdw,
+ * unless a superuser set password_required 'false' on their mapping.
+ */
+static void
+check_password_rules(UserMapping *user)
+{
+	ListCell   *lc;
+	bool		required = true;
+	bool		has_password = false;
+
+	if (superuser_arg(user->userid))
+		return;
+	foreach(lc, user->options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, "password_required") == 0)
+			required = defGetBoolean(def);
+		else if (strcmp(def->defname, "password") == 0)
+			has_password = true;
+	}
+	if (required && !has_password)
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("password is required"),
+				 errdetail("Non-superusers must provide a password in the user mapping.")));
+}
+
+/*
+ * Wait until one of n sockets is ready for its events, or the latch is
+ * set (then interrupts are checked), or timeout ms pass (-1: no limit).
+ * Returns the socket's index, -1 on timeout, -2 after a latch wakeup.
+ */
+static int
+wait_sockets(int n, pgsocket *socks, int *events, long timeout)
+{
+	WaitEventSet *set;
+	WaitEvent	ev;
+	volatile int rc = 0;
+
+	set = CreateWaitEventSet(CurrentMemoryContext, n + 2);
+	PG_TRY();
+	{
+		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+		AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL,
+						  NULL);
+		for (int i = 0; i < n; i++)
+			AddWaitEventToSet(set, events[i], socks[i], NULL,
+							  (void *) (intptr_t) i);
+		rc = WaitEventSetWait(set, timeout, &ev, 1, PG_WAIT_EXTENSION);
+	}
+	PG_FINALLY();
+	{
+		FreeWaitEventSet(set);
+	}
+	PG_END_TRY();
+
+	if (rc == 0)
+		return -1;
+	if (ev.events & WL_LATCH_SET)
+	{
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		return -2;
+	}
+	return (int) (intptr_t) ev.user_data;
+}
+
+/*
+ * Connect every entry in entries[] (n of them) at once with libpq's
+ * non-blocking API, honouring connect_timeout and interrupts.  On failure
+ * every half-made connection is closed and an ERROR names the shard.
+ */
+static void
+connect_entries(ForeignServer *server, UserMapping *user,
+				ShardConn **entries, int n)
+{
+	PostgresPollingStatusType *state;
+	volatile TimestampTz deadline = 0;
+	int			pending = n;
+
+	if (n == 0)
+		return;
+	check_password_rules(user);
+	state = palloc(sizeof(PostgresPollingStatusType) * n);
+
+	PG_TRY();
+	{
+		for (int i = 0; i < n; i++)
+		{
+			ShardConn  *c = entries[i];
+			const char **kw;
+			const char **val;
+			int			timeout_s = 0;
+
+			shardfdw_conn_params(server, user, c->key.shard, &kw, &val);
+			for (int k = 0; kw[k]; k++)
+				if (strcmp(kw[k], "connect_timeout") == 0)
+					timeout_s = atoi(val[k]);
+			if (timeout_s > 0)
+			{
+				/* libpq treats 1 s as 2 s; so do we */
+				TimestampTz d = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															Max(timeout_s, 2) * 1000);
+
+				if (deadline == 0 || d < deadline)
+					deadline = d;
+			}
+
+			c->conn = PQconnectStartParams(kw, val, false);
+			if (c->conn == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("out of memory while connecting to shard p%d",
+								c->key.shard)));
+			state[i] = PQstatus(c->conn) == CONNECTION_BAD ?
+				PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
+		}
+
+		while (pending > 0)
+		{
+			pgsocket   *socks = palloc(sizeof(pgsocket) * n);
+			int		   *events = palloc(sizeof(int) * n);
+			int		   *index = palloc(sizeof(int) * n);
+			int			k = 0;
+			int			r;
+			long		timeout = -1;
+
+			pending = 0;
+			for (int i = 0; i < n; i++)
+			{
+				ShardConn  *c = entries[i];
+
+				if (state[i] == PGRES_POLLING_FAILED)
+				{
+					char	   *msg = pchomp(PQerrorMessage(c->conn));
+
+					free(c->host);
+					free(c->port);
+					c->host = malloc_strdup(PQhost(c->conn));
+					c->port = malloc_strdup(PQport(c->conn));
+					ereport(ERROR,
+							(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+							 errmsg("could not connect to %s",
+									shardconn_describe(c)),
+							 errdetail_internal("%s", msg)));
+				}
+				if (state[i] == PGRES_POLLING_OK)
+					continue;
+				pending++;
+				socks[k] = PQsocket(c->conn);
+				events[k] = state[i] == PGRES_POLLING_READING ?
+					WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE;
+				index[k++] = i;
+			}
+			if (pending == 0)
+				break;
+			if (deadline != 0)
+			{
+				long		secs;
+				int			usecs;
+
+				TimestampDifference(GetCurrentTimestamp(), deadline, &secs,
+									&usecs);
+				timeout = secs * 1000 + usecs / 1000;
+				if (timeout <= 0)
+				{
+					ShardConn  *c = entries[index[0]];
+
+					free(c->host);
+					free(c->port);
+					c->host = malloc_strdup(PQhost(c->conn));
+					c->port = malloc_strdup(PQport(c->conn));
+					ereport(ERROR,
+							(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+							 errmsg("could not connect to %s", shardconn_describe(c)),
+							 errdetail("The connection attempt timed out (connect_timeout).")));
+				}
+			}
+			r = wait_sockets(k, socks, events, timeout);
+			if (r >= 0)
+				state[index[r]] = PQconnectPoll(entries[index[r]]->conn);
+			pfree(socks);
+			pfree(events);
+			pfree(index);
+		}
+
+		for (int i = 0; i < n; i++)
+		{
+			ShardConn  *c = entries[i];
+
+			if (!superuser_arg(user->userid) &&
+				!PQconnectionUsedPassword(c->conn))
+			{
+				bool		required = true;
+				ListCell   *lc;
+
+				foreach(lc, user->options)
+				{
+					DefElem    *def = lfirst_node(DefElem, lc);
+
+					if (strcmp(def->defname, "password_required") == 0)
+						required = defGetBoolean(def);
+				}
+				if (required)
+					ereport(ERROR,
+							(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+							 errmsg("password is required"),
+							 errdetail("Non-superuser cannot connect if the server does not request a password."),
+							 errhint("Target server's authentication method must be changed or set password_required=false in the user mapping attributes.")));
+			}
+		}
+	}
+	PG_CATCH();
+	{
+		for (int i = 0; i < n; i++)
+		{
+			if (entries[i]->conn)
+				PQfinish(entries[i]->conn);
+			entries[i]->conn = NULL;
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	for (int i = 0; i < n; i++)
+	{
+		ShardConn  *c = entries[i];
+		ListCell   *lc;
+
+		free(c->host);
+		free(c->port);
+		free(c->server_name);
+		c->host = malloc_strdup(PQhost(c->conn));
+		c->port = malloc_strdup(PQport(c->conn));
+		c->server_name = malloc_strdup(server->servername);
+		c->serverid = server->serverid;
+		c->userid = user->userid;
+		c->connected_at = GetCurrentTimestamp();
+		c->lifetime = shardfdw_connection_lifetime(server);
+		c->keep = true;
+		foreach(lc, server->options)
+		{
+			DefElem    *def = lfirst_node(DefElem, lc);
+
+			if (strcmp(def->defname, "keep_connections") == 0)
+				c->keep = defGetBoolean(def);
+		}
+		c->invalidated = false;
+		c->server_hashvalue =
+			GetSysCacheHashValue1(FOREIGNSERVEROID,
+								  ObjectIdGetDatum(server->serverid));
+		c->mapping_hashvalue =
+			GetSysCacheHashValue1(USERMAPPINGOID,
+								  ObjectIdGetDatum(user->umid));
+	}
+	pfree(state);
+}
+
+/*
+ * shardconn_get_many: see connection.h.  Idle connections that are dead,
+ * stale or expired are remade; all missing ones are made in parallel.
+ */
+void
+shardconn_get_many(ForeignServer *server, UserMapping *user,
+				   Bitmapset *shards, ShardConn **out)
+{
+	ShardConn **todo;
+	int			ntodo = 0;
+	int			shard = -1;
+
+	init_connection_hash();
+	todo = palloc(sizeof(ShardConn *) * Max(bms_num_members(shards), 1));
+	while ((shard = bms_next_member(shards, shard)) >= 0)
+	{
+		ShardConnKey key;
+		ShardConn  *c;
+		bool		found;
+
+		key.umid = user->umid;
+		key.shard = shard;
+		c = hash_search(ConnectionHash, &key, HASH_ENTER, &found);
+		if (!found)
+		{
+			memset(((char *) c) + sizeof(ShardConnKey), 0,
+				   sizeof(ShardConn) - sizeof(ShardConnKey));
+		}
+		if (c->conn && c->xact_depth == 0 && !c->busy &&
+			!connection_is_usable(c))
+			disconnect(c);
+		if (c->conn == NULL)
+			todo[ntodo++] = c;
+		out[shard] = c;
+	}
+	connect_entries(server, user, todo, ntodo);
+	pfree(todo);
+	xact_got_connection = true;
+}
+
+/* shardconn_get: the connection to one shard; see connection.h. */
+ShardConn *
+shardconn_get(ForeignServer *server, UserMapping *user, int shard)
+{
+	ShardConn **out = palloc0(sizeof(ShardConn *) * (shard + 1));
+	ShardConn  *c;
+
+	shardconn_get_many(server, user, bms_make_singleton(shard), out);
+	c = out[shard];
+	pfree(out);
+	return c;
+}
+
+/*
+ * shardconn_pick_any: see connection.h.  Prefers a shard already in this
+ * transaction (same snapshot, no new round trip to start one), then one
+ * with an open connection, then spreads backends over the shards.
+ */
+int
+shardconn_pick_any(UserMapping *user, int nshards)
+{
+	int			connected = -1;
+
+	if (ConnectionHash)
+	{
+		for (int shard = 0; shard < nshards; shard++)
+		{
+			ShardConnKey key;
+			ShardConn  *c;
+
+			key.umid = user->umid;
+			key.shard = shard;
+			c = hash_search(ConnectionHash, &key, HASH_FIND, NULL);
+			if (c == NULL || c->conn == NULL || c->broken)
+				continue;
+			if (c->xact_depth > 0)
+				return shard;
+			if (connected < 0)
+				connected = shard;
+		}
+	}
+	return connected >= 0 ? connected : MyProcPid % nshards;
+}
+
+/* shardconn_cursor_number: a new cursor number on c. */
+unsigned int
+shardconn_cursor_number(ShardConn *c)
+{
+	return ++c->cursor_number;
+}
+
+/*
+ * shardconn_queue: remember sql to be sent in front of c's next batch in
+ * this remote transaction.  Nothing is queued outside one.
+ */
+void
+shardconn_queue(ShardConn *c, const char *sql)
+{
+	MemoryContext old;
+
+	if (c->conn == NULL || c->xact_depth == 0)
+		return;
+	old = MemoryContextSwitchTo(CacheMemoryContext);
+	c->queued = lappend(c->queued, pstrdup(sql));
+	MemoryContextSwitchTo(old);
+}
+
+/* Free what the last batch left in c. */
+static void
+clear_batch(ShardConn *c)
+{
+	if (c->batch_result)
+		PQclear(c->batch_result);
+	if (c->batch_error)
+		PQclear(c->batch_error);
+	c->batch_result = NULL;
+	c->batch_error = NULL;
+	free_stmts(c->batch_stmts, c->batch_nstmts);
+	c->batch_stmts = NULL;
+	c->batch_nstmts = 0;
+	c->batch_err_stmt = -1;
+	c->batch_lost = false;
+	free(c->lost_message);
+	c->lost_message = NULL;
+	c->owner = NULL;
+	c->absorb = NULL;
+}
+
+/*
+ * Put one batch on the wire: owed transaction commands, queued commands,
+ * then sql, then a Sync.  Returns false if the connection failed while
+ * sending (c->lost_message says why).
+ */
+static bool
+send_batch(ShardConn *c)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	int			nq = 0;
+	char		cmd[64];
+	ListCell   *lc;
+
+	if (!PQenterPipelineMode(c->conn))
+		goto failed;
+
+	c->batch_began_xact = false;
+	if (c->xact_depth == 0)
+	{
+		const char *iso = IsolationIsSerializable() ?
+			"START TRANSACTION ISOLATION LEVEL SERIALIZABLE" :
+			"START TRANSACTION ISOLATION LEVEL REPEATABLE READ";
+
+		if (!PQsendQueryParams(c->conn, iso, 0, NULL, NULL, NULL, NULL, 0))
+			goto failed;
+		nq++;
+		c->xact_depth = 1;
+		c->batch_began_xact = true;
+	}
+	while (c->xact_depth < level)
+	{
+		snprintf(cmd, sizeof(cmd), "SAVEPOINT s%d", c->xact_depth + 1);
+		if (!PQsendQueryParams(c->conn, cmd, 0, NULL, NULL, NULL, NULL, 0))
+			goto failed;
+		nq++;
+		c->xact_depth++;
+	}
+	foreach(lc, c->queued)
+	{
+		if (!PQsendQueryParams(c->conn, lfirst(lc), 0, NULL, NULL, NULL,
+							   NULL, 0))
+			goto failed;
+		nq++;
+	}
+	list_free_deep(c->queued);
+	c->queued = NIL;
+	c->batch_nowed = nq;
+
+	for (int i = 0; i < c->batch_nstmts; i++)
+	{
+		ShardStmt  *st = &c->batch_stmts[i];
+
+		if (!PQsendQueryParams(c->conn, st->sql, st->nparams, NULL,
+							   st->params, NULL, NULL, 0))
+			goto failed;
+		nq++;
+	}
+	if (!PQpipelineSync(c->conn))
+		goto failed;
+
+	c->busy = true;
+	c->batch_left = nq;
+	return true;
+
+failed:
+	c->lost_message = malloc_strdup(pchomp(PQerrorMessage(c->conn)));
+	return false;
+}
+
+/*
+ * Deep copy of n statements in malloc'd memory, so that a batch can be
+ * retried and named in messages after an abort.  free_stmts frees it.
+ */
+static ShardStmt *
+copy_stmts(const ShardStmt *stmts, int n)
+{
+	ShardStmt  *r = calloc(Max(n, 1), sizeof(ShardStmt));
+
+	if (r == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	for (int i = 0; i < n; i++)
+	{
+		char	  **params = NULL;
+
+		r[i].sql = malloc_strdup(stmts[i].sql);
+		r[i].nparams = stmts[i].nparams;
+		if (stmts[i].nparams > 0)
+		{
+			params = calloc(stmts[i].nparams, sizeof(char *));
+			if (params == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("out of memory")));
+			for (int j = 0; j < stmts[i].nparams; j++)
+				params[j] = stmts[i].params[j] ?
+					malloc_strdup(stmts[i].params[j]) : NULL;
+		}
+		r[i].params = (const char *const *) params;
+	}
+	return r;
+}
+
+/* Free a copy made by copy_stmts. */
+static void
+free_stmts(ShardStmt *stmts, int n)
+{
+	if (stmts == NULL)
+		return;
+	for (int i = 0; i < n; i++)
+	{
+		free((char *) stmts[i].sql);
+		for (int j = 0; j < stmts[i].nparams; j++)
+			free((char *) stmts[i].params[j]);
+		free((char **) stmts[i].params);
+	}
+	free(stmts);
+}
+
+/* SQL of the statement to name in messages about c's batch, or NULL. */
+static const char *
+batch_sql(ShardConn *c)
+{
+	if (c->batch_nstmts == 0)
+		return NULL;
+	if (c->batch_err_stmt >= 0 && c->batch_err_stmt < c->batch_nstmts)
+		return c->batch_stmts[c->batch_err_stmt].sql;
+	return c->batch_stmts[c->batch_nstmts - 1].sql;
+}
+
+/*
+ * shardconn_send: one statement; see connection.h.
+ */
+void
+shardconn_send(ShardConn *c, const char *sql, int nparams,
+			   const char *const *params, void *owner, ShardConnAbsorb absorb)
+{
+	ShardStmt	st;
+
+	st.sql = sql;
+	st.nparams = nparams;
+	st.params = params;
+	shardconn_send_stmts(c, &st, 1, owner, absorb);
+}
+
+/*
+ * shardconn_send_stmts: see connection.h.
+ */
+void
+shardconn_send_stmts(ShardConn *c, const ShardStmt *stmts, int nstmts,
+					 void *owner, ShardConnAbsorb absorb)
+{
+	if (c->busy)
+		complete_other_owner(c);
+	clear_batch(c);
+
+	/* a dead idle connection is remade transparently */
+	if (c->xact_depth == 0 && PQstatus(c->conn) != CONNECTION_OK)
+	{
+		ForeignServer *server = GetForeignServer(c->serverid);
+		UserMapping *user = GetUserMapping(c->userid, c->serverid);
+
+		disconnect(c);
+		connect_entries(server, user, &c, 1);
+	}
+	if (c->broken)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("connection to %s is unusable in this transaction",
+						shardconn_describe(c)),
+				 errdetail("An earlier failure left the remote transaction in an unknown state.")));
+
+	c->batch_stmts = copy_stmts(stmts, nstmts);
+	c->batch_nstmts = nstmts;
+	c->owner = owner;
+	c->absorb = absorb;
+
+	if (!send_batch(c))
+	{
+		if (c->batch_began_xact)
+			retry_batch(c);
+		else
+		{
+			c->broken = true;
+			report_lost(ERROR, c);
+		}
+	}
+}
+
+/*
+ * The batch that started c's remote transaction failed because the
+ * connection was dead: reconnect and send it once more.  Nothing of the
+ * failed attempt can have been committed, as no COMMIT was sent.
+ */
+static void
+retry_batch(ShardConn *c)
+{
+	ForeignServer *server = GetForeignServer(c->serverid);
+	UserMapping *user = GetUserMapping(c->userid, c->serverid);
+	ShardStmt  *stmts = c->batch_stmts;
+	int			nstmts = c->batch_nstmts;
+	void	   *owner = c->owner;
+	ShardConnAbsorb absorb = c->absorb;
+
+	/* keep the statements across the reset */
+	c->batch_stmts = NULL;
+	c->batch_nstmts = 0;
+	if (c->conn)
+		PQfinish(c->conn);
+	c->conn = NULL;
+	c->busy = false;
+	c->xact_depth = 0;
+	list_free_deep(c->queued);
+	c->queued = NIL;
+	clear_batch(c);
+	c->batch_stmts = stmts;
+	c->batch_nstmts = nstmts;
+	connect_entries(server, user, &c, 1);
+	c->owner = owner;
+	c->absorb = absorb;
+	if (!send_batch(c))
+	{
+		c->broken = true;
+		report_lost(ERROR, c);
+	}
+	/* a retried batch is not retried again */
+	c->batch_began_xact = false;
+}
+
+/* The batch has been read to its Sync: leave pipeline mode. */
+static void
+finish_batch(ShardConn *c)
+{
+	c->busy = false;
+	if (PQpipelineStatus(c->conn) != PQ_PIPELINE_OFF)
+		(void) PQexitPipelineMode(c->conn);
+}
+
+/*
+ * shardconn_poll: read whatever has arrived for c's batch without
+ * blocking; true once the whole batch has been read (or the connection
+ * was lost), with the statement's result in c->batch_result and the first
+ * error in c->batch_error.
+ */
+bool
+shardconn_poll(ShardConn *c)
+{
+	if (!poll_batch(c))
+		return false;
+	if (c->batch_lost && c->batch_began_xact)
+	{
+		/* the connection was dead before the batch: try a fresh one */
+		retry_batch(c);
+		return poll_batch(c);
+	}
+	return true;
+}
+
+/*
+ * The body of shardconn_poll, without the retry: read what has arrived;
+ * true when the batch is complete or the connection was lost.
+ */
+static bool
+poll_batch(ShardConn *c)
+{
+	if (!c->busy)
+		return true;
+	if (!PQconsumeInput(c->conn))
+	{
+		c->batch_lost = true;
+		free(c->lost_message);
+		c->lost_message = malloc_strdup(pchomp(PQerrorMessage(c->conn)));
+		c->busy = false;
+		return true;
+	}
+	while (!PQisBusy(c->conn))
+	{
+		PGresult   *res = PQgetResult(c->conn);
+
+		if (res == NULL)
+		{
+			/* end of one query's results */
+			if (c->batch_left > 0)
+				c->batch_left--;
+			continue;
+		}
+		switch (PQresultStatus(res))
+		{
+			case PGRES_PIPELINE_SYNC:
+				PQclear(res);
+				finish_batch(c);
+				return true;
+			case PGRES_FATAL_ERROR:
+			case PGRES_NONFATAL_ERROR:
+			case PGRES_BAD_RESPONSE:
+				if (c->batch_error == NULL)
+				{
+					c->batch_error = res;
+					c->batch_err_stmt = c->batch_nowed + c->batch_nstmts -
+						c->batch_left - c->batch_nowed;
+				}
+				else
+					PQclear(res);
+				break;
+			case PGRES_PIPELINE_ABORTED:
+				PQclear(res);
+				break;
+			default:
+				if (c->batch_left == 1)
+				{
+					/* the batch's own statement */
+					if (c->batch_result)
+						PQclear(c->batch_result);
+					c->batch_result = res;
+				}
+				else
+					PQclear(res);
+				break;
+		}
+		if (PQstatus(c->conn) == CONNECTION_BAD)
+		{
+			c->batch_lost = true;
+			free(c->lost_message);
+			c->lost_message = malloc_strdup(pchomp(PQerrorMessage(c->conn)));
+			c->busy = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * shardconn_wait_any: see connection.h.  A batch that lost a connection
+ * which had only just started its remote transaction is retried here on a
+ * fresh connection, transparently to the caller.
+ */
+int
+shardconn_wait_any(ShardConn **conns, int n)
+{
+	pgsocket   *socks = palloc(sizeof(pgsocket) * Max(n, 1));
+	int		   *events = palloc(sizeof(int) * Max(n, 1));
+	int		   *index = palloc(sizeof(int) * Max(n, 1));
+
+	for (;;)
+	{
+		int			k = 0;
+		int			r;
+
+		for (int i = 0; i < n; i++)
+		{
+			ShardConn  *c = conns[i];
+
+			if (c == NULL || !c->busy)
+				continue;
+			if (shardconn_poll(c))
+			{
+				pfree(socks);
+				pfree(events);
+				pfree(index);
+				return i;
+			}
+			socks[k] = PQsocket(c->conn);
+			events[k] = WL_SOCKET_READABLE;
+			index[k++] = i;
+		}
+		if (k == 0)
+			break;
+		r = wait_sockets(k, socks, events, -1);
+		(void) r;
+	}
+	pfree(socks);
+	pfree(events);
+	pfree(index);
+	return -1;
+}
+
+/*
+ * Read c's batch to its end, waiting at most until deadline (0: forever).
+ * Used where interrupts are held (abort processing).  Returns false on
+ * timeout or a lost connection.
+ */
+static bool
+wait_batch_until(ShardConn *c, TimestampTz deadline)
+{
+	while (!poll_batch(c))
+	{
+		pgsocket	sock = PQsocket(c->conn);
+		int			ev = WL_SOCKET_READABLE;
+		long		timeout = -1;
+
+		if (deadline != 0)
+		{
+			long		secs;
+			int			usecs;
+
+			TimestampDifference(GetCurrentTimestamp(), deadline, &secs, &usecs);
+			timeout = secs * 1000 + usecs / 1000;
+			if (timeout <= 0)
+				return false;
+		}
+		if (wait_sockets(1, &sock, &ev, timeout) == -1)
+			return false;
+	}
+	return !c->batch_lost;
+}
+
+/*
+ * Another user needs c while a batch is in flight: complete it and hand it
+ * to its owner, or, for an orphaned batch, check and drop its results.
+ */
+static void
+complete_other_owner(ShardConn *c)
+{
+	ShardConn  *one[1];
+
+	one[0] = c;
+	(void) shardconn_wait_any(one, 1);
+	if (c->absorb)
+		c->absorb(c, c->owner);
+	else
+	{
+		PGresult   *res = shardconn_result(c);
+
+		PQclear(res);
+	}
+}
+
+/*
+ * shardconn_orphan: the owner of the batch in flight no longer wants it.
+ */
+void
+shardconn_orphan(ShardConn *c, void *owner)
+{
+	if (c->busy && c->owner == owner)
+	{
+		c->owner = NULL;
+		c->absorb = NULL;
+	}
+}
+
+/* Raise the error for a connection lost during a batch. */
+static void
+report_lost(int elevel, ShardConn *c)
+{
+	ereport(elevel,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("lost connection to %s", shardconn_describe(c)),
+			 c->lost_message ? errdetail_internal("%s", c->lost_message) : 0,
+			 batch_sql(c) ? errcontext("remote SQL command: %s", batch_sql(c)) : 0));
+}
+
+/*
+ * shardconn_result: see connection.h.
+ */
+PGresult *
+shardconn_result(ShardConn *c)
+{
+	PGresult   *res;
+
+	if (c->busy)
+	{
+		ShardConn  *one[1];
+
+		one[0] = c;
+		(void) shardconn_wait_any(one, 1);
+	}
+	if (c->batch_lost)
+	{
+		c->broken = c->xact_depth > 0;
+		report_lost(ERROR, c);
+	}
+	if (c->batch_error)
+	{
+		res = c->batch_error;
+		c->batch_error = NULL;
+		shardconn_report(ERROR, res, c, batch_sql(c));
+	}
+	res = c->batch_result;
+	c->batch_result = NULL;
+	if (res == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("no result from %s", shardconn_describe(c)),
+				 batch_sql(c) ? errcontext("remote SQL command: %s", batch_sql(c)) : 0));
+	return res;
+}
+
+/* shardconn_exec: send and wait; see connection.h. */
+PGresult *
+shardconn_exec(ShardConn *c, const char *sql, int nparams,
+			   const char *const *params)
+{
+	shardconn_send(c, sql, nparams, params, NULL, NULL);
+	return shardconn_result(c);
+}
+
+/* shardconn_command: run a utility command; see connection.h. */
+void
+shardconn_command(ShardConn *c, const char *sql)
+{
+	PQclear(shardconn_exec(c, sql, 0, NULL));
+}
+
+/*
+ * shardconn_report: raise the remote error in res at elevel.  res is
+ * PQclear'd before raising; the remote SQLSTATE, message, detail, hint and
+ * context are kept, and a context line names the shard and the SQL.
+ */
+void
+shardconn_report(int elevel, PGresult *res, ShardConn *c, const char *sql)
+{
+	char	   *sqlstate = NULL;
+	char	   *primary = NULL;
+	char	   *detail = NULL;
+	char	   *hint = NULL;
+	char	   *context = NULL;
+	char	   *where = shardconn_describe(c);
+	char	   *sqlcopy = sql ? pstrdup(sql) : NULL;
+	int			code = ERRCODE_CONNECTION_FAILURE;
+
+#define COPYFIELD(var, field) \
+	do { \
+		char *v_ = res ? PQresultErrorField(res, field) : NULL; \
+		if (v_) var = pstrdup(v_); \
+	} while (0)
+
+	COPYFIELD(sqlstate, PG_DIAG_SQLSTATE);
+	COPYFIELD(primary, PG_DIAG_MESSAGE_PRIMARY);
+	COPYFIELD(detail, PG_DIAG_MESSAGE_DETAIL);
+	COPYFIELD(hint, PG_DIAG_MESSAGE_HINT);
+	COPYFIELD(context, PG_DIAG_CONTEXT);
+#undef COPYFIELD
+	if (res)
+		PQclear(res);
+
+	if (sqlstate && strlen(sqlstate) == 5)
+		code = MAKE_SQLSTATE(sqlstate[0], sqlstate[1], sqlstate[2],
+							 sqlstate[3], sqlstate[4]);
+	if (primary == NULL)
+		primary = c->conn ? pchomp(PQerrorMessage(c->conn)) :
+			pstrdup("connection lost");
+
+	ereport(elevel,
+			(errcode(code),
+			 errmsg_internal("%s", primary),
+			 detail ? errdetail_internal("%s", detail) : 0,
+			 hint ? errhint("%s", hint) : 0,
+			 context ? errcontext("%s", context) : 0,
+			 sqlcopy ? errcontext("remote SQL command on %s: %s", where, sqlcopy)
+			 : errcontext("on %s", where)));
+}
+
+/*
+ * shardconn_abandon: cancel c's batch in flight and read it to its end.
+ * Interrupts may be held: waits are bounded.  Returns false, with c marked
+ * broken, if that did not work.
+ */
+bool
+shardconn_abandon(ShardConn *c)
+{
+	PGcancel   *cancel;
+	char		errbuf[256];
+	TimestampTz deadline;
+
+	if (!c->busy)
+		return true;
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   SHARDCONN_ABORT_TIMEOUT_MS);
+	/* results may be there already: no need to cancel then */
+	if (poll_batch(c) && !c->batch_lost)
+	{
+		clear_batch(c);
+		return true;
+	}
+	if (!c->batch_lost && (cancel = PQgetCancel(c->conn)) != NULL)
+	{
+		if (!PQcancel(cancel, errbuf, sizeof(errbuf)))
+			ereport(WARNING,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("could not send cancel request to %s: %s",
+							shardconn_describe(c), errbuf)));
+		PQfreeCancel(cancel);
+	}
+	if (!c->batch_lost && wait_batch_until(c, deadline))
+	{
+		clear_batch(c);
+		return true;
+	}
+	c->broken = true;
+	c->busy = false;
+	clear_batch(c);
+	return false;
+}
+
+/*
+ * Run sql on c during abort processing (interrupts held): bounded wait,
+ * errors reported as WARNING.  Returns success.
+ */
+static bool
+run_in_abort(ShardConn *c, const char *sql)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   SHARDCONN_ABORT_TIMEOUT_MS);
+	bool		ok;
+
+	if (c->conn == NULL || c->broken || PQstatus(c->conn) != CONNECTION_OK)
+		return false;
+	clear_batch(c);
+	list_free_deep(c->queued);
+	c->queued = NIL;
+	if (!PQenterPipelineMode(c->conn) ||
+		!PQsendQueryParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0) ||
+		!PQpipelineSync(c->conn))
+		return false;
+	c->busy = true;
+	c->batch_left = 1;
+	c->batch_nowed = 0;
+	ok = wait_batch_until(c, deadline);
+	if (ok && c->batch_error)
+	{
+		PGresult   *res = c->batch_error;
+
+		c->batch_error = NULL;
+		shardconn_report(WARNING, res, c, sql);
+		ok = false;
+	}
+	c->busy = false;
+	clear_batch(c);
+	return ok;
+}
+
+/*
+ * Commit (PRE_COMMIT) or roll back (ABORT) every remote transaction with
+ * the local one; close connections that are broken, stale or not to be
+ * kept once the transaction is over.
+ */
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	HASH_SEQ_STATUS scan;
+	ShardConn  *c;
+
+	if (!xact_got_connection)
+		return;
+
+	switch (event)
+	{
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_COMMIT:
+			{
+				ShardConn **pending;
+				int			n = 0;
+
+				pending = palloc(sizeof(ShardConn *) *
+								 hash_get_num_entries(ConnectionHash));
+				hash_seq_init(&scan, ConnectionHash);
+				while ((c = hash_seq_search(&scan)) != NULL)
+				{
+					if (c->conn == NULL || c->xact_depth == 0)
+						continue;
+					if (c->busy)
+						complete_other_owner(c);
+					if (c->broken)
+						ereport(ERROR,
+								(errcode(ERRCODE_CONNECTION_FAILURE),
+								 errmsg("cannot commit: the remote transaction on %s is in an unknown state",
+										shardconn_describe(c))));
+					/* COMMIT ends cursors and savepoints: drop the queue */
+					list_free_deep(c->queued);
+					c->queued = NIL;
+					shardconn_send(c, "COMMIT TRANSACTION", 0, NULL, NULL, NULL);
+					pending[n++] = c;
+				}
+				/* all shards commit in parallel; now collect */
+				for (int i = 0; i < n; i++)
+				{
+					PQclear(shardconn_result(pending[i]));
+					pending[i]->xact_depth = 0;
+					pending[i]->wrote = false;
+				}
+				pfree(pending);
+				break;
+			}
+		case XACT_EVENT_PRE_PREPARE:
+			hash_seq_init(&scan, ConnectionHash);
+			while ((c = hash_seq_search(&scan)) != NULL)
+			{
+				if (c->conn && c->xact_depth > 0)
+				{
+					hash_seq_term(&scan);
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot PREPARE a transaction that has operated on shardfdw foreign tables")));
+				}
+			}
+			break;
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_ABORT:
+			hash_seq_init(&scan, ConnectionHash);
+			while ((c = hash_seq_search(&scan)) != NULL)
+			{
+				if (c->conn == NULL)
+					continue;
+				if (c->busy && !shardconn_abandon(c))
+					c->broken = true;
+				if (c->xact_depth > 0 && !c->broken &&
+					!run_in_abort(c, "ABORT TRANSACTION"))
+					c->broken = true;
+				c->xact_depth = 0;
+				c->wrote = false;
+				list_free_deep(c->queued);
+				c->queued = NIL;
+				clear_batch(c);
+				if (c->broken || c->invalidated || !c->keep ||
+					PQstatus(c->conn) != CONNECTION_OK ||
+					PQtransactionStatus(c->conn) != PQTRANS_IDLE)
+					disconnect(c);
+			}
+			xact_got_connection = false;
+			break;
+	}
+}
+
+/*
+ * Mirror the end of a local subtransaction on every shard that has a
+ * savepoint for it: a release is queued in front of the next batch; a
+ * rollback is done at once.
+ */
+static void
+subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+				 SubTransactionId parentSubid, void *arg)
+{
+	HASH_SEQ_STATUS scan;
+	ShardConn  *c;
+	int			level;
+
+	if (!xact_got_connection ||
+		(event != SUBXACT_EVENT_PRE_COMMIT_SUB &&
+		 event != SUBXACT_EVENT_ABORT_SUB))
+		return;
+
+	level = GetCurrentTransactionNestLevel();
+	hash_seq_init(&scan, ConnectionHash);
+	while ((c = hash_seq_search(&scan)) != NULL)
+	{
+		char		sql[100];
+
+		if (c->conn == NULL || c->xact_depth < level)
+			continue;
+		if (event == SUBXACT_EVENT_PRE_COMMIT_SUB)
+		{
+			if (c->busy)
+				complete_other_owner(c);
+			snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT s%d", level);
+			shardconn_queue(c, sql);
+		}
+		else
+		{
+			if (c->busy && !shardconn_abandon(c))
+				c->broken = true;
+			/* cursors of the rolled-back levels are gone with them */
+			list_free_deep(c->queued);
+			c->queued = NIL;
+			snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%d", level);
+			if (!c->broken && !run_in_abort(c, sql))
+				c->broken = true;
+			snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT s%d", level);
+			if (!c->broken && !run_in_abort(c, sql))
+				c->broken = true;
+		}
+		c->xact_depth = level - 1;
+	}
+}
+
+/*
+ * A foreign server or user mapping changed: connections using it are
+ * remade when next idle.
+ */
+static void
+inval_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS scan;
+	ShardConn  *c;
+
+	hash_seq_init(&scan, ConnectionHash);
+	while ((c = hash_seq_search(&scan)) != NULL)
+	{
+		if (c->conn == NULL)
+			continue;
+		if (hashvalue == 0 ||
+			(cacheid == FOREIGNSERVEROID && c->server_hashvalue == hashvalue) ||
+			(cacheid == USERMAPPINGOID && c->mapping_hashvalue == hashvalue))
+			c->invalidated = true;
+	}
+}
+
+/*
+ * shardfdw.connections(): one row per open connection of this session.
+ */
+Datum
+shardfdw_connections(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HASH_SEQ_STATUS scan;
+	ShardConn  *c;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (ConnectionHash == NULL)
+		PG_RETURN_VOID();
+
+	hash_seq_init(&scan, ConnectionHash);
+	while ((c = hash_seq_search(&scan)) != NULL)
+	{
+		Datum		values[7];
+		bool		nulls[7] = {0};
+
+		if (c->conn == NULL)
+			continue;
+		values[0] = CStringGetTextDatum(c->server_name);
+		values[1] = Int32GetDatum(c->key.shard);
+		values[2] = CStringGetTextDatum(c->host);
+		values[3] = CStringGetTextDatum(c->port);
+		values[4] = CStringGetTextDatum(PQuser(c->conn));
+		values[5] = BoolGetDatum(c->xact_depth > 0);
+		values[6] = BoolGetDatum(!c->invalidated && !c->broken &&
+								 PQstatus(c->conn) == CONNECTION_OK);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * shardfdw.disconnect_all(): close every connection not in use by the
+ * current transaction; true if any was closed.
+ */
+Datum
+shardfdw_disconnect_all(PG_FUNCTION_ARGS)
+{
+	HASH_SEQ_STATUS scan;
+	ShardConn  *c;
+	bool		closed = false;
+
+	if (ConnectionHash == NULL)
+		PG_RETURN_BOOL(false);
+	hash_seq_init(&scan, ConnectionHash);
+	while ((c = hash_seq_search(&scan)) != NULL)
+	{
+		if (c->conn == NULL)
+			continue;
+		if (c->xact_depth > 0 || c->busy)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot close the connection to %s because it is still in use",
+							shardconn_describe(c))));
+			continue;
+		}
+		disconnect(c);
+		closed = true;
+	}
+	PG_RETURN_BOOL(closed);
+}
+
+/*
+ * shardconn_set_transmission_modes: see connection.h.  Only settings that
+ * differ are changed, so the common case costs no GUC work.
+ */
+int
+shardconn_set_transmission_modes(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	if (DateStyle != USE_ISO_DATES)
+		(void) set_config_option("datestyle", "ISO",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	if (IntervalStyle != INTSTYLE_POSTGRES)
+		(void) set_config_option("intervalstyle", "postgres",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	if (extra_float_digits < 3)
+		(void) set_config_option("extra_float_digits", "3",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	/* the remote search_path is pg_catalog: so must ours be for regproc & co */
+	(void) set_config_option("search_path", "pg_catalog",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+/* shardconn_reset_transmission_modes: undo the above. */
+void
+shardconn_reset_transmission_modes(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
+}

@@ -1,0 +1,1967 @@
+/*-------------------------------------------------------------------------
+ *
+ * deparse.c
+ *		  Deciding which expressions the shards can evaluate, and building
+ *		  the remote SQL text that shardfdw sends to them.
+ *
+ * Two halves live here:
+ *
+ *	- The shippability test (shardfdw_is_foreign_expr) walks an expression
+ *	  tree and accepts it only if every node is of a kind we know how to
+ *	  print, every function, operator and type it uses is built in or
+ *	  belongs to an extension listed in the server's "extensions" option,
+ *	  nothing in it is mutable, and every collation-sensitive operation uses
+ *	  a collation the shard will also pick (see "Collations" below).
+ *
+ *	- The deparser turns accepted expressions, and the scan around them,
+ *	  into SQL text.  It only ever sees expressions the walker accepted, so
+ *	  an unsupported node there is a bug (elog), never a user error.
+ *
+ * Invariants of the generated text:
+ *
+ *	- The remote session runs with search_path = pg_catalog.  Built-in
+ *	  objects (OID < FirstGenbkiObjectId, i.e. objects of pg_catalog) are
+ *	  printed unqualified; every other function, operator and type is
+ *	  schema-qualified (OPERATOR(schema.op) for operators).
+ *	- Every identifier goes through quote_identifier; every literal through
+ *	  shardfdw_deparse_string_literal, so any value round-trips.
+ *	- Every constant carries its type explicitly (a "::type" cast), except
+ *	  booleans, non-negative int4 and plain decimal numeric literals, whose
+ *	  bare spelling already has exactly that type.
+ *	- Every operator application is parenthesized, so the remote parser's
+ *	  precedence rules never matter.
+ *	- Params are printed as "$n::type", n being the 1-based position of the
+ *	  Param in the caller's params list; equal() Params share one number.
+ *	  With no params list (EXPLAIN-only text, e.g. for remote cost
+ *	  estimates) a typed NULL placeholder is printed instead.
+ *	- The coordinator sets DateStyle, IntervalStyle and extra_float_digits
+ *	  around deparsing, so type output functions produce portable text.
+ *
+ * Collations: we assume the remote columns have the collations declared
+ * for the local foreign-table columns and that the shards' default
+ * collation equals ours.  An expression is shippable only if the input
+ * collation of every collation-sensitive operation is either derived from
+ * a foreign column (state SAFE) or is the default collation with no other
+ * collation in play (state NONE).  A Const or Param carrying a non-default
+ * collation (the result of a folded COLLATE clause) is UNSAFE, as is any
+ * node that introduces a collation not derived from its inputs.
+ *
+ * The deparse context is shaped for later join and upper-relation push
+ * down: it carries the relation the SQL is for (foreignrel), the scan
+ * relation underneath (scanrel), and whether column references must be
+ * qualified with "rN." aliases.  Only base-relation scans exist today.
+ *
+ * src/deparse.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/sysattr.h"
+#include "access/table.h"
+#include "access/transam.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "deparse.h"
+#include "option.h"
+
+/* ----------------------------------------------------------------------
+ * Shippability cache
+ * ----------------------------------------------------------------------
+ */
+
+/*
+ * Whether a non-built-in object may be shipped depends on the extension
+ * that owns it and on the server's "extensions" option, so the cache is
+ * keyed by (object, catalog, server).
+ */
+typedef struct ShippableCacheKey
+{
+	Oid			objid;			/* the object */
+	Oid			classid;		/* its catalog */
+	Oid			serverid;		/* foreign server whose list applies */
+} ShippableCacheKey;
+
+typedef struct ShippableCacheEntry
+{
+	ShippableCacheKey key;		/* hash key; must be first */
+	bool		shippable;
+} ShippableCacheEntry;
+
+/* Session lifetime, in TopMemoryContext (hash_create's default). */
+static HTAB *ShippableCache = NULL;
+
+/* ----------------------------------------------------------------------
+ * Walker (shippability) state
+ * ----------------------------------------------------------------------
+ */
+
+/* Where the collation of a subexpression comes from. */
+typedef enum ShardCollateState
+{
+	SHARD_COLLATE_NONE,			/* not collatable, or default collation */
+	SHARD_COLLATE_SAFE,			/* derived from a foreign column */
+	SHARD_COLLATE_UNSAFE		/* from anything else, or a conflict */
+} ShardCollateState;
+
+/* Collation state of one subexpression, bubbled up to its parent. */
+typedef struct foreign_loc_cxt
+{
+	Oid			collation;		/* meaningful only when state is SAFE */
+	ShardCollateState state;
+} foreign_loc_cxt;
+
+/* State global to one shippability test. */
+typedef struct foreign_glob_cxt
+{
+	PlannerInfo *root;
+	RelOptInfo *foreignrel;		/* relation the expression is pushed to */
+	Relids		relids;			/* base relids whose Vars are remote */
+	ShardRelInfo *fpinfo;		/* options (server, extensions) */
+} foreign_glob_cxt;
+
+/* ----------------------------------------------------------------------
+ * Deparser state
+ * ----------------------------------------------------------------------
+ */
+
+/*
+ * One CASE-with-argument being printed.  A CaseTestExpr inside its WHEN
+ * clauses stands for "arg"; it is printed by deparsing arg again (the
+ * walker only accepts immutable expressions, so repeating arg is exact),
+ * in the scope of the enclosing frame.
+ */
+typedef struct CaseArgFrame
+{
+	Expr	   *arg;			/* NULL for a CASE without argument */
+	struct CaseArgFrame *outer;
+} CaseArgFrame;
+
+/* Context for deparsing one statement. */
+typedef struct deparse_expr_cxt
+{
+	PlannerInfo *root;
+	RelOptInfo *foreignrel;		/* the rel the statement is for; a join or
+								 * upper rel later, the base rel now */
+	RelOptInfo *scanrel;		/* underlying scan relation */
+	StringInfo	buf;			/* output */
+	List	  **params_list;	/* Params printed as $n; NULL: placeholders */
+	bool		qualify_col;	/* print column refs as "rN.col" */
+	CaseArgFrame *case_frame;	/* innermost CASE being printed */
+} deparse_expr_cxt;
+
+/* Alias prefix for relations when columns are qualified (joins, later). */
+#define SHARDFDW_REL_ALIAS_PREFIX	"r"
+
+/* ----------------------------------------------------------------------
+ * Prototypes of private functions
+ * ----------------------------------------------------------------------
+ */
+static void init_shippable_cache(void);
+static void shippable_cache_inval(Datum arg, int cacheid, uint32 hashvalue);
+static bool is_builtin(Oid objid);
+static bool is_shippable(Oid objid, Oid classid, ShardRelInfo *fpinfo);
+static bool lookup_shippable(Oid objid, Oid classid, ShardRelInfo *fpinfo);
+
+static bool foreign_expr_walker(Node *node, foreign_glob_cxt *glob_cxt,
+								foreign_loc_cxt *outer_cxt,
+								foreign_loc_cxt *case_arg_cxt);
+static void merge_collation(foreign_loc_cxt *outer, ShardCollateState state,
+							Oid collation);
+static bool input_collation_ok(Oid inputcollid, foreign_loc_cxt *inner);
+static void result_collation(Oid collation, Oid restype,
+							 foreign_loc_cxt *inner,
+							 ShardCollateState *state, Oid *outcoll);
+static ShardCollateState value_collation_state(Oid collation, Oid typid);
+static bool relabel_resets_collation(RelabelType *r);
+static bool const_is_shippable(Const *c);
+static bool is_reg_type(Oid typid);
+static bool has_unportable_text(Oid typid);
+static bool coerce_via_io_ok(CoerceViaIO *cio);
+
+static void deparse_target_list(StringInfo buf, Relation rel, Index rtindex,
+								Bitmapset *attrs_used, bool qualify_col,
+								List **retrieved_attrs);
+static void deparse_column_ref(StringInfo buf, Index varno, Oid relid,
+							   AttrNumber attno, bool qualify_col);
+static void append_remote_relname(StringInfo buf, const char *schema,
+								  const char *table);
+static void append_conditions(List *exprs, deparse_expr_cxt *context);
+static char *deparse_type_name(Oid typid, int32 typmod);
+static void append_function_name(Oid funcid, deparse_expr_cxt *context);
+static void append_operator_name(Oid opno, deparse_expr_cxt *context);
+static void append_cast(Node *arg, Oid typid, int32 typmod,
+						deparse_expr_cxt *context);
+static void append_expr_list(List *exprs, deparse_expr_cxt *context);
+
+static void deparse_expr(Expr *node, deparse_expr_cxt *context);
+static void deparse_var(Var *node, deparse_expr_cxt *context);
+static void deparse_const(Const *node, deparse_expr_cxt *context);
+static void deparse_param(Param *node, deparse_expr_cxt *context);
+static void deparse_subscripting_ref(SubscriptingRef *node,
+									 deparse_expr_cxt *context);
+static void deparse_func_expr(FuncExpr *node, deparse_expr_cxt *context);
+static void deparse_op_expr(OpExpr *node, deparse_expr_cxt *context);
+static void deparse_distinct_expr(DistinctExpr *node,
+								  deparse_expr_cxt *context);
+static void deparse_nullif_expr(NullIfExpr *node, deparse_expr_cxt *context);
+static void deparse_scalar_array_op_expr(ScalarArrayOpExpr *node,
+										 deparse_expr_cxt *context);
+static void deparse_relabel_type(RelabelType *node,
+								 deparse_expr_cxt *context);
+static void deparse_coerce_via_io(CoerceViaIO *node,
+								  deparse_expr_cxt *context);
+static void deparse_bool_expr(BoolExpr *node, deparse_expr_cxt *context);
+static void deparse_null_test(NullTest *node, deparse_expr_cxt *context);
+static void deparse_boolean_test(BooleanTest *node,
+								 deparse_expr_cxt *context);
+static void deparse_case_expr(CaseExpr *node, deparse_expr_cxt *context);
+static void deparse_case_test_expr(CaseTestExpr *node,
+								   deparse_expr_cxt *context);
+static void deparse_coalesce_expr(CoalesceExpr *node,
+								  deparse_expr_cxt *context);
+static void deparse_min_max_expr(MinMaxExpr *node,
+								 deparse_expr_cxt *context);
+static void deparse_array_expr(ArrayExpr *node, deparse_expr_cxt *context);
+
+
+/* ======================================================================
+ * Shippability of catalog objects
+ * ======================================================================
+ */
+
+/*
+ * init_shippable_cache: create the session-lifetime cache and register the
+ * invalidation callbacks.
+ *
+ * A change to any foreign server may change its "extensions" list.  A
+ * change to pg_proc, pg_operator or pg_type may mean an object was dropped
+ * and its OID could be reused by an object of another owner.  Either way
+ * we flush everything: the cache is small and refilled cheaply.  (Adding
+ * or removing extension members with ALTER EXTENSION sends no catalog
+ * invalidation and is only noticed when one of the above happens.)
+ */
+static void
+init_shippable_cache(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(ShippableCacheKey);
+	ctl.entrysize = sizeof(ShippableCacheEntry);
+	ShippableCache = hash_create("shardfdw shippability cache", 256, &ctl,
+								 HASH_ELEM | HASH_BLOBS);
+
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, shippable_cache_inval,
+								  (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, shippable_cache_inval,
+								  (Datum) 0);
+	CacheRegisterSyscacheCallback(OPEROID, shippable_cache_inval,
+								  (Datum) 0);
+	CacheRegisterSyscacheCallback(TYPEOID, shippable_cache_inval,
+								  (Datum) 0);
+}
+
+/*
+ * shippable_cache_inval: syscache callback; forget every cached answer.
+ */
+static void
+shippable_cache_inval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS status;
+	ShippableCacheEntry *entry;
+
+	if (ShippableCache == NULL)
+		return;
+
+	hash_seq_init(&status, ShippableCache);
+	while ((entry = (ShippableCacheEntry *) hash_seq_search(&status)) != NULL)
+	{
+		if (hash_search(ShippableCache, &entry->key, HASH_REMOVE,
+						NULL) == NULL)
+			elog(ERROR, "shardfdw shippability cache is corrupted");
+	}
+}
+
+/*
+ * is_builtin: true for objects with OIDs assigned at bootstrap, which are
+ * exactly the objects of pg_catalog (not information_schema's, which get
+ * OIDs later in initdb).  We assume the shards run a server version that
+ * has all of them.
+ */
+static bool
+is_builtin(Oid objid)
+{
+	return objid < FirstGenbkiObjectId;
+}
+
+/*
+ * lookup_shippable: uncached answer for a non-built-in object: it must be a
+ * member of one of the extensions listed in the server's "extensions"
+ * option.  An implicit array type is judged by its element type (array
+ * types belong to their element type, not directly to the extension).
+ */
+static bool
+lookup_shippable(Oid objid, Oid classid, ShardRelInfo *fpinfo)
+{
+	Oid			extoid;
+
+	if (classid == TypeRelationId)
+	{
+		Oid			elemtype = get_element_type(objid);
+
+		if (OidIsValid(elemtype))
+			return is_shippable(elemtype, TypeRelationId, fpinfo);
+	}
+
+	extoid = getExtensionOfObject(classid, objid);
+	return OidIsValid(extoid) &&
+		list_member_oid(fpinfo->opts.shippable_extensions, extoid);
+}
+
+/*
+ * is_shippable: may the object objid of catalog classid be referenced in
+ * SQL sent to fpinfo's server?
+ */
+static bool
+is_shippable(Oid objid, Oid classid, ShardRelInfo *fpinfo)
+{
+	ShippableCacheKey key;
+	ShippableCacheEntry *entry;
+	bool		shippable;
+
+	if (is_builtin(objid))
+		return true;
+
+	/* No extension listed: nothing non-built-in can be shipped. */
+	if (fpinfo->opts.shippable_extensions == NIL)
+		return false;
+
+	if (ShippableCache == NULL)
+		init_shippable_cache();
+
+	memset(&key, 0, sizeof(key));
+	key.objid = objid;
+	key.classid = classid;
+	key.serverid = fpinfo->opts.serverid;
+
+	entry = (ShippableCacheEntry *) hash_search(ShippableCache, &key,
+												HASH_FIND, NULL);
+	if (entry)
+		return entry->shippable;
+
+	/*
+	 * Compute before entering: the catalog access can process invalidations
+	 * that would flush an entry we had already made.
+	 */
+	shippable = lookup_shippable(objid, classid, fpinfo);
+
+	entry = (ShippableCacheEntry *) hash_search(ShippableCache, &key,
+												HASH_ENTER, NULL);
+	entry->shippable = shippable;
+	return shippable;
+}
+
+
+/* ======================================================================
+ * Shippability of expressions
+ * ======================================================================
+ */
+
+/*
+ * shardfdw_is_foreign_expr: true if expr, a clause over baserel, can be
+ * evaluated on the shards with the same result it has locally.
+ */
+bool
+shardfdw_is_foreign_expr(PlannerInfo *root, RelOptInfo *baserel, Expr *expr)
+{
+	foreign_glob_cxt glob_cxt;
+	foreign_loc_cxt loc_cxt;
+
+	glob_cxt.root = root;
+	glob_cxt.foreignrel = baserel;
+	glob_cxt.relids = baserel->relids;
+	glob_cxt.fpinfo = (ShardRelInfo *) baserel->fdw_private;
+	if (glob_cxt.fpinfo == NULL)
+		elog(ERROR, "shardfdw relation %u has no planner state",
+			 baserel->relid);
+
+	loc_cxt.collation = InvalidOid;
+	loc_cxt.state = SHARD_COLLATE_NONE;
+
+	if (!foreign_expr_walker((Node *) expr, &glob_cxt, &loc_cxt, NULL))
+		return false;
+
+	/* A result collation the shard would not derive the same way. */
+	if (loc_cxt.state == SHARD_COLLATE_UNSAFE)
+		return false;
+
+	/* Stable and volatile functions can give other answers remotely. */
+	if (contain_mutable_functions((Node *) expr))
+		return false;
+
+	return true;
+}
+
+/*
+ * shardfdw_classify_conditions: split input_conds (RestrictInfos) into the
+ * ones the shards can evaluate (appended to *remote_conds) and the rest
+ * (appended to *local_conds).  The RestrictInfos themselves are shared, not
+ * copied.
+ */
+void
+shardfdw_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
+							 List *input_conds, List **remote_conds,
+							 List **local_conds)
+{
+	ListCell   *lc;
+
+	foreach(lc, input_conds)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+
+		if (shardfdw_is_foreign_expr(root, baserel, ri->clause))
+			*remote_conds = lappend(*remote_conds, ri);
+		else
+			*local_conds = lappend(*local_conds, ri);
+	}
+}
+
+/*
+ * merge_collation: fold one child's collation state into its parent's.
+ * A stronger state wins; two SAFE collations merge if equal, a non-default
+ * one beats the default, and two different non-default ones conflict
+ * (UNSAFE: the parent may still not care, so this is not yet a refusal).
+ */
+static void
+merge_collation(foreign_loc_cxt *outer, ShardCollateState state,
+				Oid collation)
+{
+	if (state > outer->state)
+	{
+		outer->state = state;
+		outer->collation = collation;
+	}
+	else if (state == outer->state && state == SHARD_COLLATE_SAFE &&
+			 collation != outer->collation)
+	{
+		if (outer->collation == DEFAULT_COLLATION_OID)
+			outer->collation = collation;
+		else if (collation != DEFAULT_COLLATION_OID)
+			outer->state = SHARD_COLLATE_UNSAFE;
+	}
+}
+
+/*
+ * input_collation_ok: may an operation whose input collation is inputcollid
+ * be shipped, given the merged state of its inputs?  A non-default input
+ * collation must be that of the foreign columns feeding it; the default
+ * one is fine unless a column with another collation is involved.
+ */
+static bool
+input_collation_ok(Oid inputcollid, foreign_loc_cxt *inner)
+{
+	if (!OidIsValid(inputcollid))
+		return true;			/* inputs are not collatable */
+
+	switch (inner->state)
+	{
+		case SHARD_COLLATE_SAFE:
+			return inputcollid == inner->collation;
+		case SHARD_COLLATE_NONE:
+			return inputcollid == DEFAULT_COLLATION_OID;
+		case SHARD_COLLATE_UNSAFE:
+			return false;
+	}
+	return false;				/* keep compiler quiet */
+}
+
+/*
+ * result_collation: the collation state of a node of type restype whose
+ * result collation is collation, given the merged state of its inputs.  A
+ * node must not introduce a collation its inputs did not give it; with no
+ * collation from a column among the inputs, the shard derives either the
+ * default collation or the result type's own one, so those two are fine.
+ */
+static void
+result_collation(Oid collation, Oid restype, foreign_loc_cxt *inner,
+				 ShardCollateState *state, Oid *outcoll)
+{
+	*outcoll = collation;
+	if (!OidIsValid(collation))
+		*state = SHARD_COLLATE_NONE;
+	else if (inner->state == SHARD_COLLATE_SAFE &&
+			 collation == inner->collation)
+		*state = SHARD_COLLATE_SAFE;
+	else if (inner->state == SHARD_COLLATE_NONE &&
+			 (collation == DEFAULT_COLLATION_OID ||
+			  collation == get_typcollation(restype)))
+		*state = SHARD_COLLATE_NONE;
+	else
+		*state = SHARD_COLLATE_UNSAFE;
+}
+
+/*
+ * value_collation_state: the collation state of a Const or Param of type
+ * typid.  Its type's own collation (e.g. "C" for name) is what the shard
+ * gives a typed literal or parameter too; any other non-default collation
+ * comes from a folded COLLATE clause and cannot be reproduced.
+ */
+static ShardCollateState
+value_collation_state(Oid collation, Oid typid)
+{
+	if (!OidIsValid(collation) || collation == DEFAULT_COLLATION_OID ||
+		collation == get_typcollation(typid))
+		return SHARD_COLLATE_NONE;
+	return SHARD_COLLATE_UNSAFE;
+}
+
+/*
+ * relabel_resets_collation: is r a folded "COLLATE default" on a value
+ * with another collation?  Such a node is printed with an explicit COLLATE
+ * clause (deparse_relabel_type), so the shard derives the default
+ * collation too.
+ */
+static bool
+relabel_resets_collation(RelabelType *r)
+{
+	Oid			argcoll = exprCollation((Node *) r->arg);
+
+	return r->resultcollid == DEFAULT_COLLATION_OID &&
+		OidIsValid(argcoll) && argcoll != DEFAULT_COLLATION_OID;
+}
+
+/*
+ * is_reg_type: an OID alias type (regclass and friends), whose text form
+ * names a catalog object.
+ */
+static bool
+is_reg_type(Oid typid)
+{
+	switch (typid)
+	{
+		case REGPROCOID:
+		case REGPROCEDUREOID:
+		case REGOPEROID:
+		case REGOPERATOROID:
+		case REGCLASSOID:
+		case REGCOLLATIONOID:
+		case REGTYPEOID:
+		case REGROLEOID:
+		case REGNAMESPACEOID:
+		case REGCONFIGOID:
+		case REGDICTIONARYOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * has_unportable_text: values of this type cannot be sent as text and be
+ * read back identically by a shard: OID aliases (resolved by name in the
+ * shard's catalogs and search_path) and money (read per lc_monetary).
+ * Arrays of those too.
+ */
+static bool
+has_unportable_text(Oid typid)
+{
+	Oid			elemtype = get_element_type(typid);
+
+	if (OidIsValid(elemtype))
+		typid = elemtype;
+	return is_reg_type(typid) || typid == MONEYOID;
+}
+
+/*
+ * const_is_shippable: type-specific checks on a Const.  A non-NULL OID
+ * alias constant is shippable only if it names a built-in object (whose
+ * name resolves to the same object on the shard): never for regrole (the
+ * bootstrap superuser's name differs between clusters), nor for regproc
+ * and regoper (a bare name may be ambiguous there).
+ */
+static bool
+const_is_shippable(Const *c)
+{
+	if (c->constisnull)
+		return true;
+
+	switch (c->consttype)
+	{
+		case REGPROCEDUREOID:
+		case REGOPERATOROID:
+		case REGCLASSOID:
+		case REGCOLLATIONOID:
+		case REGTYPEOID:
+		case REGNAMESPACEOID:
+		case REGCONFIGOID:
+		case REGDICTIONARYOID:
+			return is_builtin(DatumGetObjectId(c->constvalue));
+		default:
+			break;
+	}
+	return !has_unportable_text(c->consttype);
+}
+
+/*
+ * coerce_via_io_ok: an I/O conversion is shipped only from a string type,
+ * whose text form is the value itself, so only the target's input function
+ * matters (its volatility is checked with the rest of the expression).
+ * Output functions of other types may depend on settings the shard does
+ * not share (bytea_output, extra_float_digits, ...).  Targets whose input
+ * depends on such settings (xml: xmloption) are refused too.
+ */
+static bool
+coerce_via_io_ok(CoerceViaIO *cio)
+{
+	Oid			argtype = exprType((Node *) cio->arg);
+
+	if (argtype != TEXTOID && argtype != VARCHAROID && argtype != BPCHAROID)
+		return false;
+	if (cio->resulttype == XMLOID || has_unportable_text(cio->resulttype))
+		return false;
+	return true;
+}
+
+/*
+ * foreign_expr_walker: true if node can be shipped.  Besides the answer,
+ * it folds the node's collation state into *outer_cxt.  case_arg_cxt is
+ * the collation state of the argument of the CASE whose WHEN clause we are
+ * in, or NULL when a CaseTestExpr cannot occur here.
+ */
+static bool
+foreign_expr_walker(Node *node, foreign_glob_cxt *glob_cxt,
+					foreign_loc_cxt *outer_cxt,
+					foreign_loc_cxt *case_arg_cxt)
+{
+	ShardRelInfo *fpinfo = glob_cxt->fpinfo;
+	bool		check_type = true;
+	foreign_loc_cxt inner_cxt;
+	ShardCollateState state;
+	Oid			collation;
+
+	if (node == NULL)
+		return true;
+
+	inner_cxt.collation = InvalidOid;
+	inner_cxt.state = SHARD_COLLATE_NONE;
+
+	switch (nodeTag(node))
+	{
+		case T_Var:
+			{
+				Var		   *var = (Var *) node;
+
+				/*
+				 * Only user columns of the foreign relation.  Whole-row
+				 * references and system columns are evaluated locally.
+				 */
+				if (!bms_is_member(var->varno, glob_cxt->relids) ||
+					var->varlevelsup != 0 || var->varattno <= 0)
+					return false;
+
+				/*
+				 * The remote column is assumed to have the local column's
+				 * collation, so whatever it is, it is safe.
+				 */
+				collation = var->varcollid;
+				state = OidIsValid(collation) ?
+					SHARD_COLLATE_SAFE : SHARD_COLLATE_NONE;
+			}
+			break;
+
+		case T_Const:
+			{
+				Const	   *c = (Const *) node;
+
+				if (!const_is_shippable(c))
+					return false;
+
+				collation = c->constcollid;
+				state = value_collation_state(collation, c->consttype);
+			}
+			break;
+
+		case T_Param:
+			{
+				Param	   *p = (Param *) node;
+
+				/* Values of PARAM_EXTERN/EXEC Params are sent as $n. */
+				if (p->paramkind != PARAM_EXTERN &&
+					p->paramkind != PARAM_EXEC)
+					return false;
+				if (has_unportable_text(p->paramtype))
+					return false;
+
+				collation = p->paramcollid;
+				state = value_collation_state(collation, p->paramtype);
+			}
+			break;
+
+		case T_SubscriptingRef:
+			{
+				SubscriptingRef *sr = (SubscriptingRef *) node;
+				foreign_loc_cxt idx_cxt;
+
+				/* Assignment never appears in a qual. */
+				if (sr->refassgnexpr != NULL)
+					return false;
+
+				/*
+				 * Subscripts do not contribute to the result's collation;
+				 * check them in a scratch context.
+				 */
+				idx_cxt.collation = InvalidOid;
+				idx_cxt.state = SHARD_COLLATE_NONE;
+				if (!foreign_expr_walker((Node *) sr->refupperindexpr,
+										 glob_cxt, &idx_cxt, case_arg_cxt))
+					return false;
+				if (!foreign_expr_walker((Node *) sr->reflowerindexpr,
+										 glob_cxt, &idx_cxt, case_arg_cxt))
+					return false;
+				if (idx_cxt.state == SHARD_COLLATE_UNSAFE)
+					return false;
+				if (!foreign_expr_walker((Node *) sr->refexpr,
+										 glob_cxt, &inner_cxt, case_arg_cxt))
+					return false;
+
+				result_collation(sr->refcollid, sr->refrestype, &inner_cxt,
+								 &state, &collation);
+			}
+			break;
+
+		case T_FuncExpr:
+			{
+				FuncExpr   *fe = (FuncExpr *) node;
+
+				if (!is_shippable(fe->funcid, ProcedureRelationId, fpinfo))
+					return false;
+				if (!foreign_expr_walker((Node *) fe->args,
+										 glob_cxt, &inner_cxt, case_arg_cxt))
+					return false;
+				if (!input_collation_ok(fe->inputcollid, &inner_cxt))
+					return false;
+
+				result_collation(fe->funccollid, fe->funcresulttype,
+								 &inner_cxt, &state, &collation);
+			}
+			break;
+
+		case T_OpExpr:
+		case T_DistinctExpr:	/* struct-equivalent to OpExpr */
+		case T_NullIfExpr:		/* struct-equivalent to OpExpr */
+			{
+				OpExpr	   *oe = (OpExpr *) node;
+
+				/*
+				 * IS DISTINCT FROM and NULLIF have no syntax naming their
+				 * operator: the shard looks "=" up in its search_path,
+				 * pg_catalog, so only a built-in operator is sure to be
+				 * found again.
+				 */
+				if (IsA(node, OpExpr))
+				{
+					if (!is_shippable(oe->opno, OperatorRelationId, fpinfo))
+						return false;
+				}
+				else if (!is_builtin(oe->opno))
+					return false;
+
+				if (!foreign_expr_walker((Node *) oe->args,
+										 glob_cxt, &inner_cxt, case_arg_cxt))
+					return false;
+				if (!input_collation_ok(oe->inputcollid, &inner_cxt))
+					return false;
+
+				result_collation(oe->opcollid, oe->opresulttype,
+								 &inner_cxt, &state, &collation);
+			}
+			break;
+
+		case T_ScalarArrayOpExpr:
+			{
+				ScalarArrayOpExpr *oe = (ScalarArrayOpExpr *) node;
+
+				if (!is_shippable(oe->opno, OperatorRelationId, fpinfo))
+					return false;
+				if (!foreign_expr_walker((Node *) oe->args,
+										 glob_cxt, &inner_cxt, case_arg_cxt))
+					return false;
+				if (!input_collation_ok(oe->inputcollid, &inner_cxt))
+					return false;
+
+				/* boolean result */
+				collation = InvalidOid;
+				state = SHARD_COLLATE_NONE;
+			}
+			break;
+
+		case T_RelabelType:
+			{
+				RelabelType *r = (RelabelType *) node;
+
+				if (!foreign_expr_walker((Node *) r->arg,
+										 glob_cxt, &inner_cxt, case_arg_cxt))
+					return false;
+
+				collation = r->resultcollid;
+				if (relabel_resets_collation(r))
+					state = SHARD_COLLATE_NONE;
+				else
+					result_collation(collation, r->resulttype, &inner_cxt,
+									 &state, &collation);
+			}
+			break;
+
+		case T_CoerceViaIO:
+			{
+				CoerceViaIO *cio = (CoerceViaIO *) node;
+
+				if (!coerce_via_io_ok(cio))
+					return false;
+				if (!foreign_expr_walker((Node *) cio->arg,
+										 glob_cxt, &inner_cxt, case_arg_cxt))
+					return false;
+
+				result_collation(cio->resultcollid, cio->resulttype,
+								 &inner_cxt, &state, &collation);
+			}
+			break;
+
+		case T_BoolExpr:
+			{
+				BoolExpr   *b = (BoolExpr *) node;
+
+				if (!foreign_expr_walker((Node *) b->args,
+										 glob_cxt, &inner_cxt, case_arg_cxt))
+					return false;
+
+				/* boolean result */
+				collation = InvalidOid;
+				state = SHARD_COLLATE_NONE;
+			}
+			break;
+
+		case T_NullTest:
+			{
+				NullTest   *nt = (NullTest *) node;
+
+				/*
+				 * "x IS NULL" on a composite means "all fields null" in SQL;
+				 * a NullTest that tests the datum itself has no spelling.
+				 */
+				if (!nt->argisrow &&
+					type_is_rowtype(exprType((Node *) nt->arg)))
+					return false;
+
+				if (!foreign_expr_walker((Node *) nt->arg,
+										 glob_cxt, &inner_cxt, case_arg_cxt))
+					return false;
+
+				collation = InvalidOid;
+				state = SHARD_COLLATE_NONE;
+			}
+			break;
+
+		case T_BooleanTest:
+			{
+				BooleanTest *bt = (BooleanTest *) node;
+
+				if (!foreign_expr_walker((Node *) bt->arg,
+										 glob_cxt, &inner_cxt, case_arg_cxt))
+					return false;
+
+				collation = InvalidOid;
+				state = SHARD_COLLATE_NONE;
+			}
+			break;
+
+		case T_CaseExpr:
+			{
+				CaseExpr   *ce = (CaseExpr *) node;
+				foreign_loc_cxt arg_cxt;
+				ListCell   *lc;
+
+				/*
+				 * The argument's collation state is what CaseTestExprs in
+				 * the WHEN clauses stand for.
+				 */
+				arg_cxt.collation = InvalidOid;
+				arg_cxt.state = SHARD_COLLATE_NONE;
+				if (ce->arg != NULL &&
+					!foreign_expr_walker((Node *) ce->arg,
+										 glob_cxt, &arg_cxt, case_arg_cxt))
+					return false;
+
+				foreach(lc, ce->args)
+				{
+					CaseWhen   *cw = lfirst_node(CaseWhen, lc);
+					foreign_loc_cxt when_cxt;
+
+					/*
+					 * WHEN conditions are boolean: they do not feed the
+					 * CASE's collation, so use a scratch context.
+					 */
+					when_cxt.collation = InvalidOid;
+					when_cxt.state = SHARD_COLLATE_NONE;
+					if (!foreign_expr_walker((Node *) cw->expr, glob_cxt,
+											 &when_cxt,
+											 ce->arg ? &arg_cxt : NULL))
+						return false;
+
+					if (!foreign_expr_walker((Node *) cw->result, glob_cxt,
+											 &inner_cxt, case_arg_cxt))
+						return false;
+				}
+				if (!foreign_expr_walker((Node *) ce->defresult, glob_cxt,
+										 &inner_cxt, case_arg_cxt))
+					return false;
+
+				/* Checked against the THEN/ELSE results only. */
+				result_collation(ce->casecollid, ce->casetype, &inner_cxt,
+								 &state, &collation);
+			}
+			break;
+
+		case T_CaseTestExpr:
+			{
+				CaseTestExpr *ct = (CaseTestExpr *) node;
+
+				/* Only inside the WHEN clause of a CASE with argument. */
+				if (case_arg_cxt == NULL)
+					return false;
+
+				result_collation(ct->collation, ct->typeId, case_arg_cxt,
+								 &state, &collation);
+			}
+			break;
+
+		case T_CoalesceExpr:
+			{
+				CoalesceExpr *ce = (CoalesceExpr *) node;
+
+				if (!foreign_expr_walker((Node *) ce->args,
+										 glob_cxt, &inner_cxt, case_arg_cxt))
+					return false;
+
+				result_collation(ce->coalescecollid, ce->coalescetype,
+								 &inner_cxt, &state, &collation);
+			}
+			break;
+
+		case T_MinMaxExpr:
+			{
+				MinMaxExpr *mm = (MinMaxExpr *) node;
+
+				if (!foreign_expr_walker((Node *) mm->args,
+										 glob_cxt, &inner_cxt, case_arg_cxt))
+					return false;
+				if (!input_collation_ok(mm->inputcollid, &inner_cxt))
+					return false;
+
+				result_collation(mm->minmaxcollid, mm->minmaxtype,
+								 &inner_cxt, &state, &collation);
+			}
+			break;
+
+		case T_ArrayExpr:
+			{
+				ArrayExpr  *a = (ArrayExpr *) node;
+
+				if (!foreign_expr_walker((Node *) a->elements,
+										 glob_cxt, &inner_cxt, case_arg_cxt))
+					return false;
+
+				result_collation(a->array_collid, a->array_typeid,
+								 &inner_cxt, &state, &collation);
+			}
+			break;
+
+		case T_List:
+			{
+				List	   *l = (List *) node;
+				ListCell   *lc;
+
+				foreach(lc, l)
+				{
+					if (!foreign_expr_walker((Node *) lfirst(lc),
+											 glob_cxt, &inner_cxt,
+											 case_arg_cxt))
+						return false;
+				}
+
+				/* A list's state is just its members' merged state. */
+				collation = inner_cxt.collation;
+				state = inner_cxt.state;
+				check_type = false;
+			}
+			break;
+
+		default:
+
+			/*
+			 * Anything else is evaluated locally.  Adding a node type here
+			 * needs a matching case in deparse_expr.
+			 */
+			return false;
+	}
+
+	/* The result type must exist on the shards with the same meaning. */
+	if (check_type &&
+		!is_shippable(exprType(node), TypeRelationId, fpinfo))
+		return false;
+
+	merge_collation(outer_cxt, state, collation);
+	return true;
+}
+
+
+/* ======================================================================
+ * Building SQL text
+ * ======================================================================
+ */
+
+/*
+ * shardfdw_deparse_select: append "SELECT cols FROM rel [WHERE conds]" for
+ * baserel to buf.  *retrieved_attrs is set to a new IntList of the attnums
+ * fetched, in order; Params found in remote_conds (RestrictInfos, or bare
+ * expressions) are appended to *params_list (whose cells the caller owns)
+ * and printed as $n.  params_list may be NULL for text that is only
+ * explained, never executed: Params are then printed as typed NULLs.
+ * Everything is allocated in CurrentMemoryContext.
+ */
+void
+shardfdw_deparse_select(StringInfo buf, PlannerInfo *root,
+						RelOptInfo *baserel, Bitmapset *attrs_used,
+						List *remote_conds, List **retrieved_attrs,
+						List **params_list)
+{
+	ShardRelInfo *fpinfo = (ShardRelInfo *) baserel->fdw_private;
+	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+	deparse_expr_cxt context;
+	Relation	rel;
+
+	if (fpinfo == NULL)
+		elog(ERROR, "shardfdw relation %u has no planner state",
+			 baserel->relid);
+
+	context.root = root;
+	context.foreignrel = baserel;
+	context.scanrel = baserel;
+	context.buf = buf;
+	context.params_list = params_list;
+	context.qualify_col = false;
+	context.case_frame = NULL;
+
+	/* The planner already holds a lock on every relation it plans. */
+	rel = table_open(rte->relid, NoLock);
+
+	appendStringInfoString(buf, "SELECT ");
+	deparse_target_list(buf, rel, baserel->relid, attrs_used,
+						context.qualify_col, retrieved_attrs);
+
+	appendStringInfoString(buf, " FROM ");
+	append_remote_relname(buf, fpinfo->opts.schema_name,
+						  fpinfo->opts.table_name);
+	if (context.qualify_col)
+		appendStringInfo(buf, " %s%u", SHARDFDW_REL_ALIAS_PREFIX,
+						 baserel->relid);
+
+	table_close(rel, NoLock);
+
+	if (remote_conds != NIL)
+	{
+		appendStringInfoString(buf, " WHERE ");
+		append_conditions(remote_conds, &context);
+	}
+}
+
+/*
+ * shardfdw_deparse_analyze_sql: append "SELECT every column FROM rel" for
+ * ANALYZE to buf; *retrieved_attrs is set to a new IntList of the attnums
+ * fetched, in order.  Allocated in CurrentMemoryContext.
+ */
+void
+shardfdw_deparse_analyze_sql(StringInfo buf, Relation rel,
+							 List **retrieved_attrs)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	Oid			relid = RelationGetRelid(rel);
+	bool		first = true;
+	int			i;
+
+	*retrieved_attrs = NIL;
+
+	appendStringInfoString(buf, "SELECT ");
+	for (i = 1; i <= tupdesc->natts; i++)
+	{
+		if (TupleDescAttr(tupdesc, i - 1)->attisdropped)
+			continue;
+
+		if (!first)
+			appendStringInfoString(buf, ", ");
+		first = false;
+
+		deparse_column_ref(buf, 0, relid, (AttrNumber) i, false);
+		*retrieved_attrs = lappend_int(*retrieved_attrs, i);
+	}
+	if (first)
+		appendStringInfoString(buf, "NULL");
+
+	appendStringInfoString(buf, " FROM ");
+	shardfdw_deparse_relation(buf, rel);
+}
+
+/*
+ * shardfdw_deparse_relation: append the quoted, schema-qualified remote
+ * name of foreign table rel (options schema_name and table_name, else the
+ * local names) to buf.
+ */
+void
+shardfdw_deparse_relation(StringInfo buf, Relation rel)
+{
+	ShardTableOptions opts;
+
+	shardfdw_get_table_options(RelationGetRelid(rel), &opts);
+	append_remote_relname(buf, opts.schema_name, opts.table_name);
+}
+
+/*
+ * shardfdw_deparse_string_literal: append val to buf as an SQL string
+ * literal that means val whatever standard_conforming_strings is on the
+ * other side: quotes are doubled, and when val has a backslash the E''
+ * form is used with backslashes doubled.
+ */
+void
+shardfdw_deparse_string_literal(StringInfo buf, const char *val)
+{
+	bool		has_backslash = (strchr(val, '\\') != NULL);
+	const char *p;
+
+	if (has_backslash)
+		appendStringInfoChar(buf, 'E');
+	appendStringInfoChar(buf, '\'');
+	for (p = val; *p; p++)
+	{
+		if (SQL_STR_DOUBLE(*p, has_backslash))
+			appendStringInfoChar(buf, *p);
+		appendStringInfoChar(buf, *p);
+	}
+	appendStringInfoChar(buf, '\'');
+}
+
+/*
+ * deparse_target_list: append the remote names of the columns of rel in
+ * attrs_used (offset by FirstLowInvalidHeapAttributeNumber; a whole-row
+ * member means every column), in attnum order and skipping dropped ones,
+ * or "NULL" if there are none.  *retrieved_attrs is set to a new IntList
+ * of those attnums.  System columns are never fetched.
+ */
+static void
+deparse_target_list(StringInfo buf, Relation rel, Index rtindex,
+					Bitmapset *attrs_used, bool qualify_col,
+					List **retrieved_attrs)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	Oid			relid = RelationGetRelid(rel);
+	bool		wholerow;
+	bool		first = true;
+	int			i;
+
+	*retrieved_attrs = NIL;
+
+	wholerow = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber,
+							 attrs_used);
+
+	for (i = 1; i <= tupdesc->natts; i++)
+	{
+		if (TupleDescAttr(tupdesc, i - 1)->attisdropped)
+			continue;
+		if (!wholerow &&
+			!bms_is_member(i - FirstLowInvalidHeapAttributeNumber,
+						   attrs_used))
+			continue;
+
+		if (!first)
+			appendStringInfoString(buf, ", ");
+		first = false;
+
+		deparse_column_ref(buf, rtindex, relid, (AttrNumber) i, qualify_col);
+		*retrieved_attrs = lappend_int(*retrieved_attrs, i);
+	}
+
+	/* "SELECT FROM t" is valid, but older servers reject it. */
+	if (first)
+		appendStringInfoString(buf, "NULL");
+}
+
+/*
+ * deparse_column_ref: append the quoted remote name of column attno of
+ * foreign table relid, prefixed by the alias "r<varno>." if qualify_col.
+ */
+static void
+deparse_column_ref(StringInfo buf, Index varno, Oid relid, AttrNumber attno,
+				   bool qualify_col)
+{
+	char	   *colname;
+
+	if (attno <= 0)
+		elog(ERROR, "shardfdw cannot deparse system or whole-row column %d",
+			 attno);
+
+	if (qualify_col)
+		appendStringInfo(buf, "%s%u.", SHARDFDW_REL_ALIAS_PREFIX, varno);
+
+	colname = shardfdw_column_name(relid, attno);
+	appendStringInfoString(buf, quote_identifier(colname));
+}
+
+/*
+ * append_remote_relname: append "schema.table", each part quoted as needed.
+ */
+static void
+append_remote_relname(StringInfo buf, const char *schema, const char *table)
+{
+	appendStringInfo(buf, "%s.%s",
+					 quote_identifier(schema), quote_identifier(table));
+}
+
+/*
+ * append_conditions: append exprs (RestrictInfos or bare clauses) joined
+ * by AND, each one parenthesized.
+ */
+static void
+append_conditions(List *exprs, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+	ListCell   *lc;
+	bool		first = true;
+
+	foreach(lc, exprs)
+	{
+		Expr	   *expr = (Expr *) lfirst(lc);
+
+		if (IsA(expr, RestrictInfo))
+			expr = ((RestrictInfo *) expr)->clause;
+
+		if (!first)
+			appendStringInfoString(buf, " AND ");
+		first = false;
+
+		appendStringInfoChar(buf, '(');
+		deparse_expr(expr, context);
+		appendStringInfoChar(buf, ')');
+	}
+}
+
+/*
+ * deparse_type_name: the name of type typid with modifier typmod (-1 for
+ * none), as the shard will read it: built-in types as format_type prints
+ * them, others always schema-qualified.  The result is palloc'd.
+ */
+static char *
+deparse_type_name(Oid typid, int32 typmod)
+{
+	bits16		flags = FORMAT_TYPE_TYPEMOD_GIVEN;
+
+	if (!is_builtin(typid))
+		flags |= FORMAT_TYPE_FORCE_QUALIFY;
+
+	return format_type_extended(typid, typmod, flags);
+}
+
+/*
+ * append_function_name: append the name of function funcid, qualified
+ * unless built in.
+ */
+static void
+append_function_name(Oid funcid, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+	HeapTuple	proctup;
+	Form_pg_proc procform;
+
+	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	if (!HeapTupleIsValid(proctup))
+		elog(ERROR, "cache lookup failed for function %u", funcid);
+	procform = (Form_pg_proc) GETSTRUCT(proctup);
+
+	if (!is_builtin(funcid))
+	{
+		char	   *nspname = get_namespace_name(procform->pronamespace);
+
+		if (nspname == NULL)
+			elog(ERROR, "cache lookup failed for namespace %u",
+				 procform->pronamespace);
+		appendStringInfo(buf, "%s.", quote_identifier(nspname));
+	}
+	appendStringInfoString(buf,
+						   quote_identifier(NameStr(procform->proname)));
+
+	ReleaseSysCache(proctup);
+}
+
+/*
+ * append_operator_name: append the name of operator opno: bare if built in,
+ * else as OPERATOR(schema.name).
+ */
+static void
+append_operator_name(Oid opno, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+	HeapTuple	optup;
+	Form_pg_operator opform;
+
+	optup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
+	if (!HeapTupleIsValid(optup))
+		elog(ERROR, "cache lookup failed for operator %u", opno);
+	opform = (Form_pg_operator) GETSTRUCT(optup);
+
+	if (is_builtin(opno))
+		appendStringInfoString(buf, NameStr(opform->oprname));
+	else
+	{
+		char	   *nspname = get_namespace_name(opform->oprnamespace);
+
+		if (nspname == NULL)
+			elog(ERROR, "cache lookup failed for namespace %u",
+				 opform->oprnamespace);
+		appendStringInfo(buf, "OPERATOR(%s.%s)",
+						 quote_identifier(nspname),
+						 NameStr(opform->oprname));
+	}
+
+	ReleaseSysCache(optup);
+}
+
+/*
+ * append_cast: append "(arg)::type".  The parentheses keep the cast bound
+ * to the whole argument.
+ */
+static void
+append_cast(Node *arg, Oid typid, int32 typmod, deparse_expr_cxt *context)
+{
+	appendStringInfoChar(context->buf, '(');
+	deparse_expr((Expr *) arg, context);
+	appendStringInfo(context->buf, ")::%s", deparse_type_name(typid, typmod));
+}
+
+/*
+ * append_expr_list: append the expressions separated by ", ".
+ */
+static void
+append_expr_list(List *exprs, deparse_expr_cxt *context)
+{
+	ListCell   *lc;
+	bool		first = true;
+
+	foreach(lc, exprs)
+	{
+		if (!first)
+			appendStringInfoString(context->buf, ", ");
+		first = false;
+		deparse_expr((Expr *) lfirst(lc), context);
+	}
+}
+
+/*
+ * deparse_expr: append the SQL text of node, which the walker accepted.
+ */
+static void
+deparse_expr(Expr *node, deparse_expr_cxt *context)
+{
+	if (node == NULL)
+		return;
+
+	switch (nodeTag(node))
+	{
+		case T_Var:
+			deparse_var((Var *) node, context);
+			break;
+		case T_Const:
+			deparse_const((Const *) node, context);
+			break;
+		case T_Param:
+			deparse_param((Param *) node, context);
+			break;
+		case T_SubscriptingRef:
+			deparse_subscripting_ref((SubscriptingRef *) node, context);
+			break;
+		case T_FuncExpr:
+			deparse_func_expr((FuncExpr *) node, context);
+			break;
+		case T_OpExpr:
+			deparse_op_expr((OpExpr *) node, context);
+			break;
+		case T_DistinctExpr:
+			deparse_distinct_expr((DistinctExpr *) node, context);
+			break;
+		case T_NullIfExpr:
+			deparse_nullif_expr((NullIfExpr *) node, context);
+			break;
+		case T_ScalarArrayOpExpr:
+			deparse_scalar_array_op_expr((ScalarArrayOpExpr *) node,
+										 context);
+			break;
+		case T_RelabelType:
+			deparse_relabel_type((RelabelType *) node, context);
+			break;
+		case T_CoerceViaIO:
+			deparse_coerce_via_io((CoerceViaIO *) node, context);
+			break;
+		case T_BoolExpr:
+			deparse_bool_expr((BoolExpr *) node, context);
+			break;
+		case T_NullTest:
+			deparse_null_test((NullTest *) node, context);
+			break;
+		case T_BooleanTest:
+			deparse_boolean_test((BooleanTest *) node, context);
+			break;
+		case T_CaseExpr:
+			deparse_case_expr((CaseExpr *) node, context);
+			break;
+		case T_CaseTestExpr:
+			deparse_case_test_expr((CaseTestExpr *) node, context);
+			break;
+		case T_CoalesceExpr:
+			deparse_coalesce_expr((CoalesceExpr *) node, context);
+			break;
+		case T_MinMaxExpr:
+			deparse_min_max_expr((MinMaxExpr *) node, context);
+			break;
+		case T_ArrayExpr:
+			deparse_array_expr((ArrayExpr *) node, context);
+			break;
+		case T_List:
+			append_expr_list((List *) node, context);
+			break;
+		default:
+			elog(ERROR, "shardfdw cannot deparse expression node type %d",
+				 (int) nodeTag(node));
+			break;
+	}
+}
+
+/*
+ * deparse_var: a column of the scan relation, by its remote name.
+ */
+static void
+deparse_var(Var *node, deparse_expr_cxt *context)
+{
+	RangeTblEntry *rte;
+
+	if (!bms_is_member(node->varno, context->scanrel->relids) ||
+		node->varlevelsup != 0)
+		elog(ERROR, "shardfdw cannot deparse a Var of another relation");
+
+	rte = planner_rt_fetch(node->varno, context->root);
+	deparse_column_ref(context->buf, node->varno, rte->relid,
+					   node->varattno, context->qualify_col);
+}
+
+/*
+ * deparse_const: a constant, through its type's output function, with an
+ * explicit cast unless the bare literal already has exactly the type.
+ * NULL is printed as a typed NULL.
+ */
+static void
+deparse_const(Const *node, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+	Oid			typoutput;
+	bool		typIsVarlena;
+	char	   *extval;
+
+	if (node->constisnull)
+	{
+		appendStringInfo(buf, "NULL::%s",
+						 deparse_type_name(node->consttype,
+										   node->consttypmod));
+		return;
+	}
+
+	getTypeOutputInfo(node->consttype, &typoutput, &typIsVarlena);
+	extval = OidOutputFunctionCall(typoutput, node->constvalue);
+
+	switch (node->consttype)
+	{
+		case BOOLOID:
+			appendStringInfoString(buf,
+								   DatumGetBool(node->constvalue) ?
+								   "true" : "false");
+			return;
+
+		case INT4OID:
+
+			/*
+			 * A bare integer literal that fits in int4 is an int4.  A
+			 * negative one is parenthesized so that it cannot merge with a
+			 * preceding operator ("- -1" is a comment start).
+			 */
+			if (extval[0] == '-')
+				appendStringInfo(buf, "(%s)", extval);
+			else
+				appendStringInfoString(buf, extval);
+			return;
+
+		case NUMERICOID:
+
+			/*
+			 * "digits.digits" is read as numeric with that exact scale.
+			 * Anything else (integral, negative, NaN, Infinity, typmod) goes
+			 * through the quoted form below.
+			 */
+			if (node->consttypmod < 0 &&
+				strspn(extval, "0123456789.") == strlen(extval) &&
+				extval[0] != '.' && strchr(extval, '.') != NULL &&
+				extval[strlen(extval) - 1] != '.')
+			{
+				appendStringInfoString(buf, extval);
+				return;
+			}
+			break;
+
+		default:
+			break;
+	}
+
+	shardfdw_deparse_string_literal(buf, extval);
+	appendStringInfo(buf, "::%s",
+					 deparse_type_name(node->consttype, node->consttypmod));
+}
+
+/*
+ * deparse_param: "$n::type", n being the Param's 1-based position in the
+ * params list (added if new).  Without a params list (explain-only text)
+ * a typed NULL stands in, so the remote planner sees a value of the right
+ * type without knowing it.
+ */
+static void
+deparse_param(Param *node, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+	char	   *typname = deparse_type_name(node->paramtype,
+											node->paramtypmod);
+
+	if (context->params_list != NULL)
+	{
+		int			pindex = 0;
+		bool		found = false;
+		ListCell   *lc;
+
+		foreach(lc, *context->params_list)
+		{
+			pindex++;
+			if (equal(node, (Node *) lfirst(lc)))
+			{
+				found = true;
+				break;
+			}
+		}
+		if (!found)
+		{
+			*context->params_list = lappend(*context->params_list, node);
+			pindex = list_length(*context->params_list);
+		}
+		appendStringInfo(buf, "$%d::%s", pindex, typname);
+	}
+	else
+		appendStringInfo(buf, "((SELECT NULL::%s)::%s)", typname, typname);
+}
+
+/*
+ * deparse_subscripting_ref: "(container)[i]", "(container)[lo:hi]", ...
+ * An omitted slice bound is a NULL list member.
+ */
+static void
+deparse_subscripting_ref(SubscriptingRef *node, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+	ListCell   *lowlist_item;
+	ListCell   *uplist_item;
+
+	appendStringInfoChar(buf, '(');
+	deparse_expr(node->refexpr, context);
+	appendStringInfoChar(buf, ')');
+
+	lowlist_item = list_head(node->reflowerindexpr);
+	foreach(uplist_item, node->refupperindexpr)
+	{
+		appendStringInfoChar(buf, '[');
+		if (lowlist_item)
+		{
+			deparse_expr(lfirst(lowlist_item), context);
+			appendStringInfoChar(buf, ':');
+			lowlist_item = lnext(node->reflowerindexpr, lowlist_item);
+		}
+		deparse_expr(lfirst(uplist_item), context);
+		appendStringInfoChar(buf, ']');
+	}
+}
+
+/*
+ * deparse_func_expr: a cast as "(arg)::type", anything else (including the
+ * functions behind special SQL syntax such as EXTRACT) as a plain call,
+ * with VARIADIC before the last argument when the call was variadic.
+ */
+static void
+deparse_func_expr(FuncExpr *node, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+	ListCell   *lc;
+	bool		first = true;
+
+	if (node->funcformat == COERCE_EXPLICIT_CAST ||
+		node->funcformat == COERCE_IMPLICIT_CAST)
+	{
+		int32		typmod = -1;
+
+		/*
+		 * One-argument casts, and explicit length coercions (whose extra
+		 * arguments are the typmod and "explicit" flag), map onto the cast
+		 * syntax.  An implicit length coercion errors instead of
+		 * truncating, which no cast syntax expresses, so it falls through
+		 * to a plain call of the coercion function.
+		 */
+		if (list_length(node->args) == 1 ||
+			(node->funcformat == COERCE_EXPLICIT_CAST &&
+			 exprIsLengthCoercion((Node *) node, &typmod)))
+		{
+			append_cast(linitial(node->args), node->funcresulttype, typmod,
+						context);
+			return;
+		}
+	}
+
+	append_function_name(node->funcid, context);
+	appendStringInfoChar(buf, '(');
+	foreach(lc, node->args)
+	{
+		if (!first)
+			appendStringInfoString(buf, ", ");
+		first = false;
+		if (node->funcvariadic && lnext(node->args, lc) == NULL)
+			appendStringInfoString(buf, "VARIADIC ");
+		deparse_expr((Expr *) lfirst(lc), context);
+	}
+	appendStringInfoChar(buf, ')');
+}
+
+/*
+ * deparse_op_expr: "(left OP right)" or "(OP right)".
+ */
+static void
+deparse_op_expr(OpExpr *node, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+
+	appendStringInfoChar(buf, '(');
+	if (list_length(node->args) == 2)
+	{
+		deparse_expr(linitial(node->args), context);
+		appendStringInfoChar(buf, ' ');
+		append_operator_name(node->opno, context);
+		appendStringInfoChar(buf, ' ');
+		deparse_expr(lsecond(node->args), context);
+	}
+	else if (list_length(node->args) == 1)
+	{
+		append_operator_name(node->opno, context);
+		appendStringInfoChar(buf, ' ');
+		deparse_expr(linitial(node->args), context);
+	}
+	else
+		elog(ERROR, "operator %u has %d arguments",
+			 node->opno, list_length(node->args));
+	appendStringInfoChar(buf, ')');
+}
+
+/*
+ * deparse_distinct_expr: "(a IS DISTINCT FROM b)".
+ */
+static void
+deparse_distinct_expr(DistinctExpr *node, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+
+	Assert(list_length(node->args) == 2);
+	appendStringInfoChar(buf, '(');
+	deparse_expr(linitial(node->args), context);
+	appendStringInfoString(buf, " IS DISTINCT FROM ");
+	deparse_expr(lsecond(node->args), context);
+	appendStringInfoChar(buf, ')');
+}
+
+/*
+ * deparse_nullif_expr: "NULLIF(a, b)".
+ */
+static void
+deparse_nullif_expr(NullIfExpr *node, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+
+	Assert(list_length(node->args) == 2);
+	appendStringInfoString(buf, "NULLIF(");
+	deparse_expr(linitial(node->args), context);
+	appendStringInfoString(buf, ", ");
+	deparse_expr(lsecond(node->args), context);
+	appendStringInfoChar(buf, ')');
+}
+
+/*
+ * deparse_scalar_array_op_expr: "(x OP ANY (array))" or ALL.
+ */
+static void
+deparse_scalar_array_op_expr(ScalarArrayOpExpr *node,
+							 deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+
+	Assert(list_length(node->args) == 2);
+	appendStringInfoChar(buf, '(');
+	deparse_expr(linitial(node->args), context);
+	appendStringInfoChar(buf, ' ');
+	append_operator_name(node->opno, context);
+	appendStringInfo(buf, " %s (", node->useOr ? "ANY" : "ALL");
+	deparse_expr(lsecond(node->args), context);
+	appendStringInfoString(buf, "))");
+}
+
+/*
+ * deparse_relabel_type: the argument alone for an implicit relabeling,
+ * a cast for an explicit one; a COLLATE clause when the relabeling resets
+ * the collation to the default one (a folded "COLLATE default").
+ */
+static void
+deparse_relabel_type(RelabelType *node, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+	bool		add_collate = relabel_resets_collation(node);
+
+	if (add_collate)
+		appendStringInfoChar(buf, '(');
+
+	if (node->relabelformat == COERCE_IMPLICIT_CAST)
+		deparse_expr(node->arg, context);
+	else
+		append_cast((Node *) node->arg, node->resulttype,
+					node->resulttypmod, context);
+
+	if (add_collate)
+		appendStringInfoString(buf, " COLLATE pg_catalog.\"default\")");
+}
+
+/*
+ * deparse_coerce_via_io: "(arg)::type"; the shard performs the same I/O
+ * conversion, as no cast function exists for the pair on either side.
+ */
+static void
+deparse_coerce_via_io(CoerceViaIO *node, deparse_expr_cxt *context)
+{
+	append_cast((Node *) node->arg, node->resulttype, -1, context);
+}
+
+/*
+ * deparse_bool_expr: "(a AND b ...)", "(a OR b ...)", "(NOT a)".
+ */
+static void
+deparse_bool_expr(BoolExpr *node, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+	const char *op = NULL;
+	ListCell   *lc;
+	bool		first = true;
+
+	switch (node->boolop)
+	{
+		case AND_EXPR:
+			op = "AND";
+			break;
+		case OR_EXPR:
+			op = "OR";
+			break;
+		case NOT_EXPR:
+			appendStringInfoString(buf, "(NOT ");
+			deparse_expr(linitial(node->args), context);
+			appendStringInfoChar(buf, ')');
+			return;
+	}
+	if (op == NULL)
+		elog(ERROR, "unrecognized boolop: %d", (int) node->boolop);
+
+	appendStringInfoChar(buf, '(');
+	foreach(lc, node->args)
+	{
+		if (!first)
+			appendStringInfo(buf, " %s ", op);
+		first = false;
+		deparse_expr((Expr *) lfirst(lc), context);
+	}
+	appendStringInfoChar(buf, ')');
+}
+
+/*
+ * deparse_null_test: "(x IS NULL)" or "(x IS NOT NULL)".
+ */
+static void
+deparse_null_test(NullTest *node, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+
+	appendStringInfoChar(buf, '(');
+	deparse_expr(node->arg, context);
+	if (node->nulltesttype == IS_NULL)
+		appendStringInfoString(buf, " IS NULL)");
+	else
+		appendStringInfoString(buf, " IS NOT NULL)");
+}
+
+/*
+ * deparse_boolean_test: "(x IS [NOT] TRUE|FALSE|UNKNOWN)".
+ */
+static void
+deparse_boolean_test(BooleanTest *node, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+	const char *test = NULL;
+
+	switch (node->booltesttype)
+	{
+		case IS_TRUE:
+			test = " IS TRUE)";
+			break;
+		case IS_NOT_TRUE:
+			test = " IS NOT TRUE)";
+			break;
+		case IS_FALSE:
+			test = " IS FALSE)";
+			break;
+		case IS_NOT_FALSE:
+			test = " IS NOT FALSE)";
+			break;
+		case IS_UNKNOWN:
+			test = " IS UNKNOWN)";
+			break;
+		case IS_NOT_UNKNOWN:
+			test = " IS NOT UNKNOWN)";
+			break;
+	}
+	if (test == NULL)
+		elog(ERROR, "unrecognized booltesttype: %d",
+			 (int) node->booltesttype);
+
+	appendStringInfoChar(buf, '(');
+	deparse_expr(node->arg, context);
+	appendStringInfoString(buf, test);
+}
+
+/*
+ * deparse_case_expr: always the searched form
+ * "(CASE WHEN cond THEN result ... [ELSE result] END)".  For a CASE with
+ * an argument, the WHEN conditions reference it through CaseTestExprs,
+ * which print the argument itself; this keeps the exact comparison
+ * operator of each WHEN (the simple form would make the shard look "="
+ * up by name).
+ */
+static void
+deparse_case_expr(CaseExpr *node, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+	CaseArgFrame frame;
+	ListCell   *lc;
+
+	frame.arg = node->arg;
+	frame.outer = context->case_frame;
+
+	appendStringInfoString(buf, "(CASE");
+	foreach(lc, node->args)
+	{
+		CaseWhen   *cw = lfirst_node(CaseWhen, lc);
+
+		appendStringInfoString(buf, " WHEN ");
+		context->case_frame = &frame;
+		deparse_expr(cw->expr, context);
+		context->case_frame = frame.outer;
+
+		appendStringInfoString(buf, " THEN ");
+		deparse_expr(cw->result, context);
+	}
+	if (node->defresult != NULL)
+	{
+		appendStringInfoString(buf, " ELSE ");
+		deparse_expr(node->defresult, context);
+	}
+	appendStringInfoString(buf, " END)");
+}
+
+/*
+ * deparse_case_test_expr: the argument of the innermost CASE, printed in
+ * the scope that CASE appeared in.
+ */
+static void
+deparse_case_test_expr(CaseTestExpr *node, deparse_expr_cxt *context)
+{
+	CaseArgFrame *frame = context->case_frame;
+
+	if (frame == NULL || frame->arg == NULL)
+		elog(ERROR, "shardfdw found a CaseTestExpr outside CASE WHEN");
+
+	appendStringInfoChar(context->buf, '(');
+	context->case_frame = frame->outer;
+	deparse_expr(frame->arg, context);
+	context->case_frame = frame;
+	appendStringInfoChar(context->buf, ')');
+}
+
+/*
+ * deparse_coalesce_expr: "COALESCE(a, b, ...)".
+ */
+static void
+deparse_coalesce_expr(CoalesceExpr *node, deparse_expr_cxt *context)
+{
+	appendStringInfoString(context->buf, "COALESCE(");
+	append_expr_list(node->args, context);
+	appendStringInfoChar(context->buf, ')');
+}
+
+/*
+ * deparse_min_max_expr: "GREATEST(a, ...)" or "LEAST(a, ...)".
+ */
+static void
+deparse_min_max_expr(MinMaxExpr *node, deparse_expr_cxt *context)
+{
+	appendStringInfoString(context->buf,
+						   node->op == IS_GREATEST ? "GREATEST(" : "LEAST(");
+	append_expr_list(node->args, context);
+	appendStringInfoChar(context->buf, ')');
+}
+
+/*
+ * deparse_array_expr: "ARRAY[a, b, ...]::type[]"; the cast gives an empty
+ * array its type and keeps the element type exact.
+ */
+static void
+deparse_array_expr(ArrayExpr *node, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+
+	appendStringInfoString(buf, "ARRAY[");
+	append_expr_list(node->elements, context);
+	appendStringInfo(buf, "]::%s",
+					 deparse_type_name(node->array_typeid, -1));
+}

@@ -1,0 +1,726 @@
+/*-------------------------------------------------------------------------
+ *
+ * scan.c
+ *		  Executor of shardfdw foreign scans: parallel cursors on shards.
+ *
+ * A scan reads its target shards at once.  On the first call each target
+ * shard gets one batch: (remote transaction start), DECLARE c CURSOR FOR
+ * <remote SQL>, FETCH fetch_size -- one round trip.  Rows are returned from
+ * whichever shard has a batch ready; as soon as a shard's batch starts
+ * being returned, its next FETCH is sent, so the network and the shards
+ * work while the coordinator consumes rows.
+ *
+ * Memory.  Each shard keeps at most two batches: the one being returned
+ * and the one that arrived meanwhile, each in its own memory context under
+ * the scan's context (a child of the executor state's per-query context),
+ * reset when replaced.  So memory is bounded by 2 x shards x fetch_size
+ * rows whatever the table size.  A returned tuple lives until the next
+ * call, as the executor requires.
+ *
+ * Cursors and batches.  A cursor lives in its shard's remote transaction;
+ * when a scan ends or restarts, its CLOSE is queued in front of that
+ * connection's next batch (or dropped at commit), costing no round trip.
+ * A FETCH still in flight at the end is orphaned: the next user of the
+ * connection reads and checks it.  If another scan needs a connection
+ * while our batch is in flight, it completes the batch and hands it to us
+ * through absorb_batch().
+ *
+ * Target shards.  Fixed at plan time, or computed at executor start and at
+ * every rescan from prune key expressions (Params of prepared statements,
+ * nested-loop parameters), or any one shard for a replicated table.
+ *
+ * src/scan.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "connection.h"
+#include "option.h"
+#include "scan.h"
+#include "shard.h"
+#include "shardfdw.h"
+
+/* Shard lists longer than this are summarized in EXPLAIN. */
+int			shardfdw_explain_shard_list_max = 8;
+
+typedef struct ShardScanState ShardScanState;
+
+/* Per-shard state of one scan. */
+typedef struct ScanShard
+{
+	ShardScanState *scan;		/* back link */
+	int			shard;
+	ShardConn  *conn;
+	unsigned int cursor;		/* remote cursor number; 0 = none */
+	bool		inflight;		/* our batch is on the wire */
+	bool		eof;			/* the cursor has returned its last row */
+	int			nbatches;		/* batches received since DECLARE */
+
+	/* batch being returned */
+	MemoryContext cxt[2];
+	int			cur;			/* index of the current batch's context */
+	HeapTuple  *rows;
+	int			nrows;
+	int			next;
+
+	/* batch that arrived while the current one was being returned */
+	bool		have_incoming;
+	HeapTuple  *in_rows;
+	int			in_nrows;
+} ScanShard;
+
+struct ShardScanState
+{
+	Relation	rel;
+	AttInMetadata *attinmeta;
+	ForeignServer *server;
+	UserMapping *user;
+	ShardTableOptions opts;
+
+	/* from the plan */
+	char	   *sql;
+	List	   *retrieved_attrs;
+	int			fetch_size;
+	int			nshards_total;
+	List	   *static_targets;
+	ShardPruneMode prune_mode;
+
+	/* remote query parameters */
+	int			num_params;
+	List	   *param_states;
+	FmgrInfo   *param_out;
+	const char **param_values;
+
+	/* run-time pruning */
+	List	   *prune_exprs;
+	List	   *prune_states;
+	List	   *prune_is_array;
+
+	/* the current scan */
+	MemoryContext scan_cxt;		/* per-scan: shards array */
+	bool		started;
+	ScanShard  *shards;
+	int			nactive;
+	int			current;
+	Bitmapset  *targets;		/* of the current / last scan, for EXPLAIN */
+	bool		ran;			/* a scan has run (for EXPLAIN ANALYZE) */
+
+	/* statistics for EXPLAIN ANALYZE */
+	double		rows_fetched;
+
+	/* error context */
+	int			cur_attno;
+	int			cur_shard;
+};
+
+static void start_scan(ShardScanState *st, ExprContext *econtext);
+static void stop_scan(ShardScanState *st);
+static Bitmapset *choose_targets(ShardScanState *st, ExprContext *econtext);
+static void compute_params(ShardScanState *st, ExprContext *econtext);
+static void send_fetch(ScanShard *s);
+static void absorb_batch(ShardConn *c, void *owner);
+static void store_result(ScanShard *s, PGresult *res);
+static void conversion_error_callback(void *arg);
+static bool advance(ScanShard *s);
+
+/*
+ * shardscan_begin: set up the scan; nothing is sent to the shards yet.
+ */
+void
+shardscan_begin(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	ShardScanState *st;
+	Oid			userid;
+	List	   *fdw_private = fsplan->fdw_private;
+	int			nexprs;
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	st = palloc0(sizeof(ShardScanState));
+	node->fdw_state = st;
+
+	st->rel = node->ss.ss_currentRelation;
+	{
+		RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
+
+		userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	}
+	shardfdw_get_table_options(RelationGetRelid(st->rel), &st->opts);
+	st->server = GetForeignServer(st->opts.serverid);
+	st->user = GetUserMapping(userid, st->opts.serverid);
+
+	st->sql = strVal(list_nth(fdw_private, ShardScanPrivateSql));
+	st->retrieved_attrs = list_nth(fdw_private, ShardScanPrivateRetrievedAttrs);
+	st->fetch_size = intVal(list_nth(fdw_private, ShardScanPrivateFetchSize));
+	st->nshards_total = intVal(list_nth(fdw_private, ShardScanPrivateNShards));
+	st->static_targets = list_nth(fdw_private, ShardScanPrivateTargets);
+	st->prune_mode = intVal(list_nth(fdw_private, ShardScanPrivatePruneMode));
+	st->num_params = intVal(list_nth(fdw_private,
+									 ShardScanPrivateNumRemoteParams));
+	st->prune_is_array = list_nth(fdw_private, ShardScanPrivatePruneIsArray);
+
+	st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(st->rel));
+	st->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										 "shardfdw scan",
+										 ALLOCSET_SMALL_SIZES);
+
+	/* fdw_exprs: remote params first, then prune keys */
+	nexprs = list_length(fsplan->fdw_exprs);
+	if (st->num_params > 0)
+	{
+		List	   *pexprs = list_copy_head(fsplan->fdw_exprs, st->num_params);
+		ListCell   *lc;
+		int			i = 0;
+
+		st->param_states = ExecInitExprList(pexprs, (PlanState *) node);
+		st->param_out = palloc0(sizeof(FmgrInfo) * st->num_params);
+		st->param_values = palloc0(sizeof(char *) * st->num_params);
+		foreach(lc, pexprs)
+		{
+			Oid			typout;
+			bool		isvarlena;
+
+			getTypeOutputInfo(exprType(lfirst(lc)), &typout, &isvarlena);
+			fmgr_info(typout, &st->param_out[i++]);
+		}
+	}
+	if (nexprs > st->num_params)
+	{
+		st->prune_exprs = list_copy_tail(fsplan->fdw_exprs, st->num_params);
+		st->prune_states = ExecInitExprList(st->prune_exprs,
+											(PlanState *) node);
+	}
+}
+
+/*
+ * Target shards of the scan that is starting, in scan_cxt.
+ */
+static Bitmapset *
+choose_targets(ShardScanState *st, ExprContext *econtext)
+{
+	Bitmapset  *targets = NULL;
+	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(st->scan_cxt);
+
+	switch (st->prune_mode)
+	{
+		case SHARD_PRUNE_NONE:
+			foreach(lc, st->static_targets)
+				targets = bms_add_member(targets, lfirst_int(lc));
+			break;
+		case SHARD_PRUNE_RUNTIME:
+			{
+				MemoryContext tmp = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+				Bitmapset  *found;
+
+				found = shard_eval_prune(&st->opts, st->prune_exprs,
+										 st->prune_states, st->prune_is_array,
+										 econtext);
+				MemoryContextSwitchTo(st->scan_cxt);
+				targets = bms_copy(found);
+				MemoryContextSwitchTo(tmp);
+				MemoryContextSwitchTo(st->scan_cxt);
+				break;
+			}
+		case SHARD_PRUNE_ANY_ONE:
+			targets = bms_make_singleton(shardconn_pick_any(st->user,
+															st->nshards_total));
+			break;
+	}
+	MemoryContextSwitchTo(old);
+	return targets;
+}
+
+/*
+ * Evaluate the remote query's parameters into text, with the shards'
+ * text conventions.  Values live in the scan context until the next scan.
+ */
+static void
+compute_params(ShardScanState *st, ExprContext *econtext)
+{
+	int			nestlevel;
+	int			i = 0;
+	ListCell   *lc;
+	MemoryContext old;
+
+	if (st->num_params == 0)
+		return;
+	nestlevel = shardconn_set_transmission_modes();
+	old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	foreach(lc, st->param_states)
+	{
+		bool		isnull;
+		Datum		value = ExecEvalExpr(lfirst(lc), econtext, &isnull);
+
+		if (isnull)
+			st->param_values[i] = NULL;
+		else
+		{
+			char	   *text = OutputFunctionCall(&st->param_out[i], value);
+
+			st->param_values[i] = MemoryContextStrdup(st->scan_cxt, text);
+		}
+		i++;
+	}
+	MemoryContextSwitchTo(old);
+	shardconn_reset_transmission_modes(nestlevel);
+}
+
+/*
+ * Start a scan: decide the target shards, connect to them (in parallel)
+ * and send each its first batch (DECLARE + FETCH).
+ */
+static void
+start_scan(ShardScanState *st, ExprContext *econtext)
+{
+	ShardConn **conns;
+	MemoryContext old;
+	int			shard;
+	int			i;
+	char		declare_head[64];
+	char		fetch[64];
+
+	MemoryContextReset(st->scan_cxt);
+	st->targets = choose_targets(st, econtext);
+	compute_params(st, econtext);
+	st->started = true;
+	st->ran = true;
+	st->current = 0;
+	st->nactive = bms_num_members(st->targets);
+	if (st->nactive == 0)
+		return;
+
+	old = MemoryContextSwitchTo(st->scan_cxt);
+	conns = palloc0(sizeof(ShardConn *) * st->nshards_total);
+	shardconn_get_many(st->server, st->user, st->targets, conns);
+
+	st->shards = palloc0(sizeof(ScanShard) * st->nactive);
+	i = 0;
+	shard = -1;
+	while ((shard = bms_next_member(st->targets, shard)) >= 0)
+	{
+		ScanShard  *s = &st->shards[i++];
+		ShardStmt	stmts[2];
+		StringInfoData declare;
+
+		s->scan = st;
+		s->shard = shard;
+		s->conn = conns[shard];
+		s->cxt[0] = AllocSetContextCreate(st->scan_cxt, "shardfdw batch",
+										  ALLOCSET_DEFAULT_SIZES);
+		s->cxt[1] = AllocSetContextCreate(st->scan_cxt, "shardfdw batch",
+										  ALLOCSET_DEFAULT_SIZES);
+
+		/* (a batch of another scan in flight is settled by the send) */
+		s->cursor = shardconn_cursor_number(s->conn);
+		snprintf(declare_head, sizeof(declare_head),
+				 "DECLARE c%u CURSOR FOR\n", s->cursor);
+		initStringInfo(&declare);
+		appendStringInfoString(&declare, declare_head);
+		appendStringInfoString(&declare, st->sql);
+		snprintf(fetch, sizeof(fetch), "FETCH %d FROM c%u",
+				 st->fetch_size, s->cursor);
+
+		stmts[0].sql = declare.data;
+		stmts[0].nparams = st->num_params;
+		stmts[0].params = st->param_values;
+		stmts[1].sql = fetch;
+		stmts[1].nparams = 0;
+		stmts[1].params = NULL;
+		shardconn_send_stmts(s->conn, stmts, 2, s, absorb_batch);
+		s->inflight = true;
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Send the next FETCH of shard s. */
+static void
+send_fetch(ScanShard *s)
+{
+	char		fetch[64];
+
+	snprintf(fetch, sizeof(fetch), "FETCH %d FROM c%u",
+			 s->scan->fetch_size, s->cursor);
+	shardconn_send(s->conn, fetch, 0, NULL, s, absorb_batch);
+	s->inflight = true;
+}
+
+/*
+ * ShardConnAbsorb for scans: our batch on c has completed (maybe while
+ * another user waited for the connection); take its rows.
+ */
+static void
+absorb_batch(ShardConn *c, void *owner)
+{
+	ScanShard  *s = (ScanShard *) owner;
+	PGresult   *res;
+
+	s->inflight = false;
+	res = shardconn_result(c);
+	store_result(s, res);
+}
+
+/*
+ * Convert a FETCH result into the incoming batch of s (res is PQclear'd
+ * here, also on error).
+ */
+static void
+store_result(ScanShard *s, PGresult *res)
+{
+	ShardScanState *st = s->scan;
+	int			incxt = s->have_incoming ? s->cur : 1 - s->cur;
+	TupleDesc	tupdesc = st->attinmeta->tupdesc;
+	ErrorContextCallback errcb;
+
+	Assert(!s->have_incoming);
+	MemoryContextReset(s->cxt[incxt]);
+
+	errcb.callback = conversion_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	PG_TRY();
+	{
+		MemoryContext old = MemoryContextSwitchTo(s->cxt[incxt]);
+		int			n = PQntuples(res);
+		Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
+		bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			elog(ERROR, "unexpected result status %s from FETCH",
+				 PQresStatus(PQresultStatus(res)));
+		if (PQnfields(res) != Max(list_length(st->retrieved_attrs), 1) &&
+			!(n == 0))
+			elog(ERROR, "remote query returned %d columns, expected %d",
+				 PQnfields(res), list_length(st->retrieved_attrs));
+
+		st->cur_shard = s->shard;
+		s->in_rows = palloc(sizeof(HeapTuple) * Max(n, 1));
+		for (int r = 0; r < n; r++)
+		{
+			ListCell   *lc;
+			int			j = 0;
+
+			memset(nulls, true, sizeof(bool) * tupdesc->natts);
+			foreach(lc, st->retrieved_attrs)
+			{
+				int			attno = lfirst_int(lc);
+				char	   *v = PQgetisnull(res, r, j) ? NULL :
+					PQgetvalue(res, r, j);
+
+				st->cur_attno = attno;
+				values[attno - 1] =
+					InputFunctionCall(&st->attinmeta->attinfuncs[attno - 1],
+									  v,
+									  st->attinmeta->attioparams[attno - 1],
+									  st->attinmeta->atttypmods[attno - 1]);
+				nulls[attno - 1] = (v == NULL);
+				j++;
+			}
+			st->cur_attno = 0;
+			s->in_rows[r] = heap_form_tuple(tupdesc, values, nulls);
+		}
+		s->in_nrows = n;
+		s->have_incoming = true;
+		s->nbatches++;
+		if (n < st->fetch_size)
+			s->eof = true;
+		st->rows_fetched += n;
+		MemoryContextSwitchTo(old);
+	}
+	PG_FINALLY();
+	{
+		PQclear(res);
+		error_context_stack = errcb.previous;
+	}
+	PG_END_TRY();
+}
+
+/* Error context while converting a shard's row. */
+static void
+conversion_error_callback(void *arg)
+{
+	ShardScanState *st = (ShardScanState *) arg;
+
+	if (st->cur_attno > 0)
+		errcontext("column \"%s\" of foreign table \"%s\", row from shard p%d",
+				   NameStr(TupleDescAttr(st->attinmeta->tupdesc,
+										 st->cur_attno - 1)->attname),
+				   RelationGetRelationName(st->rel), st->cur_shard);
+	else
+		errcontext("processing a row of foreign table \"%s\" from shard p%d",
+				   RelationGetRelationName(st->rel), st->cur_shard);
+}
+
+/*
+ * Make s's incoming batch current if the current one is used up, and ask
+ * for the one after it.  True if s has a row to return.
+ */
+static bool
+advance(ScanShard *s)
+{
+	if (s->next < s->nrows)
+		return true;
+	if (!s->have_incoming)
+		return false;
+
+	/* swap: the old current batch is no longer referenced */
+	s->cur = 1 - s->cur;
+	MemoryContextReset(s->cxt[1 - s->cur]);
+	s->rows = s->in_rows;
+	s->nrows = s->in_nrows;
+	s->next = 0;
+	s->have_incoming = false;
+	s->in_rows = NULL;
+	s->in_nrows = 0;
+
+	/* prefetch while this batch is returned */
+	if (!s->eof && !s->inflight)
+		send_fetch(s);
+	return s->nrows > 0;
+}
+
+/*
+ * shardscan_iterate: the next row from any target shard, or an empty slot.
+ */
+TupleTableSlot *
+shardscan_iterate(ForeignScanState *node)
+{
+	ShardScanState *st = (ShardScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+
+	if (!st->started)
+		start_scan(st, node->ss.ps.ps_ExprContext);
+
+	for (;;)
+	{
+		ShardConn **waiting;
+		int			nwaiting = 0;
+		int			idx;
+
+		/* the per-row path: the current shard's batch */
+		if (st->nactive > 0 && advance(&st->shards[st->current]))
+		{
+			ScanShard  *s = &st->shards[st->current];
+
+			ExecStoreHeapTuple(s->rows[s->next++], slot, false);
+			return slot;
+		}
+
+		/* a batch ready on another shard, maybe arrived meanwhile? */
+		for (int k = 1; k < st->nactive; k++)
+		{
+			int			i = (st->current + k) % st->nactive;
+			ScanShard  *s = &st->shards[i];
+
+			if (s->inflight && shardconn_poll(s->conn))
+				absorb_batch(s->conn, s);
+			if (advance(s))
+			{
+				st->current = i;
+				ExecStoreHeapTuple(s->rows[s->next++], slot, false);
+				return slot;
+			}
+		}
+
+		/* nothing ready: wait for whichever shard answers first */
+		waiting = palloc(sizeof(ShardConn *) * Max(st->nactive, 1));
+		for (int i = 0; i < st->nactive; i++)
+		{
+			ScanShard  *s = &st->shards[i];
+
+			if (s->inflight)
+				waiting[nwaiting++] = s->conn;
+			else if (!s->eof && !s->have_incoming && s->next >= s->nrows)
+			{
+				send_fetch(s);
+				waiting[nwaiting++] = s->conn;
+			}
+			else
+				waiting[nwaiting++] = NULL;
+		}
+		idx = shardconn_wait_any(waiting, nwaiting);
+		pfree(waiting);
+		if (idx < 0)
+		{
+			/* every shard is exhausted */
+			bool		more = false;
+
+			for (int i = 0; i < st->nactive; i++)
+				if (st->shards[i].inflight || st->shards[i].have_incoming)
+					more = true;
+			if (!more)
+				return ExecClearTuple(slot);
+		}
+		else
+			absorb_batch(st->shards[idx].conn, &st->shards[idx]);
+	}
+}
+
+/*
+ * End the current scan: orphan batches in flight and queue the CLOSE of
+ * every cursor (sent for free with the connection's next batch).
+ */
+static void
+stop_scan(ShardScanState *st)
+{
+	char		sql[64];
+
+	if (!st->started)
+		return;
+	for (int i = 0; i < st->nactive; i++)
+	{
+		ScanShard  *s = &st->shards[i];
+
+		if (s->inflight)
+			shardconn_orphan(s->conn, s);
+		s->inflight = false;
+		if (s->cursor != 0)
+		{
+			snprintf(sql, sizeof(sql), "CLOSE c%u", s->cursor);
+			shardconn_queue(s->conn, sql);
+			s->cursor = 0;
+		}
+	}
+	st->started = false;
+	st->nactive = 0;
+	st->shards = NULL;
+}
+
+/*
+ * shardscan_rescan: restart.  When no parameter changed and every shard
+ * delivered all its rows in its first batch, the rows are simply returned
+ * again; otherwise the cursors are replaced (with new targets if the
+ * pruning parameters changed).
+ */
+void
+shardscan_rescan(ForeignScanState *node)
+{
+	ShardScanState *st = (ShardScanState *) node->fdw_state;
+	bool		rewind = (node->ss.ps.chgParam == NULL);
+
+	if (!st->started)
+		return;
+	for (int i = 0; rewind && i < st->nactive; i++)
+	{
+		ScanShard  *s = &st->shards[i];
+
+		if (!s->eof || s->nbatches != 1 || s->inflight)
+			rewind = false;
+	}
+	if (rewind)
+	{
+		for (int i = 0; i < st->nactive; i++)
+		{
+			ScanShard  *s = &st->shards[i];
+
+			if (s->have_incoming)
+			{
+				/* not yet made current: advance() will return it */
+				continue;
+			}
+			s->next = 0;
+		}
+		st->current = 0;
+		return;
+	}
+	stop_scan(st);
+}
+
+/* shardscan_end: release the scan's remote resources. */
+void
+shardscan_end(ForeignScanState *node)
+{
+	ShardScanState *st = (ShardScanState *) node->fdw_state;
+
+	if (st == NULL)
+		return;
+	stop_scan(st);
+	MemoryContextDelete(st->scan_cxt);
+}
+
+/*
+ * Append "p0, p3, ..." for the members of shards to buf.
+ */
+static void
+append_shard_list(StringInfo buf, Bitmapset *shards)
+{
+	int			shard = -1;
+	bool		first = true;
+
+	while ((shard = bms_next_member(shards, shard)) >= 0)
+	{
+		appendStringInfo(buf, "%sp%d", first ? "" : ", ", shard);
+		first = false;
+	}
+}
+
+/*
+ * shardscan_explain: the Shards line, the Remote SQL (VERBOSE) and the
+ * rows fetched (ANALYZE).
+ */
+void
+shardscan_explain(ForeignScanState *node, ExplainState *es)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	List	   *fdw_private = fsplan->fdw_private;
+	ShardScanState *st = (ShardScanState *) node->fdw_state;
+	int			nshards = intVal(list_nth(fdw_private, ShardScanPrivateNShards));
+	ShardPruneMode mode = intVal(list_nth(fdw_private,
+										  ShardScanPrivatePruneMode));
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (mode == SHARD_PRUNE_ANY_ONE)
+		appendStringInfo(&buf, "1 of %d (any, replicated)", nshards);
+	else if (mode == SHARD_PRUNE_RUNTIME && !(es->analyze && st && st->ran))
+		appendStringInfo(&buf, "chosen at run time, of %d", nshards);
+	else
+	{
+		Bitmapset  *targets = NULL;
+		ListCell   *lc;
+		int			k;
+
+		if (mode == SHARD_PRUNE_RUNTIME)
+			targets = st->targets;
+		else
+			foreach(lc, list_nth(fdw_private, ShardScanPrivateTargets))
+				targets = bms_add_member(targets, lfirst_int(lc));
+		k = bms_num_members(targets);
+		appendStringInfo(&buf, "%d of %d", k, nshards);
+		if (k > 0 && k < nshards && k <= shardfdw_explain_shard_list_max)
+		{
+			appendStringInfoString(&buf, " (");
+			append_shard_list(&buf, targets);
+			appendStringInfoChar(&buf, ')');
+		}
+		if (mode == SHARD_PRUNE_RUNTIME)
+			appendStringInfoString(&buf, ", chosen at run time");
+	}
+	ExplainPropertyText("Shards", buf.data, es);
+
+	if (es->verbose)
+		ExplainPropertyText("Remote SQL",
+							strVal(list_nth(fdw_private, ShardScanPrivateSql)),
+							es);
+	if (es->analyze && st)
+		ExplainPropertyFloat("Rows Fetched", NULL, st->rows_fetched, 0, es);
+}

@@ -1,0 +1,696 @@
+/*-------------------------------------------------------------------------
+ *
+ * shardfdw.c
+ *		  Foreign-data wrapper handler and planner callbacks of shardfdw.
+ *
+ * Planning a base relation: split its WHERE clauses into the ones the
+ * shards can evaluate (shipped in the remote SQL) and the rest (filtered
+ * locally); find shard pruning conditions on the distribution column;
+ * estimate rows and costs from local statistics or, with
+ * use_remote_estimate, from EXPLAIN on the target shards only; offer an
+ * unparameterized path and, for join clauses on the distribution key,
+ * parameterized paths whose target shard is decided per outer row.  The
+ * plan's fdw_private is a List indexed by ShardScanPrivateIndex.
+ *
+ * Costs grow with the number of target shards, so pruned plans win.
+ *
+ * The executor callbacks live in scan.c, IMPORT FOREIGN SCHEMA and ANALYZE
+ * in import.c.
+ *
+ * src/shardfdw.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "commands/explain.h"
+#include "foreign/fdwapi.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parsetree.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/selfuncs.h"
+
+#include "connection.h"
+#include "deparse.h"
+#include "import.h"
+#include "option.h"
+#include "scan.h"
+#include "shard.h"
+#include "shardfdw.h"
+
+PG_MODULE_MAGIC;
+
+/* Startup cost of each target shard beyond the first (parallel setup). */
+#define SHARDFDW_PER_SHARD_STARTUP_FRACTION 0.1
+
+static ProcessUtility_hook_type prev_utility_hook = NULL;
+
+void		_PG_init(void);
+
+static void shardGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
+								   Oid foreigntableid);
+static void shardGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
+								 Oid foreigntableid);
+static ForeignScan *shardGetForeignPlan(PlannerInfo *root,
+										RelOptInfo *baserel,
+										Oid foreigntableid,
+										ForeignPath *best_path,
+										List *tlist, List *scan_clauses,
+										Plan *outer_plan);
+static void shardBeginForeignScan(ForeignScanState *node, int eflags);
+static TupleTableSlot *shardIterateForeignScan(ForeignScanState *node);
+static void shardReScanForeignScan(ForeignScanState *node);
+static void shardEndForeignScan(ForeignScanState *node);
+static void shardExplainForeignScan(ForeignScanState *node,
+									ExplainState *es);
+static bool shardAnalyzeForeignTable(Relation relation,
+									 AcquireSampleRowsFunc *func,
+									 BlockNumber *totalpages);
+static List *shardImportForeignSchema(ImportForeignSchemaStmt *stmt,
+									  Oid serverOid);
+
+static void estimate_costs(PlannerInfo *root, RelOptInfo *baserel,
+						   ShardRelInfo *fpinfo, List *param_conds,
+						   int nshards, Bitmapset *targets,
+						   double *rows, Cost *startup, Cost *total);
+static void remote_estimate(PlannerInfo *root, RelOptInfo *baserel,
+							ShardRelInfo *fpinfo, List *remote_conds,
+							Bitmapset *targets, double *rows,
+							Cost *startup, Cost *total);
+static bool ec_matches_dist_column(PlannerInfo *root, RelOptInfo *rel,
+								   EquivalenceClass *ec,
+								   EquivalenceMember *em, void *arg);
+static Bitmapset *all_shards(int nshards);
+static void shard_utility_hook(PlannedStmt *pstmt, const char *queryString,
+							   bool readOnlyTree,
+							   ProcessUtilityContext context,
+							   ParamListInfo params,
+							   QueryEnvironment *queryEnv,
+							   DestReceiver *dest, QueryCompletion *qc);
+
+PG_FUNCTION_INFO_V1(shardfdw_handler);
+
+/*
+ * _PG_init: install the utility hook that checks column-dependent table
+ * options as soon as they are set.
+ */
+void
+_PG_init(void)
+{
+	prev_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = shard_utility_hook;
+}
+
+/*
+ * shardfdw_handler: the FdwRoutine of shardfdw (palloc'd, owned by the
+ * caller).
+ */
+Datum
+shardfdw_handler(PG_FUNCTION_ARGS)
+{
+	FdwRoutine *routine = makeNode(FdwRoutine);
+
+	routine->GetForeignRelSize = shardGetForeignRelSize;
+	routine->GetForeignPaths = shardGetForeignPaths;
+	routine->GetForeignPlan = shardGetForeignPlan;
+	routine->BeginForeignScan = shardBeginForeignScan;
+	routine->IterateForeignScan = shardIterateForeignScan;
+	routine->ReScanForeignScan = shardReScanForeignScan;
+	routine->EndForeignScan = shardEndForeignScan;
+	routine->ExplainForeignScan = shardExplainForeignScan;
+	routine->AnalyzeForeignTable = shardAnalyzeForeignTable;
+	routine->ImportForeignSchema = shardImportForeignSchema;
+
+	PG_RETURN_POINTER(routine);
+}
+
+/* The set {0 .. nshards-1}, palloc'd. */
+static Bitmapset *
+all_shards(int nshards)
+{
+	Bitmapset  *r = NULL;
+
+	for (int i = 0; i < nshards; i++)
+		r = bms_add_member(r, i);
+	return r;
+}
+
+/*
+ * shardGetForeignRelSize: options, clause classification, pruning and the
+ * row estimate of a base relation.  The ShardRelInfo is palloc'd in the
+ * planner's context and hung on baserel->fdw_private.
+ */
+static void
+shardGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
+					   Oid foreigntableid)
+{
+	ShardRelInfo *fpinfo = palloc0(sizeof(ShardRelInfo));
+	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+	Oid			userid;
+	ListCell   *lc;
+	double		rows;
+	Cost		startup;
+	Cost		total;
+
+	baserel->fdw_private = fpinfo;
+	shardfdw_get_table_options(foreigntableid, &fpinfo->opts);
+	fpinfo->table = GetForeignTable(foreigntableid);
+	fpinfo->server = GetForeignServer(fpinfo->table->serverid);
+	userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	fpinfo->user = GetUserMapping(userid, fpinfo->server->serverid);
+	fpinfo->relation_name = get_rel_name(foreigntableid);
+
+	shardfdw_classify_conditions(root, baserel, baserel->baserestrictinfo,
+								 &fpinfo->remote_conds, &fpinfo->local_conds);
+
+	/* columns needed: the target list and the local quals */
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid,
+				   &fpinfo->attrs_used);
+	foreach(lc, fpinfo->local_conds)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		pull_varattnos((Node *) rinfo->clause, baserel->relid,
+					   &fpinfo->attrs_used);
+	}
+	fpinfo->local_conds_sel = clauselist_selectivity(root,
+													 fpinfo->local_conds,
+													 baserel->relid,
+													 JOIN_INNER, NULL);
+	cost_qual_eval(&fpinfo->local_conds_cost, fpinfo->local_conds, root);
+
+	/* pruning */
+	if (fpinfo->opts.distribution == SHARD_DIST_REPLICATED)
+		fpinfo->est_shards = 1;
+	else
+	{
+		fpinfo->prunable = shard_find_prune_exprs(root, baserel, &fpinfo->opts,
+												  baserel->baserestrictinfo,
+												  &fpinfo->prune_exprs,
+												  &fpinfo->prune_is_array);
+		fpinfo->est_shards = fpinfo->opts.nshards;
+		if (fpinfo->prunable)
+		{
+			bool		all_const = true;
+
+			foreach(lc, fpinfo->prune_exprs)
+				if (!IsA(lfirst(lc), Const))
+					all_const = false;
+			if (all_const)
+			{
+				fpinfo->prune_static = true;
+				fpinfo->static_shards = shard_eval_prune(&fpinfo->opts,
+														 fpinfo->prune_exprs,
+														 NIL,
+														 fpinfo->prune_is_array,
+														 NULL);
+				fpinfo->est_shards = bms_num_members(fpinfo->static_shards);
+			}
+			else
+				fpinfo->est_shards = Min(fpinfo->opts.nshards,
+										 list_length(fpinfo->prune_exprs));
+		}
+	}
+
+	/* tables never analyzed: assume 10 pages per shard, as postgres_fdw */
+	if (baserel->tuples < 0)
+	{
+		int			width = baserel->reltarget->width;
+
+		baserel->pages = 10 * fpinfo->opts.nshards;
+		baserel->tuples = (10 * fpinfo->opts.nshards * BLCKSZ) /
+			(width + MAXALIGN(SizeofHeapTupleHeader));
+	}
+
+	estimate_costs(root, baserel, fpinfo, NIL, fpinfo->est_shards,
+				   fpinfo->prune_static ? fpinfo->static_shards : NULL,
+				   &rows, &startup, &total);
+	baserel->rows = rows;
+	fpinfo->rows = rows;
+	fpinfo->startup_cost = startup;
+	fpinfo->total_cost = total;
+}
+
+/*
+ * Estimate rows and costs of scanning baserel on nshards target shards,
+ * with param_conds (RestrictInfos of a parameterized path) in addition to
+ * the relation's own quals.  targets, when known, are the shards a remote
+ * estimate asks.
+ */
+static void
+estimate_costs(PlannerInfo *root, RelOptInfo *baserel, ShardRelInfo *fpinfo,
+			   List *param_conds, int nshards, Bitmapset *targets,
+			   double *rows, Cost *startup, Cost *total)
+{
+	const ShardTableOptions *opts = &fpinfo->opts;
+	double		retrieved;
+	Cost		remote_startup = 0;
+	Cost		remote_total;
+	Cost		run;
+	double		frac;
+
+	if (opts->use_remote_estimate && param_conds == NIL)
+	{
+		double		remote_rows;
+
+		remote_estimate(root, baserel, fpinfo, fpinfo->remote_conds,
+						targets ? targets : all_shards(opts->nshards),
+						&remote_rows, &remote_startup, &remote_total);
+		retrieved = remote_rows;
+		*rows = clamp_row_est(remote_rows * fpinfo->local_conds_sel);
+	}
+	else
+	{
+		Selectivity sel;
+		List	   *conds = list_concat(list_copy(baserel->baserestrictinfo),
+										param_conds);
+
+		sel = clauselist_selectivity(root, conds, baserel->relid,
+									 JOIN_INNER, NULL);
+		*rows = clamp_row_est(baserel->tuples * sel);
+		retrieved = clamp_row_est(*rows / Max(fpinfo->local_conds_sel, 1e-10));
+		retrieved = Min(retrieved, Max(baserel->tuples, 1));
+
+		/*
+		 * The shards' own work: a scan of their part of the table (hash
+		 * placement spreads rows evenly), or an index probe when a key
+		 * condition restricts it to a few rows.
+		 */
+		frac = (double) nshards / opts->nshards;
+		if (retrieved < baserel->tuples * frac * 0.1)
+			remote_total = nshards * (random_page_cost +
+									  cpu_index_tuple_cost) +
+				retrieved * (cpu_tuple_cost + random_page_cost * 0.1);
+		else
+			remote_total = baserel->pages * frac * seq_page_cost +
+				baserel->tuples * frac * cpu_tuple_cost * 2;
+	}
+
+	*startup = opts->fdw_startup_cost *
+		(1.0 + SHARDFDW_PER_SHARD_STARTUP_FRACTION * Max(nshards - 1, 0)) +
+		remote_startup + fpinfo->local_conds_cost.startup;
+	run = remote_total - remote_startup +
+		retrieved * (opts->fdw_tuple_cost + cpu_tuple_cost) +
+		retrieved * fpinfo->local_conds_cost.per_tuple;
+	*total = *startup + Max(run, 0);
+}
+
+/*
+ * Ask the target shards for EXPLAIN of the remote query (all in parallel)
+ * and combine: rows and total work add up, startup is the slowest shard's.
+ */
+static void
+remote_estimate(PlannerInfo *root, RelOptInfo *baserel, ShardRelInfo *fpinfo,
+				List *remote_conds, Bitmapset *targets, double *rows,
+				Cost *startup, Cost *total)
+{
+	StringInfoData sql;
+	List	   *retrieved_attrs;
+	ShardConn **conns;
+	int			nestlevel;
+	int			shard = -1;
+
+	*rows = 0;
+	*startup = 0;
+	*total = 0;
+	if (bms_is_empty(targets))
+		return;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "EXPLAIN ");
+	nestlevel = shardconn_set_transmission_modes();
+	shardfdw_deparse_select(&sql, root, baserel, fpinfo->attrs_used,
+							remote_conds, &retrieved_attrs, NULL);
+	shardconn_reset_transmission_modes(nestlevel);
+
+	conns = palloc0(sizeof(ShardConn *) * fpinfo->opts.nshards);
+	shardconn_get_many(fpinfo->server, fpinfo->user, targets, conns);
+	while ((shard = bms_next_member(targets, shard)) >= 0)
+		shardconn_send(conns[shard], sql.data, 0, NULL, NULL, NULL);
+	shard = -1;
+	while ((shard = bms_next_member(targets, shard)) >= 0)
+	{
+		PGresult   *res = shardconn_result(conns[shard]);
+		double		s_startup = 0;
+		double		s_total = 0;
+		double		s_rows = 0;
+		int			s_width = 0;
+		char	   *line;
+		char	   *p;
+
+		line = PQntuples(res) > 0 ? pstrdup(PQgetvalue(res, 0, 0)) : "";
+		PQclear(res);
+		p = strrchr(line, '(');
+		if (p == NULL ||
+			sscanf(p, "(cost=%lf..%lf rows=%lf width=%d)",
+				   &s_startup, &s_total, &s_rows, &s_width) != 4)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("could not interpret EXPLAIN output from shard p%d: \"%s\"",
+							shard, line)));
+		*rows += s_rows;
+		*startup = Max(*startup, s_startup);
+		*total += s_total;
+	}
+}
+
+/*
+ * generate_implied_equalities_for_column callback: is em the distribution
+ * column of rel?
+ */
+static bool
+ec_matches_dist_column(PlannerInfo *root, RelOptInfo *rel,
+					   EquivalenceClass *ec, EquivalenceMember *em, void *arg)
+{
+	ShardRelInfo *fpinfo = (ShardRelInfo *) arg;
+	Expr	   *e = em->em_expr;
+
+	while (e && IsA(e, RelabelType))
+		e = ((RelabelType *) e)->arg;
+	return e && IsA(e, Var) && ((Var *) e)->varno == rel->relid &&
+		((Var *) e)->varattno == fpinfo->opts.dist_attno;
+}
+
+/*
+ * shardGetForeignPaths: the plain path, and parameterized paths for join
+ * clauses on the distribution column (a nested loop then reads only the
+ * owning shard for each outer row).
+ */
+static void
+shardGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
+					 Oid foreigntableid)
+{
+	ShardRelInfo *fpinfo = (ShardRelInfo *) baserel->fdw_private;
+	List	   *candidates = NIL;
+	ListCell   *lc;
+
+	add_path(baserel, (Path *)
+			 create_foreignscan_path(root, baserel, NULL,
+									 fpinfo->rows,
+									 fpinfo->startup_cost,
+									 fpinfo->total_cost,
+									 NIL, NULL, NULL, NIL));
+
+	if (fpinfo->opts.dist_attno == InvalidAttrNumber)
+		return;
+
+	/* join clauses on the key that the shards can evaluate */
+	foreach(lc, baserel->joininfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		List	   *e;
+		List	   *a;
+
+		if (join_clause_is_movable_to(rinfo, baserel) &&
+			shard_find_prune_exprs(root, baserel, &fpinfo->opts,
+								   list_make1(rinfo), &e, &a) &&
+			shardfdw_is_foreign_expr(root, baserel, rinfo->clause))
+			candidates = lappend(candidates, rinfo);
+	}
+	if (baserel->has_eclass_joins)
+	{
+		List	   *clauses;
+
+		clauses = generate_implied_equalities_for_column(root, baserel,
+														 ec_matches_dist_column,
+														 fpinfo,
+														 baserel->lateral_referencers);
+		foreach(lc, clauses)
+		{
+			RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+			if (join_clause_is_movable_to(rinfo, baserel) &&
+				shardfdw_is_foreign_expr(root, baserel, rinfo->clause))
+				candidates = lappend(candidates, rinfo);
+		}
+	}
+
+	foreach(lc, candidates)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		Relids		required_outer;
+		ParamPathInfo *ppi;
+		double		rows;
+		Cost		startup;
+		Cost		total;
+
+		required_outer = bms_union(rinfo->clause_relids,
+								   baserel->lateral_relids);
+		required_outer = bms_del_member(required_outer, baserel->relid);
+		if (bms_is_empty(required_outer))
+			continue;
+		ppi = get_baserel_parampathinfo(root, baserel, required_outer);
+		estimate_costs(root, baserel, fpinfo, ppi->ppi_clauses, 1, NULL,
+					   &rows, &startup, &total);
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL,
+										 ppi->ppi_rows, startup, total,
+										 NIL, required_outer, NULL, NIL));
+	}
+}
+
+/*
+ * shardGetForeignPlan: the ForeignScan node, with the remote SQL and the
+ * target shards (or the expressions that choose them at run time).
+ */
+static ForeignScan *
+shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
+					Oid foreigntableid, ForeignPath *best_path,
+					List *tlist, List *scan_clauses, Plan *outer_plan)
+{
+	ShardRelInfo *fpinfo = (ShardRelInfo *) baserel->fdw_private;
+	List	   *remote_conds = NIL;
+	List	   *remote_exprs = NIL;
+	List	   *local_exprs = NIL;
+	List	   *params_list = NIL;
+	List	   *retrieved_attrs = NIL;
+	List	   *fdw_private;
+	List	   *fdw_exprs;
+	List	   *prune_exprs = NIL;
+	List	   *prune_is_array = NIL;
+	List	   *targets = NIL;
+	ShardPruneMode mode = SHARD_PRUNE_NONE;
+	StringInfoData sql;
+	ListCell   *lc;
+	int			nestlevel;
+
+	foreach(lc, scan_clauses)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		if (rinfo->pseudoconstant)
+			continue;
+		if (list_member_ptr(fpinfo->remote_conds, rinfo))
+		{
+			remote_conds = lappend(remote_conds, rinfo);
+			remote_exprs = lappend(remote_exprs, rinfo->clause);
+		}
+		else if (list_member_ptr(fpinfo->local_conds, rinfo))
+			local_exprs = lappend(local_exprs, rinfo->clause);
+		else if (shardfdw_is_foreign_expr(root, baserel, rinfo->clause))
+		{
+			remote_conds = lappend(remote_conds, rinfo);
+			remote_exprs = lappend(remote_exprs, rinfo->clause);
+		}
+		else
+			local_exprs = lappend(local_exprs, rinfo->clause);
+	}
+
+	initStringInfo(&sql);
+	nestlevel = shardconn_set_transmission_modes();
+	shardfdw_deparse_select(&sql, root, baserel, fpinfo->attrs_used,
+							remote_conds, &retrieved_attrs, &params_list);
+	shardconn_reset_transmission_modes(nestlevel);
+
+	/* the target shards */
+	if (fpinfo->opts.distribution == SHARD_DIST_REPLICATED)
+		mode = SHARD_PRUNE_ANY_ONE;
+	else if (shard_find_prune_exprs(root, baserel, &fpinfo->opts,
+									scan_clauses, &prune_exprs,
+									&prune_is_array))
+	{
+		bool		all_const = true;
+
+		foreach(lc, prune_exprs)
+			if (!IsA(lfirst(lc), Const))
+				all_const = false;
+		if (all_const)
+		{
+			Bitmapset  *shards = shard_eval_prune(&fpinfo->opts, prune_exprs,
+												  NIL, prune_is_array, NULL);
+			int			shard = -1;
+
+			while ((shard = bms_next_member(shards, shard)) >= 0)
+				targets = lappend_int(targets, shard);
+			prune_exprs = NIL;
+			prune_is_array = NIL;
+		}
+		else
+			mode = SHARD_PRUNE_RUNTIME;
+	}
+	else
+	{
+		for (int i = 0; i < fpinfo->opts.nshards; i++)
+			targets = lappend_int(targets, i);
+	}
+
+	fdw_exprs = list_concat(list_copy(params_list), prune_exprs);
+
+	fdw_private = NIL;
+	for (int i = 0; i < ShardScanPrivateCount; i++)
+	{
+		Node	   *item = NULL;
+
+		switch ((ShardScanPrivateIndex) i)
+		{
+			case ShardScanPrivateSql:
+				item = (Node *) makeString(sql.data);
+				break;
+			case ShardScanPrivateRetrievedAttrs:
+				item = (Node *) retrieved_attrs;
+				break;
+			case ShardScanPrivateFetchSize:
+				item = (Node *) makeInteger(fpinfo->opts.fetch_size);
+				break;
+			case ShardScanPrivateNShards:
+				item = (Node *) makeInteger(fpinfo->opts.nshards);
+				break;
+			case ShardScanPrivateTargets:
+				item = (Node *) targets;
+				break;
+			case ShardScanPrivatePruneMode:
+				item = (Node *) makeInteger(mode);
+				break;
+			case ShardScanPrivateNumRemoteParams:
+				item = (Node *) makeInteger(list_length(params_list));
+				break;
+			case ShardScanPrivatePruneIsArray:
+				item = (Node *) prune_is_array;
+				break;
+			case ShardScanPrivateCount:
+				break;
+		}
+		fdw_private = lappend(fdw_private, item);
+	}
+
+	return make_foreignscan(tlist,
+							local_exprs,
+							baserel->relid,
+							fdw_exprs,
+							fdw_private,
+							NIL,
+							remote_exprs,
+							outer_plan);
+}
+
+/* Executor callbacks: see scan.c. */
+static void
+shardBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	shardscan_begin(node, eflags);
+}
+
+static TupleTableSlot *
+shardIterateForeignScan(ForeignScanState *node)
+{
+	return shardscan_iterate(node);
+}
+
+static void
+shardReScanForeignScan(ForeignScanState *node)
+{
+	shardscan_rescan(node);
+}
+
+static void
+shardEndForeignScan(ForeignScanState *node)
+{
+	shardscan_end(node);
+}
+
+static void
+shardExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	shardscan_explain(node, es);
+}
+
+/* ANALYZE and IMPORT FOREIGN SCHEMA: see import.c. */
+static bool
+shardAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
+						 BlockNumber *totalpages)
+{
+	return shardfdw_analyze_table(relation, func, totalpages);
+}
+
+static List *
+shardImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	return shardfdw_import_schema(stmt, serverOid);
+}
+
+/*
+ * Is relid a foreign table of a shardfdw server?
+ */
+static bool
+is_shardfdw_table(Oid relid)
+{
+	ForeignDataWrapper *fdw;
+
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE)
+		return false;
+	fdw = GetForeignDataWrapperByName("shardfdw", true);
+	return fdw != NULL &&
+		GetForeignServer(GetForeignTable(relid)->serverid)->fdwid == fdw->fdwid;
+}
+
+/*
+ * After CREATE FOREIGN TABLE and ALTER FOREIGN TABLE on a shardfdw table,
+ * check the options that depend on its columns, so that a bad
+ * distribution_column fails the statement that set it.
+ */
+static void
+shard_utility_hook(PlannedStmt *pstmt, const char *queryString,
+				   bool readOnlyTree, ProcessUtilityContext context,
+				   ParamListInfo params, QueryEnvironment *queryEnv,
+				   DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	RangeVar   *target = NULL;
+
+	if (prev_utility_hook)
+		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
+						  queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+
+	if (IsA(parsetree, CreateForeignTableStmt))
+		target = ((CreateForeignTableStmt *) parsetree)->base.relation;
+	else if (IsA(parsetree, AlterTableStmt) &&
+			 ((AlterTableStmt *) parsetree)->objtype == OBJECT_FOREIGN_TABLE)
+		target = ((AlterTableStmt *) parsetree)->relation;
+
+	if (target)
+	{
+		Oid			relid = RangeVarGetRelid(target, NoLock, true);
+
+		if (is_shardfdw_table(relid))
+			shardfdw_check_table(relid);
+	}
+}
