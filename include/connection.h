@@ -38,6 +38,8 @@ typedef struct ShardStmt
 	const char *sql;
 	int			nparams;
 	const char *const *params;
+	const char *context_sql;	/* SQL to name in errors instead (e.g. the
+								 * query of a cursor being fetched), or NULL */
 } ShardStmt;
 
 /*

@@ -657,6 +657,8 @@ copy_stmts(const ShardStmt *stmts, int n)
 		char	  **params = NULL;
 
 		r[i].sql = malloc_strdup(stmts[i].sql);
+		r[i].context_sql = stmts[i].context_sql ?
+			malloc_strdup(stmts[i].context_sql) : NULL;
 		r[i].nparams = stmts[i].nparams;
 		if (stmts[i].nparams > 0)
 		{
@@ -683,6 +685,7 @@ free_stmts(ShardStmt *stmts, int n)
 	for (int i = 0; i < n; i++)
 	{
 		free((char *) stmts[i].sql);
+		free((char *) stmts[i].context_sql);
 		for (int j = 0; j < stmts[i].nparams; j++)
 			free((char *) stmts[i].params[j]);
 		free((char **) stmts[i].params);
@@ -694,11 +697,15 @@ free_stmts(ShardStmt *stmts, int n)
 static const char *
 batch_sql(ShardConn *c)
 {
+	ShardStmt  *st;
+
 	if (c->batch_nstmts == 0)
 		return NULL;
 	if (c->batch_err_stmt >= 0 && c->batch_err_stmt < c->batch_nstmts)
-		return c->batch_stmts[c->batch_err_stmt].sql;
-	return c->batch_stmts[c->batch_nstmts - 1].sql;
+		st = &c->batch_stmts[c->batch_err_stmt];
+	else
+		st = &c->batch_stmts[c->batch_nstmts - 1];
+	return st->context_sql ? st->context_sql : st->sql;
 }
 
 /*
@@ -710,6 +717,7 @@ shardconn_send(ShardConn *c, const char *sql, int nparams,
 {
 	ShardStmt	st;
 
+	st.context_sql = NULL;
 	st.sql = sql;
 	st.nparams = nparams;
 	st.params = params;
@@ -1119,8 +1127,8 @@ shardconn_report(int elevel, PGresult *res, ShardConn *c, const char *sql)
 			 detail ? errdetail_internal("%s", detail) : 0,
 			 hint ? errhint("%s", hint) : 0,
 			 context ? errcontext("%s", context) : 0,
-			 sqlcopy ? errcontext("remote SQL command on %s: %s", where, sqlcopy)
-			 : errcontext("on %s", where)));
+			 errcontext("remote SQL command on %s: %s", where,
+						sqlcopy ? sqlcopy : "(none)")));
 }
 
 /*

@@ -26,8 +26,8 @@
  *	- Every identifier goes through quote_identifier; every literal through
  *	  shardfdw_deparse_string_literal, so any value round-trips.
  *	- Every constant carries its type explicitly (a "::type" cast), except
- *	  booleans, non-negative int4 and plain decimal numeric literals, whose
- *	  bare spelling already has exactly that type.
+ *	  booleans, int4 (parenthesized when negative) and plain decimal
+ *	  numeric literals, whose bare spelling already has exactly that type.
  *	- Every operator application is parenthesized, so the remote parser's
  *	  precedence rules never matter.
  *	- Params are printed as "$n::type", n being the 1-based position of the
@@ -212,6 +212,8 @@ static void append_expr_list(List *exprs, deparse_expr_cxt *context);
 static void deparse_expr(Expr *node, deparse_expr_cxt *context);
 static void deparse_var(Var *node, deparse_expr_cxt *context);
 static void deparse_const(Const *node, deparse_expr_cxt *context);
+static void deparse_value_param(Expr *node, Oid type, int32 typmod,
+								deparse_expr_cxt *context);
 static void deparse_param(Param *node, deparse_expr_cxt *context);
 static void deparse_subscripting_ref(SubscriptingRef *node,
 									 deparse_expr_cxt *context);
@@ -574,8 +576,9 @@ is_reg_type(Oid typid)
 /*
  * has_unportable_text: values of this type cannot be sent as text and be
  * read back identically by a shard: OID aliases (resolved by name in the
- * shard's catalogs and search_path) and money (read per lc_monetary).
- * Arrays of those too.
+ * shard's catalogs and search_path), money (read per lc_monetary) and
+ * pseudo-types such as anonymous record (no input function).  Arrays of
+ * those too.
  */
 static bool
 has_unportable_text(Oid typid)
@@ -584,7 +587,8 @@ has_unportable_text(Oid typid)
 
 	if (OidIsValid(elemtype))
 		typid = elemtype;
-	return is_reg_type(typid) || typid == MONEYOID;
+	return is_reg_type(typid) || typid == MONEYOID ||
+		get_typtype(typid) == TYPTYPE_PSEUDO;
 }
 
 /*
@@ -670,8 +674,21 @@ foreign_expr_walker(Node *node, foreign_glob_cxt *glob_cxt,
 				 * Only user columns of the foreign relation.  Whole-row
 				 * references and system columns are evaluated locally.
 				 */
-				if (!bms_is_member(var->varno, glob_cxt->relids) ||
-					var->varlevelsup != 0 || var->varattno <= 0)
+				if (var->varlevelsup != 0)
+					return false;
+				if (!bms_is_member(var->varno, glob_cxt->relids))
+				{
+					/*
+					 * A column of another relation: the outer side of a
+					 * parameterized path.  It is sent as a parameter.
+					 */
+					if (has_unportable_text(var->vartype))
+						return false;
+					collation = var->varcollid;
+					state = value_collation_state(collation, var->vartype);
+					break;
+				}
+				if (var->varattno <= 0)
 					return false;
 
 				/*
@@ -1465,9 +1482,15 @@ deparse_var(Var *node, deparse_expr_cxt *context)
 {
 	RangeTblEntry *rte;
 
-	if (!bms_is_member(node->varno, context->scanrel->relids) ||
-		node->varlevelsup != 0)
-		elog(ERROR, "shardfdw cannot deparse a Var of another relation");
+	if (node->varlevelsup != 0)
+		elog(ERROR, "shardfdw cannot deparse an outer-level Var");
+	if (!bms_is_member(node->varno, context->scanrel->relids))
+	{
+		/* outer relation of a parameterized path: a parameter */
+		deparse_value_param((Expr *) node, node->vartype, node->vartypmod,
+							context);
+		return;
+	}
 
 	rte = planner_rt_fetch(node->varno, context->root);
 	deparse_column_ref(context->buf, node->varno, rte->relid,
@@ -1554,9 +1577,20 @@ deparse_const(Const *node, deparse_expr_cxt *context)
 static void
 deparse_param(Param *node, deparse_expr_cxt *context)
 {
+	deparse_value_param((Expr *) node, node->paramtype, node->paramtypmod,
+						context);
+}
+
+/*
+ * deparse_value_param: print node -- a Param, or a Var of an outer
+ * relation -- as "$n::type"; see deparse_param.
+ */
+static void
+deparse_value_param(Expr *node, Oid type, int32 typmod,
+					deparse_expr_cxt *context)
+{
 	StringInfo	buf = context->buf;
-	char	   *typname = deparse_type_name(node->paramtype,
-											node->paramtypmod);
+	char	   *typname = deparse_type_name(type, typmod);
 
 	if (context->params_list != NULL)
 	{

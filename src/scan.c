@@ -341,9 +341,11 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 		stmts[0].sql = declare.data;
 		stmts[0].nparams = st->num_params;
 		stmts[0].params = st->param_values;
+		stmts[0].context_sql = NULL;
 		stmts[1].sql = fetch;
 		stmts[1].nparams = 0;
 		stmts[1].params = NULL;
+		stmts[1].context_sql = st->sql;
 		shardconn_send_stmts(s->conn, stmts, 2, s, absorb_batch);
 		s->inflight = true;
 	}
@@ -355,10 +357,15 @@ static void
 send_fetch(ScanShard *s)
 {
 	char		fetch[64];
+	ShardStmt	stmt;
 
 	snprintf(fetch, sizeof(fetch), "FETCH %d FROM c%u",
 			 s->scan->fetch_size, s->cursor);
-	shardconn_send(s->conn, fetch, 0, NULL, s, absorb_batch);
+	stmt.sql = fetch;
+	stmt.nparams = 0;
+	stmt.params = NULL;
+	stmt.context_sql = s->scan->sql;
+	shardconn_send_stmts(s->conn, &stmt, 1, s, absorb_batch);
 	s->inflight = true;
 }
 
