@@ -19,7 +19,11 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/reloptions.h"
+#include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_foreign_data_wrapper.h"
@@ -78,6 +82,17 @@ static const char *const reserved_libpq_options[] = {
 	"user", "password", "client_encoding", "fallback_application_name",
 	"replication", "dbname_override", NULL
 };
+
+/*
+ * Set when the validator saw table options in this transaction: at
+ * pre-commit, every shardfdw table whose options this transaction wrote is
+ * checked.  This backs up the utility hook in shardfdw.c, which is not in
+ * force for the statement during which the library gets loaded.
+ */
+static bool table_options_set = false;
+static bool xact_callback_registered = false;
+
+static void check_tables_at_commit(XactEvent event, void *arg);
 
 /* libpq's option list, fetched once per backend (malloc'd by libpq). */
 static PQconninfoOption *libpq_options = NULL;
@@ -437,6 +452,13 @@ shardfdw_validator(PG_FUNCTION_ARGS)
 					 errmsg("distribution \"%s\" requires option \"distribution_column\"",
 							distribution),
 					 errhint("Add OPTIONS (distribution_column 'column') naming the key column.")));
+		if (!xact_callback_registered)
+		{
+			RegisterXactCallback(check_tables_at_commit, NULL);
+			xact_callback_registered = true;
+		}
+		table_options_set = true;
+
 		if (dist == SHARD_DIST_REPLICATED && has_dist_column)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
@@ -779,4 +801,55 @@ shardfdw_extension_oids(const char *extensions, bool warn)
 					 errmsg("extension \"%s\" is not installed", name)));
 	}
 	return result;
+}
+
+/*
+ * At pre-commit of a transaction that set shardfdw table options, check
+ * the column-dependent options of every table whose pg_foreign_table row
+ * it wrote (a bad option then fails the transaction, never a later query).
+ */
+static void
+check_tables_at_commit(XactEvent event, void *arg)
+{
+	Relation	ftrel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *relids = NIL;
+	ListCell   *lc;
+	ForeignDataWrapper *fdw;
+
+	if (!table_options_set)
+		return;
+	if (event != XACT_EVENT_PRE_COMMIT &&
+		event != XACT_EVENT_PARALLEL_PRE_COMMIT &&
+		event != XACT_EVENT_PRE_PREPARE)
+	{
+		table_options_set = false;
+		return;
+	}
+	table_options_set = false;
+	fdw = GetForeignDataWrapperByName("shardfdw", true);
+	if (fdw == NULL)
+		return;
+
+	ftrel = table_open(ForeignTableRelationId, AccessShareLock);
+	scan = systable_beginscan(ftrel, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_foreign_table ft = (Form_pg_foreign_table) GETSTRUCT(tup);
+
+		if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)))
+			relids = lappend_oid(relids, ft->ftrelid);
+	}
+	systable_endscan(scan);
+	table_close(ftrel, AccessShareLock);
+
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (GetForeignServer(GetForeignTable(relid)->serverid)->fdwid ==
+			fdw->fdwid)
+			shardfdw_check_table(relid);
+	}
 }

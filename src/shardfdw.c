@@ -238,9 +238,16 @@ shardGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 			(width + MAXALIGN(SizeofHeapTupleHeader));
 	}
 
-	estimate_costs(root, baserel, fpinfo, NIL, fpinfo->est_shards,
-				   fpinfo->prune_static ? fpinfo->static_shards : NULL,
-				   &rows, &startup, &total);
+	if (fpinfo->prune_static && bms_is_empty(fpinfo->static_shards))
+	{
+		/* no shard can hold a matching row */
+		rows = 1;
+		startup = total = fpinfo->opts.fdw_startup_cost;
+	}
+	else
+		estimate_costs(root, baserel, fpinfo, NIL, fpinfo->est_shards,
+					   fpinfo->prune_static ? fpinfo->static_shards : NULL,
+					   &rows, &startup, &total);
 	baserel->rows = rows;
 	fpinfo->rows = rows;
 	fpinfo->startup_cost = startup;
@@ -269,9 +276,16 @@ estimate_costs(PlannerInfo *root, RelOptInfo *baserel, ShardRelInfo *fpinfo,
 	{
 		double		remote_rows;
 
+		/*
+		 * Ask the target shards; when they are only known at run time, as
+		 * many shards as will be targeted (their figures are alike, hash
+		 * placement spreads rows evenly).
+		 */
+		if (targets == NULL)
+			targets = all_shards(nshards);
 		remote_estimate(root, baserel, fpinfo, fpinfo->remote_conds,
-						targets ? targets : all_shards(opts->nshards),
-						&remote_rows, &remote_startup, &remote_total);
+						targets, &remote_rows, &remote_startup,
+						&remote_total);
 		retrieved = remote_rows;
 		*rows = clamp_row_est(remote_rows * fpinfo->local_conds_sel);
 	}
