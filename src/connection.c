@@ -278,6 +278,12 @@ connect_entries(ForeignServer *server, UserMapping *user,
 			const char **val;
 			int			timeout_s = 0;
 
+			/* names for messages, also if the connection fails */
+			free(c->server_name);
+			c->server_name = malloc_strdup(server->servername);
+			c->serverid = server->serverid;
+			c->userid = user->userid;
+
 			shardfdw_conn_params(server, user, c->key.shard, &kw, &val);
 			for (int k = 0; kw[k]; k++)
 				if (strcmp(kw[k], "connect_timeout") == 0)
@@ -415,12 +421,8 @@ connect_entries(ForeignServer *server, UserMapping *user,
 
 		free(c->host);
 		free(c->port);
-		free(c->server_name);
 		c->host = malloc_strdup(PQhost(c->conn));
 		c->port = malloc_strdup(PQport(c->conn));
-		c->server_name = malloc_strdup(server->servername);
-		c->serverid = server->serverid;
-		c->userid = user->userid;
 		c->connected_at = GetCurrentTimestamp();
 		c->lifetime = shardfdw_connection_lifetime(server);
 		c->keep = true;

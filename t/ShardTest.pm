@@ -1,0 +1,209 @@
+# t/ShardTest.pm: shared setup of the shardfdw TAP tests.
+#
+#   use FindBin;
+#   use lib $FindBin::RealBin;      # (scripts/test.sh also passes -I <tree>)
+#   use ShardTest;
+#
+#   my $c = ShardTest->setup(shard_conf => "log_statement = 'all'",
+#                            server_options => { connect_timeout => '2' });
+#   $c->{coord}            PostgreSQL::Test::Cluster of the coordinator
+#   $c->{shards}[i]        PostgreSQL::Test::Cluster of shard i (p<i>)
+#
+# Every node is a real, separate server with its own port.  Each shard gets
+# table t(id int primary key, val text) holding those of ids 1..100 that
+# PostgreSQL's PARTITION BY HASH (id) ... MODULUS 4 puts in its REMAINDER
+# (checked with satisfies_hash_partition on a probe parent, as sql/init.sql
+# does).  The coordinator gets the extension, server "cluster" with
+# p<i> 'host=... port=... dbname=postgres', a user mapping for the current
+# user and foreign table t (distribution_column id).
+package ShardTest;
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+our $NSHARDS = 4;
+
+# Build and start the coordinator and the shards.
+sub setup
+{
+	my ($class, %opt) = @_;
+	my $self = bless { shards => [] }, $class;
+
+	for my $i (0 .. $NSHARDS - 1)
+	{
+		my $node = PostgreSQL::Test::Cluster->new("shard$i");
+		$node->init;
+		$node->append_conf('postgresql.conf',
+			"max_connections = 20\nshared_buffers = 16MB\nfsync = off\n"
+			  . ($opt{shard_conf} // ''));
+		$node->start;
+		push @{ $self->{shards} }, $node;
+	}
+	my $coord = PostgreSQL::Test::Cluster->new('coord');
+	$coord->init;
+	$coord->append_conf('postgresql.conf',
+		"max_connections = 20\nshared_buffers = 16MB\nfsync = off\n"
+		  . ($opt{coord_conf} // ''));
+	$coord->start;
+	$self->{coord} = $coord;
+
+	for my $i (0 .. $NSHARDS - 1)
+	{
+		$self->{shards}[$i]->safe_psql(
+			'postgres', qq{
+CREATE TABLE placement_probe (id int) PARTITION BY HASH (id);
+CREATE TABLE t (id int PRIMARY KEY, val text);
+INSERT INTO t SELECT g, 'val ' || g FROM generate_series(1, 100) g
+ WHERE satisfies_hash_partition('placement_probe'::regclass, $NSHARDS, $i, g);
+});
+	}
+
+	my @popts;
+	for my $i (0 .. $NSHARDS - 1)
+	{
+		push @popts, "p$i '" . $self->conninfo($i) . "'";
+	}
+	my $extra = $opt{server_options} // {};
+	push @popts, "$_ '$extra->{$_}'" for sort keys %$extra;
+	$coord->safe_psql(
+		'postgres', qq{
+CREATE EXTENSION shardfdw;
+CREATE SERVER cluster FOREIGN DATA WRAPPER shardfdw OPTIONS (
+    } . join(",\n    ", @popts) . qq{);
+CREATE USER MAPPING FOR CURRENT_USER SERVER cluster;
+CREATE FOREIGN TABLE t (id int, val text) SERVER cluster
+    OPTIONS (schema_name 'public', table_name 't', distribution_column 'id');
+});
+	return $self;
+}
+
+sub coord  { return $_[0]->{coord}; }
+sub shard  { return $_[0]->{shards}[ $_[1] ]; }
+sub shards { return @{ $_[0]->{shards} }; }
+
+# libpq conninfo of shard i (optionally with another port).
+sub conninfo
+{
+	my ($self, $i, $port) = @_;
+	my $node = $self->{shards}[$i];
+	$port //= $node->port;
+	return 'host=' . $node->host . " port=$port dbname=postgres";
+}
+
+# Run sql on every shard (safe_psql).
+sub on_all_shards
+{
+	my ($self, $sql) = @_;
+	$_->safe_psql('postgres', $sql) for $self->shards;
+	return;
+}
+
+# For every shard, the smallest id in 1..100 it owns according to
+# shardfdw.shard_for (coordinator), as an array ref indexed by shard.
+sub key_per_shard
+{
+	my ($self) = @_;
+	my $out = $self->{coord}->safe_psql(
+		'postgres', q{
+SELECT s, min(id) FROM (
+    SELECT id, shardfdw.shard_for('t'::regclass, id) AS s
+      FROM generate_series(1, 100) id) x
+ GROUP BY s ORDER BY s});
+	my @keys;
+	for my $line (split /\n/, $out)
+	{
+		my ($s, $k) = split /\|/, $line;
+		$keys[$s] = $k;
+	}
+	return \@keys;
+}
+
+# Run sql with psql on node (default coordinator) without dying on error.
+# Returns (exit code, stdout, stderr, elapsed seconds).  Extra psql
+# parameters may be given, e.g. ['-v', 'VERBOSITY=verbose'].
+sub psql_timed
+{
+	my ($self, $sql, %p) = @_;
+	my $node = $p{node} // $self->{coord};
+	my ($out, $err) = ('', '');
+	my $t0 = time;
+	my $rc = $node->psql(
+		'postgres', $sql,
+		stdout => \$out,
+		stderr => \$err,
+		on_error_stop => 1,
+		extra_params => $p{extra_params} // []);
+	return ($rc, $out, $err, time - $t0);
+}
+
+# Poll sql on node until it returns expected, at most timeout seconds.
+# Returns elapsed seconds, or undef on timeout.
+sub poll_until
+{
+	my ($node, $sql, $expected, $timeout) = @_;
+	my $t0 = time;
+	while (time - $t0 < $timeout)
+	{
+		my $r = $node->safe_psql('postgres', $sql);
+		return time - $t0 if $r eq $expected;
+		usleep(50_000);
+	}
+	return undef;
+}
+
+# ---------------------------------------------------------------- sessions
+#
+# A persistent psql session on the coordinator (PostgreSQL::Test::
+# BackgroundPsql, ON_ERROR_STOP off), so that connections cached by
+# shardfdw survive between statements.
+
+sub session
+{
+	my ($self, $node) = @_;
+	$node //= $self->{coord};
+	my $s = $node->background_psql('postgres', on_error_stop => 0);
+	return $s;
+}
+
+# Run sql in session s; returns (stdout, stderr, elapsed seconds).  stderr
+# is that of this statement only.
+sub sq
+{
+	my ($s, $sql) = @_;
+	$s->{stderr} = '';
+	my $t0 = time;
+	my $out = $s->query($sql);
+	my $err = $s->{stderr};
+	$s->{stderr} = '';
+	return ($out, $err, time - $t0);
+}
+
+# Start sql in session s without waiting for it.
+sub send_async
+{
+	my ($s, $sql) = @_;
+	$s->{stderr} = '';
+	$s->{stdout} = '';
+	$s->{stdin} .= "$sql\n";
+	$s->{run}->pump_nb;
+	return;
+}
+
+# Wait until sql sent with send_async completes (a marker is appended);
+# returns (stdout, stderr).
+sub wait_async
+{
+	my ($s) = @_;
+	my ($out, undef) = $s->query('SELECT 1 AS async_done_marker');
+	my $err = $s->{stderr};
+	$s->{stderr} = '';
+	$out =~ s/\n?1$//;
+	return ($out, $err);
+}
+
+1;
