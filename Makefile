@@ -2,7 +2,8 @@
 #
 #   make && make install          build and install into the pg_config found
 #   make installcheck             pg_regress suite in a temporary instance
-#   make prove-check              TAP suite (t/*.pl), separate servers
+#   bash scripts/test.sh          everything (apt, build, pg_regress, TAP
+#                                 suites in t/), as root; what CI runs
 #
 # Everything compiles warning-free under -Wall -Wextra -Werror.
 

@@ -71,6 +71,8 @@ static void init_connection_hash(void);
 static void connect_entries(ForeignServer *server, UserMapping *user,
 							ShardConn **entries, int n);
 static void check_password_rules(UserMapping *user);
+static long ms_until(TimestampTz deadline);
+static void report_connect_failure(ShardConn *c, const char *detail);
 static void disconnect(ShardConn *c);
 static bool connection_is_usable(ShardConn *c);
 static int	wait_sockets(int n, pgsocket *socks, int *events, long timeout);
@@ -251,6 +253,34 @@ wait_sockets(int n, pgsocket *socks, int *events, long timeout)
 	return (int) (intptr_t) ev.user_data;
 }
 
+/* Milliseconds from now until deadline (<= 0 when it has passed). */
+static long
+ms_until(TimestampTz deadline)
+{
+	long		secs;
+	int			usecs;
+
+	TimestampDifference(GetCurrentTimestamp(), deadline, &secs, &usecs);
+	return secs * 1000 + usecs / 1000;
+}
+
+/*
+ * Raise the error for a connection attempt to c's shard that failed (or
+ * timed out), naming the shard with the host and port libpq tried.
+ */
+static void
+report_connect_failure(ShardConn *c, const char *detail)
+{
+	free(c->host);
+	free(c->port);
+	c->host = malloc_strdup(PQhost(c->conn));
+	c->port = malloc_strdup(PQport(c->conn));
+	ereport(ERROR,
+			(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+			 errmsg("could not connect to %s", shardconn_describe(c)),
+			 errdetail_internal("%s", detail)));
+}
+
 /*
  * Connect every entry in entries[] (n of them) at once with libpq's
  * non-blocking API, honouring connect_timeout and interrupts.  On failure
@@ -323,19 +353,7 @@ connect_entries(ForeignServer *server, UserMapping *user,
 				ShardConn  *c = entries[i];
 
 				if (state[i] == PGRES_POLLING_FAILED)
-				{
-					char	   *msg = pchomp(PQerrorMessage(c->conn));
-
-					free(c->host);
-					free(c->port);
-					c->host = malloc_strdup(PQhost(c->conn));
-					c->port = malloc_strdup(PQport(c->conn));
-					ereport(ERROR,
-							(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
-							 errmsg("could not connect to %s",
-									shardconn_describe(c)),
-							 errdetail_internal("%s", msg)));
-				}
+					report_connect_failure(c, pchomp(PQerrorMessage(c->conn)));
 				if (state[i] == PGRES_POLLING_OK)
 					continue;
 				pending++;
@@ -348,25 +366,10 @@ connect_entries(ForeignServer *server, UserMapping *user,
 				break;
 			if (deadline != 0)
 			{
-				long		secs;
-				int			usecs;
-
-				TimestampDifference(GetCurrentTimestamp(), deadline, &secs,
-									&usecs);
-				timeout = secs * 1000 + usecs / 1000;
+				timeout = ms_until(deadline);
 				if (timeout <= 0)
-				{
-					ShardConn  *c = entries[index[0]];
-
-					free(c->host);
-					free(c->port);
-					c->host = malloc_strdup(PQhost(c->conn));
-					c->port = malloc_strdup(PQport(c->conn));
-					ereport(ERROR,
-							(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
-							 errmsg("could not connect to %s", shardconn_describe(c)),
-							 errdetail("The connection attempt timed out (connect_timeout).")));
-				}
+					report_connect_failure(entries[index[0]],
+										   "The connection attempt timed out (connect_timeout).");
 			}
 			r = wait_sockets(k, socks, events, timeout);
 			if (r >= 0)
@@ -973,11 +976,7 @@ wait_batch_until(ShardConn *c, TimestampTz deadline)
 
 		if (deadline != 0)
 		{
-			long		secs;
-			int			usecs;
-
-			TimestampDifference(GetCurrentTimestamp(), deadline, &secs, &usecs);
-			timeout = secs * 1000 + usecs / 1000;
+			timeout = ms_until(deadline);
 			if (timeout <= 0)
 				return false;
 		}

@@ -227,16 +227,15 @@ choose_targets(ShardScanState *st, ExprContext *econtext)
 			break;
 		case SHARD_PRUNE_RUNTIME:
 			{
-				MemoryContext tmp = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
 				Bitmapset  *found;
 
+				/* evaluate in per-tuple memory, keep the result */
+				MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
 				found = shard_eval_prune(&st->opts, st->prune_exprs,
 										 st->prune_states, st->prune_is_array,
 										 econtext);
 				MemoryContextSwitchTo(st->scan_cxt);
 				targets = bms_copy(found);
-				MemoryContextSwitchTo(tmp);
-				MemoryContextSwitchTo(st->scan_cxt);
 				break;
 			}
 		case SHARD_PRUNE_ANY_ONE:
