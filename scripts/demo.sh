@@ -120,7 +120,7 @@ port = $(node_port "$n")
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$DEMO_DIR'
 max_connections = 100
-max_prepared_transactions = 20      # two-phase commit across shards
+max_prepared_transactions = 20      # reserved for cross-shard 2PC (not implemented yet)
 shared_buffers = 64MB
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
@@ -205,7 +205,7 @@ SELECT shardfdw.shard_for('userinfo'::regclass, 42);
 EXPLAIN (VERBOSE, COSTS OFF) SELECT userid, dbid FROM userinfo WHERE userid IN (1, 2, 3, 42);
 SELECT userid, dbid FROM userinfo WHERE userid IN (1, 2, 3, 42) ORDER BY userid;
 
-\echo '\n-- 4. count(*) over all shards (partial counts summed).'
+\echo '\n-- 4. count(*) over all shards (rows counted locally; aggregate push-down comes later).'
 EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM userinfo;
 SELECT count(*) FROM userinfo;
 

@@ -398,17 +398,21 @@ store_result(ScanShard *s, PGresult *res)
 	Assert(!s->have_incoming);
 	MemoryContextReset(s->cxt[incxt]);
 
-	errcb.callback = conversion_error_callback;
-	errcb.arg = st;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
-
+	/*
+	 * The context callback is pushed inside PG_TRY: PG_FINALLY and
+	 * PG_END_TRY restore the stack as it was at PG_TRY.
+	 */
 	PG_TRY();
 	{
 		MemoryContext old = MemoryContextSwitchTo(s->cxt[incxt]);
 		int			n = PQntuples(res);
 		Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
 		bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+
+		errcb.callback = conversion_error_callback;
+		errcb.arg = st;
+		errcb.previous = error_context_stack;
+		error_context_stack = &errcb;
 
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			elog(ERROR, "unexpected result status %s from FETCH",
@@ -455,7 +459,6 @@ store_result(ScanShard *s, PGresult *res)
 	PG_FINALLY();
 	{
 		PQclear(res);
-		error_context_stack = errcb.previous;
 	}
 	PG_END_TRY();
 }

@@ -565,6 +565,7 @@ sub run_chunk
 	for my $i ($from .. $#$queries)
 	{
 		my $q = $queries->[$i];
+		$q .= ';' unless $q =~ /;\s*$/;
 		$script .= "\\echo ===Q$i===\n\\warn ===Q$i===\n$q\n";
 	}
 	$script .= "\\echo ===END===\n\\warn ===END===\n";
@@ -608,6 +609,8 @@ sub run_batch
 				}
 				next unless defined $cur;
 				$line =~ s/^psql:[^:]*:\d+: //;
+				# error positions depend on the table names' lengths
+				$line =~ s/ at character \d+$//;
 				push @{ $h->{$cur} }, $line;
 			}
 		}
@@ -691,7 +694,7 @@ sub explain_v
 }
 my $ex = explain_v("SELECT id, t FROM d WHERE g = 3 AND t LIKE 'a%'");
 like($ex, qr/Remote SQL:.*WHERE.*\bg\b.*3/s, 'simple filter is pushed down');
-like($ex, qr/Remote SQL:.*WHERE.*LIKE/s, 'LIKE is pushed down');
+like($ex, qr/Remote SQL:.*WHERE.*(?:~~|LIKE)/s, 'LIKE is pushed down');
 $ex = explain_v("SELECT * FROM d WHERE id = 42");
 like($ex, qr/Remote SQL:.*WHERE.*\bid\b/s, 'key lookup pushed down');
 like($ex, qr/Shards: 1 of 4/, 'key lookup hits one shard');
