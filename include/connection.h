@@ -75,6 +75,8 @@ struct ShardConn
 	/* the batch in flight */
 	bool		busy;			/* a batch is in flight */
 	int			batch_left;		/* queries whose results are still due */
+	int			batch_syncs;	/* Syncs still due (the setup has its own) */
+	bool		setup_pending;	/* session setup owed to the next batch */
 	bool		batch_began_xact;	/* batch starts the remote xact: may be
 									 * retried on a fresh connection */
 	PGresult   *batch_result;	/* result of the last statement */

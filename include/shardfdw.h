@@ -128,6 +128,11 @@ typedef enum ShardScanPrivateIndex
 										 * are remote query params; the
 										 * rest are prune keys */
 	ShardScanPrivatePruneIsArray,	/* IntList, one per prune key expr */
+	ShardScanPrivateSortAttnos, /* IntList: merge keys (scan tuple attnos);
+								 * NIL: rows are appended, not merged */
+	ShardScanPrivateSortOps,	/* OidList: their ordering operators */
+	ShardScanPrivateSortCollations, /* OidList: their collations */
+	ShardScanPrivateSortNullsFirst, /* IntList: 1 for NULLS FIRST */
 	ShardScanPrivateCount		/* number of entries */
 } ShardScanPrivateIndex;
 

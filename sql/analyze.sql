@@ -155,8 +155,17 @@ ALTER SERVER cluster OPTIONS (DROP use_remote_estimate);
 -- ANALYZE again after the data changed on the shards.
 \c shard1
 DELETE FROM an_t WHERE id > 500;
+ANALYZE an_t;
 \c :regdb
 \set VERBOSITY terse
+-- the local statistics are stale until the next ANALYZE; the remote
+-- estimate is not
+SELECT est_rows('SELECT * FROM an_t') AS local_estimate;
+ALTER FOREIGN TABLE an_t OPTIONS (ADD use_remote_estimate 'true');
+SELECT est_rows('SELECT * FROM an_t') = (SELECT count(*) FROM an_t)
+       AS remote_estimate_exact,
+       est_rows('SELECT * FROM an_t') < 1000 AS remote_estimate_changed;
+ALTER FOREIGN TABLE an_t OPTIONS (DROP use_remote_estimate);
 ANALYZE an_t;
 SELECT reltuples = (SELECT count(*) FROM an_t) AS reltuples_exact
   FROM pg_class WHERE relname = 'an_t';

@@ -130,9 +130,6 @@ EXCEPTION WHEN OTHERS THEN
   RETURN NEXT 'SQLSTATE: ' || st;
   RETURN NEXT 'MESSAGE: ' || regexp_replace(msg, 'host=[^,]*, port=[0-9]+',
                                             'host=HOST, port=PORT', 'g');
-  IF det <> '' THEN
-    RETURN NEXT 'DETAIL: ' || det;
-  END IF;
   RETURN QUERY
     SELECT 'CONTEXT: ' || regexp_replace(regexp_replace(line,
              'host=[^,]*, port=[0-9]+', 'host=HOST, port=PORT', 'g'),
@@ -223,7 +220,8 @@ SET IntervalStyle = 'sql_standard';
 SET TimeZone = 'Asia/Tokyo';
 SET extra_float_digits = 0;
 SET search_path = public, pg_catalog;
-SELECT db, search_path, datestyle, intervalstyle, timezone,
+SELECT db, search_path, split_part(datestyle, ',', 1) AS datestyle,
+       intervalstyle, timezone,
        extra_float_digits
   FROM xact_info ORDER BY db;
 SELECT db, ts, iv, f FROM xact_info WHERE db = 'shard0';
@@ -370,7 +368,7 @@ SELECT count(*) FROM t;
 SELECT pid AS shard3_pid FROM xact_info WHERE db = 'shard3' \gset
 SELECT pg_terminate_backend(:shard3_pid, 10000);
 SELECT * FROM show_error('SELECT count(*) FROM t');
-SELECT count(*) FROM t;
+SELECT * FROM show_error('SELECT count(*) FROM t');
 ROLLBACK;
 SELECT count(*) FROM t;
 SELECT * FROM conns;

@@ -59,6 +59,16 @@
 #include "connection.h"
 #include "option.h"
 
+/*
+ * Sent at the head of a new connection's first batch, with its own Sync so
+ * that it commits on its own: libpq sends PGDATESTYLE and PGTZ from the
+ * postmaster's environment as startup settings, which would override the
+ * startup options.
+ */
+#define SHARDCONN_SETUP_SQL \
+	"SELECT pg_catalog.set_config('datestyle', 'ISO', false), " \
+	"pg_catalog.set_config('timezone', 'UTC', false)"
+
 /* How long abort processing waits for a shard before giving up on it. */
 #define SHARDCONN_ABORT_TIMEOUT_MS 30000
 
@@ -426,6 +436,7 @@ connect_entries(ForeignServer *server, UserMapping *user,
 		free(c->port);
 		c->host = malloc_strdup(PQhost(c->conn));
 		c->port = malloc_strdup(PQport(c->conn));
+		c->setup_pending = true;
 		c->connected_at = GetCurrentTimestamp();
 		c->lifetime = shardfdw_connection_lifetime(server);
 		c->keep = true;
@@ -590,6 +601,18 @@ send_batch(ShardConn *c)
 
 	if (!PQenterPipelineMode(c->conn))
 		goto failed;
+
+	c->batch_syncs = 1;
+	if (c->setup_pending)
+	{
+		if (!PQsendQueryParams(c->conn, SHARDCONN_SETUP_SQL, 0, NULL, NULL,
+							   NULL, NULL, 0) ||
+			!PQpipelineSync(c->conn))
+			goto failed;
+		nq++;
+		c->batch_syncs++;
+		c->setup_pending = false;
+	}
 
 	c->batch_began_xact = false;
 	if (c->xact_depth == 0)
@@ -874,6 +897,8 @@ poll_batch(ShardConn *c)
 		{
 			case PGRES_PIPELINE_SYNC:
 				PQclear(res);
+				if (--c->batch_syncs > 0)
+					break;		/* the setup's own sync */
 				finish_batch(c);
 				return true;
 			case PGRES_FATAL_ERROR:
@@ -1197,6 +1222,7 @@ run_in_abort(ShardConn *c, const char *sql)
 	c->busy = true;
 	c->batch_left = 1;
 	c->batch_nowed = 0;
+	c->batch_syncs = 1;
 	ok = wait_batch_until(c, deadline);
 	if (ok && c->batch_error)
 	{

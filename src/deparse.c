@@ -46,6 +46,13 @@
  * collation (the result of a folded COLLATE clause) is UNSAFE, as is any
  * node that introduces a collation not derived from its inputs.
  *
+ * Upper expressions (shardfdw_is_foreign_upper_expr): grouping keys,
+ * output columns, HAVING and sort keys of a grouped query over one foreign
+ * relation may also contain plain aggregate calls (Aggref), which follow
+ * the collation rules of function calls; columns of other relations are
+ * not allowed there.  Sort keys are checked by shardfdw_is_shippable_sort
+ * and printed by shardfdw_deparse_sort_item.
+ *
  * The deparse context is shaped for later join and upper-relation push
  * down: it carries the relation the SQL is for (foreignrel), the scan
  * relation underneath (scanrel), and whether column references must be
@@ -62,6 +69,7 @@
 #include "access/table.h"
 #include "access/transam.h"
 #include "catalog/dependency.h"
+#include "catalog/pg_aggregate.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
@@ -76,6 +84,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "deparse.h"
 #include "option.h"
@@ -133,6 +142,10 @@ typedef struct foreign_glob_cxt
 	RelOptInfo *foreignrel;		/* relation the expression is pushed to */
 	Relids		relids;			/* base relids whose Vars are remote */
 	ShardRelInfo *fpinfo;		/* options (server, extensions) */
+	bool		upper;			/* an upper-relation expression: no Vars of
+								 * other relations */
+	bool		allow_aggs;		/* Aggrefs accepted here (upper, and not
+								 * already inside an aggregate) */
 } foreign_glob_cxt;
 
 /* ----------------------------------------------------------------------
@@ -177,6 +190,10 @@ static void shippable_cache_inval(Datum arg, int cacheid, uint32 hashvalue);
 static bool is_builtin(Oid objid);
 static bool is_shippable(Oid objid, Oid classid, ShardRelInfo *fpinfo);
 static bool lookup_shippable(Oid objid, Oid classid, ShardRelInfo *fpinfo);
+static bool sort_operator_ok(Oid sortop, Oid sorttype, ShardRelInfo *fpinfo);
+
+static bool is_foreign_expr_common(PlannerInfo *root, RelOptInfo *baserel,
+								   Expr *expr, bool upper);
 
 static bool foreign_expr_walker(Node *node, foreign_glob_cxt *glob_cxt,
 								foreign_loc_cxt *outer_cxt,
@@ -193,6 +210,8 @@ static bool const_is_shippable(Const *c);
 static bool is_reg_type(Oid typid);
 static bool has_unportable_text(Oid typid);
 static bool coerce_via_io_ok(CoerceViaIO *cio);
+static bool aggref_parts_ok(Aggref *agg, foreign_glob_cxt *glob_cxt,
+							foreign_loc_cxt *inner_cxt);
 
 static void deparse_target_list(StringInfo buf, Relation rel, Index rtindex,
 								Bitmapset *attrs_used, bool qualify_col,
@@ -208,6 +227,12 @@ static void append_operator_name(Oid opno, deparse_expr_cxt *context);
 static void append_cast(Node *arg, Oid typid, int32 typmod,
 						deparse_expr_cxt *context);
 static void append_expr_list(List *exprs, deparse_expr_cxt *context);
+static void init_expr_cxt(deparse_expr_cxt *context, StringInfo buf,
+						  PlannerInfo *root, RelOptInfo *baserel,
+						  List **params_list);
+static void append_sort_key(Expr *expr, deparse_expr_cxt *context);
+static void append_sort_suffix(Oid sortop, Oid sorttype, bool nulls_first,
+							   deparse_expr_cxt *context);
 
 static void deparse_expr(Expr *node, deparse_expr_cxt *context);
 static void deparse_var(Var *node, deparse_expr_cxt *context);
@@ -240,6 +265,7 @@ static void deparse_coalesce_expr(CoalesceExpr *node,
 static void deparse_min_max_expr(MinMaxExpr *node,
 								 deparse_expr_cxt *context);
 static void deparse_array_expr(ArrayExpr *node, deparse_expr_cxt *context);
+static void deparse_aggref(Aggref *node, deparse_expr_cxt *context);
 
 
 /* ======================================================================
@@ -386,10 +412,45 @@ is_shippable(Oid objid, Oid classid, ShardRelInfo *fpinfo)
 
 /*
  * shardfdw_is_foreign_expr: true if expr, a clause over baserel, can be
- * evaluated on the shards with the same result it has locally.
+ * evaluated on the shards with the same result it has locally.  Columns of
+ * other relations (outer side of a parameterized path) are accepted: they
+ * are sent as parameters.  Aggregates are not.
  */
 bool
 shardfdw_is_foreign_expr(PlannerInfo *root, RelOptInfo *baserel, Expr *expr)
+{
+	return is_foreign_expr_common(root, baserel, expr, false);
+}
+
+/*
+ * shardfdw_is_foreign_upper_expr: like shardfdw_is_foreign_expr, for an
+ * expression of a grouping/aggregation step computed over baserel alone
+ * (a grouping key, an output column, a HAVING clause, a sort key).
+ *
+ * Design: the same walker, with two switches.  Plain aggregate calls
+ * (Aggref) are accepted anywhere in the expression -- sum(x) / count(*) + 1,
+ * CASE over aggregates -- but not inside another aggregate; see the
+ * T_Aggref case of foreign_expr_walker for what an aggregate must satisfy.
+ * Columns of other relations are refused: the grouped query runs on the
+ * shards as one statement over baserel, and nothing outside it is known
+ * there.  GROUPING() and window functions are never shipped (the walker
+ * does not know their node types).  Allocates nothing the caller sees.
+ */
+bool
+shardfdw_is_foreign_upper_expr(PlannerInfo *root, RelOptInfo *baserel,
+							   Expr *expr)
+{
+	return is_foreign_expr_common(root, baserel, expr, true);
+}
+
+/*
+ * is_foreign_expr_common: the shippability test behind
+ * shardfdw_is_foreign_expr (upper = false) and
+ * shardfdw_is_foreign_upper_expr (upper = true).
+ */
+static bool
+is_foreign_expr_common(PlannerInfo *root, RelOptInfo *baserel, Expr *expr,
+					   bool upper)
 {
 	foreign_glob_cxt glob_cxt;
 	foreign_loc_cxt loc_cxt;
@@ -398,6 +459,8 @@ shardfdw_is_foreign_expr(PlannerInfo *root, RelOptInfo *baserel, Expr *expr)
 	glob_cxt.foreignrel = baserel;
 	glob_cxt.relids = baserel->relids;
 	glob_cxt.fpinfo = (ShardRelInfo *) baserel->fdw_private;
+	glob_cxt.upper = upper;
+	glob_cxt.allow_aggs = upper;
 	if (glob_cxt.fpinfo == NULL)
 		elog(ERROR, "shardfdw relation %u has no planner state",
 			 baserel->relid);
@@ -416,6 +479,79 @@ shardfdw_is_foreign_expr(PlannerInfo *root, RelOptInfo *baserel, Expr *expr)
 	if (contain_mutable_functions((Node *) expr))
 		return false;
 
+	return true;
+}
+
+/*
+ * shardfdw_is_shippable_sort: true if "ORDER BY expr" with sortop (a btree
+ * "<" or ">" operator) under collation can be done by the shards with the
+ * same order as here, so that their sorted streams can be merged locally.
+ *
+ * Design: expr must be a shippable upper expression (it may be, or
+ * contain, an aggregate when sorting grouped output); sortop must pass
+ * sort_operator_ok.  For the collation, we rely on the walker: an accepted
+ * expression's own collation (exprCollation) is one the shard derives the
+ * same way -- a column's declared collation, or the default/type
+ * collation.  So the sort is safe exactly when it uses that collation.
+ * A sort under any other collation (say a pathkey from "ORDER BY col
+ * COLLATE "C"" over a folded COLLATE) is refused.  Allocates nothing the
+ * caller sees.
+ */
+bool
+shardfdw_is_shippable_sort(PlannerInfo *root, RelOptInfo *baserel,
+						   Expr *expr, Oid sortop, Oid collation)
+{
+	ShardRelInfo *fpinfo = (ShardRelInfo *) baserel->fdw_private;
+
+	if (fpinfo == NULL)
+		elog(ERROR, "shardfdw relation %u has no planner state",
+			 baserel->relid);
+
+	if (!sort_operator_ok(sortop, exprType((Node *) expr), fpinfo))
+		return false;
+	if (exprCollation((Node *) expr) != collation)
+		return false;
+	return shardfdw_is_foreign_upper_expr(root, baserel, expr);
+}
+
+/*
+ * sort_operator_ok: may the shards sort values of sorttype with sortop?
+ * It must be a btree ordering operator, shippable and immutable.  When it
+ * is the type's default "<" or ">" it is printed as ASC/DESC and the shard
+ * picks the same operator; otherwise it is printed as USING op, which the
+ * shard resolves by name for (sorttype, sorttype), so we insist that those
+ * be the operator's exact input types (no resolution through binary
+ * coercion that could pick another operator).
+ */
+static bool
+sort_operator_ok(Oid sortop, Oid sorttype, ShardRelInfo *fpinfo)
+{
+	Oid			opfamily;
+	Oid			opcintype;
+	int16		strategy;
+	TypeCacheEntry *typentry;
+
+	if (!OidIsValid(sortop))
+		return false;
+	if (!get_ordering_op_properties(sortop, &opfamily, &opcintype,
+									&strategy))
+		return false;
+	if (!is_shippable(sortop, OperatorRelationId, fpinfo))
+		return false;
+	if (func_volatile(get_opcode(sortop)) != PROVOLATILE_IMMUTABLE)
+		return false;
+
+	typentry = lookup_type_cache(sorttype,
+								 TYPECACHE_LT_OPR | TYPECACHE_GT_OPR);
+	if (sortop != typentry->lt_opr && sortop != typentry->gt_opr)
+	{
+		Oid			lefttype;
+		Oid			righttype;
+
+		op_input_types(sortop, &lefttype, &righttype);
+		if (lefttype != sorttype || righttype != sorttype)
+			return false;
+	}
 	return true;
 }
 
@@ -642,6 +778,79 @@ coerce_via_io_ok(CoerceViaIO *cio)
 }
 
 /*
+ * aggref_parts_ok: are the arguments, ORDER BY, DISTINCT and FILTER of
+ * aggregate agg shippable?  The merged collation state of the arguments
+ * that feed the aggregate's input collation is folded into *inner_cxt.
+ *
+ * The ORDER BY and DISTINCT keys are entries of agg->args (resjunk ones
+ * when they are not arguments), so walking args checks their expressions.
+ * As in the parser (assign_aggregate_collations), resjunk entries do not
+ * contribute to the input collation.  Every sort/DISTINCT key is compared
+ * under its own collation, so its own state must not be UNSAFE; the
+ * FILTER clause is boolean and only checked for shippability.  ORDER BY
+ * operators must pass sort_operator_ok; DISTINCT is printed as the bare
+ * keyword, so the shard picks the type's default equality and ordering
+ * operators as our parser did: they only need to be shippable.
+ */
+static bool
+aggref_parts_ok(Aggref *agg, foreign_glob_cxt *glob_cxt,
+				foreign_loc_cxt *inner_cxt)
+{
+	ShardRelInfo *fpinfo = glob_cxt->fpinfo;
+	foreign_loc_cxt filter_cxt;
+	ListCell   *lc;
+
+	foreach(lc, agg->args)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		foreign_loc_cxt arg_cxt;
+
+		arg_cxt.collation = InvalidOid;
+		arg_cxt.state = SHARD_COLLATE_NONE;
+		if (!foreign_expr_walker((Node *) tle->expr, glob_cxt, &arg_cxt,
+								 NULL))
+			return false;
+		if (tle->ressortgroupref != 0 &&
+			arg_cxt.state == SHARD_COLLATE_UNSAFE)
+			return false;
+		if (!tle->resjunk)
+			merge_collation(inner_cxt, arg_cxt.state, arg_cxt.collation);
+	}
+
+	foreach(lc, agg->aggorder)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *tle = get_sortgroupref_tle(sgc->tleSortGroupRef,
+												agg->args);
+
+		if (!sort_operator_ok(sgc->sortop, exprType((Node *) tle->expr),
+							  fpinfo))
+			return false;
+	}
+
+	foreach(lc, agg->aggdistinct)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+
+		if (!is_shippable(sgc->eqop, OperatorRelationId, fpinfo))
+			return false;
+		if (OidIsValid(sgc->sortop) &&
+			!is_shippable(sgc->sortop, OperatorRelationId, fpinfo))
+			return false;
+	}
+
+	filter_cxt.collation = InvalidOid;
+	filter_cxt.state = SHARD_COLLATE_NONE;
+	if (!foreign_expr_walker((Node *) agg->aggfilter, glob_cxt, &filter_cxt,
+							 NULL))
+		return false;
+	if (filter_cxt.state == SHARD_COLLATE_UNSAFE)
+		return false;
+
+	return true;
+}
+
+/*
  * foreign_expr_walker: true if node can be shipped.  Besides the answer,
  * it folds the node's collation state into *outer_cxt.  case_arg_cxt is
  * the collation state of the argument of the CASE whose WHEN clause we are
@@ -680,8 +889,11 @@ foreign_expr_walker(Node *node, foreign_glob_cxt *glob_cxt,
 				{
 					/*
 					 * A column of another relation: the outer side of a
-					 * parameterized path.  It is sent as a parameter.
+					 * parameterized path.  It is sent as a parameter.  An
+					 * upper expression is over the foreign relation alone.
 					 */
+					if (glob_cxt->upper)
+						return false;
 					if (has_unportable_text(var->vartype))
 						return false;
 					collation = var->varcollid;
@@ -1008,6 +1220,45 @@ foreign_expr_walker(Node *node, foreign_glob_cxt *glob_cxt,
 			}
 			break;
 
+		case T_Aggref:
+			{
+				Aggref	   *agg = (Aggref *) node;
+				bool		ok;
+
+				/*
+				 * Only in upper expressions, not nested (the parser forbids
+				 * that anyway), of this query level, and only plain
+				 * aggregates computed in one step: partial aggregation is
+				 * the caller's business (it ships the plain aggregates and
+				 * combines their results), and ordered-set/hypothetical
+				 * ones (WITHIN GROUP) have no deparser.
+				 */
+				if (!glob_cxt->allow_aggs)
+					return false;
+				if (agg->agglevelsup != 0)
+					return false;
+				if (agg->aggkind != AGGKIND_NORMAL ||
+					agg->aggsplit != AGGSPLIT_SIMPLE ||
+					agg->aggdirectargs != NIL)
+					return false;
+				if (!is_shippable(agg->aggfnoid, ProcedureRelationId, fpinfo))
+					return false;
+
+				glob_cxt->allow_aggs = false;
+				ok = aggref_parts_ok(agg, glob_cxt, &inner_cxt);
+				glob_cxt->allow_aggs = true;
+				if (!ok)
+					return false;
+
+				/* Like a function call with inputcollid. */
+				if (!input_collation_ok(agg->inputcollid, &inner_cxt))
+					return false;
+
+				result_collation(agg->aggcollid, agg->aggtype, &inner_cxt,
+								 &state, &collation);
+			}
+			break;
+
 		case T_List:
 			{
 				List	   *l = (List *) node;
@@ -1105,6 +1356,123 @@ shardfdw_deparse_select(StringInfo buf, PlannerInfo *root,
 		appendStringInfoString(buf, " WHERE ");
 		append_conditions(remote_conds, &context);
 	}
+}
+
+/*
+ * shardfdw_deparse_expr: append the SQL text of expr, which
+ * shardfdw_is_foreign_expr or shardfdw_is_foreign_upper_expr accepted, to
+ * buf.  Columns of baserel are printed unqualified, by their remote names,
+ * as in the WHERE clause of shardfdw_deparse_select; Params (and Vars of
+ * other relations) are appended to *params_list (whose cells the caller
+ * owns) and printed as $n, or as typed NULL placeholders when params_list
+ * is NULL.  Aggregates are printed as in deparse_aggref.  The text is
+ * printed as is: a bare constant is fine in a select list but would be a
+ * column position in GROUP BY or ORDER BY (use shardfdw_deparse_sort_item
+ * for the latter).  Everything is allocated in CurrentMemoryContext.
+ */
+void
+shardfdw_deparse_expr(StringInfo buf, PlannerInfo *root, RelOptInfo *baserel,
+					  Expr *expr, List **params_list)
+{
+	deparse_expr_cxt context;
+
+	init_expr_cxt(&context, buf, root, baserel, params_list);
+	deparse_expr(expr, &context);
+}
+
+/*
+ * shardfdw_deparse_sort_item: append one ORDER BY item for expr sorted by
+ * sortop to buf: "expr ASC|DESC NULLS FIRST|LAST", or "expr USING op
+ * NULLS FIRST|LAST" when sortop is not the default "<" or ">" of expr's
+ * type.  The caller checked the sort with shardfdw_is_shippable_sort.
+ * Params and memory as in shardfdw_deparse_expr.
+ *
+ * Design: NULLS FIRST/LAST is always spelled out, so the shard's defaults
+ * never matter.  A constant is printed with an explicit cast, since a bare
+ * integer literal would be read as an output column position and a bare
+ * boolean one is rejected.  Note that a bare column name as ORDER BY item
+ * is matched against the output column names of the SELECT first (SQL92
+ * rule): the caller must not give any output column the name of a table
+ * column unless it is that column.
+ */
+void
+shardfdw_deparse_sort_item(StringInfo buf, PlannerInfo *root,
+						   RelOptInfo *baserel, Expr *expr, Oid sortop,
+						   bool nulls_first, List **params_list)
+{
+	deparse_expr_cxt context;
+
+	init_expr_cxt(&context, buf, root, baserel, params_list);
+	append_sort_key(expr, &context);
+	append_sort_suffix(sortop, exprType((Node *) expr), nulls_first,
+					   &context);
+}
+
+/*
+ * init_expr_cxt: set *context up for deparsing expressions over base
+ * relation baserel, columns unqualified, into buf.
+ */
+static void
+init_expr_cxt(deparse_expr_cxt *context, StringInfo buf, PlannerInfo *root,
+			  RelOptInfo *baserel, List **params_list)
+{
+	if (baserel->fdw_private == NULL)
+		elog(ERROR, "shardfdw relation %u has no planner state",
+			 baserel->relid);
+
+	context->root = root;
+	context->foreignrel = baserel;
+	context->scanrel = baserel;
+	context->buf = buf;
+	context->params_list = params_list;
+	context->qualify_col = false;
+	context->case_frame = NULL;
+}
+
+/*
+ * append_sort_key: append expr as a sort key: a Const with an explicit
+ * cast (see shardfdw_deparse_sort_item), anything else as usual.
+ */
+static void
+append_sort_key(Expr *expr, deparse_expr_cxt *context)
+{
+	if (IsA(expr, Const))
+	{
+		Const	   *c = (Const *) expr;
+
+		append_cast((Node *) c, c->consttype, c->consttypmod, context);
+	}
+	else
+		deparse_expr(expr, context);
+}
+
+/*
+ * append_sort_suffix: append " ASC", " DESC" or " USING op" for sorting
+ * values of sorttype by sortop, then " NULLS FIRST" or " NULLS LAST".
+ */
+static void
+append_sort_suffix(Oid sortop, Oid sorttype, bool nulls_first,
+				   deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+	TypeCacheEntry *typentry;
+
+	typentry = lookup_type_cache(sorttype,
+								 TYPECACHE_LT_OPR | TYPECACHE_GT_OPR);
+	if (sortop == typentry->lt_opr)
+		appendStringInfoString(buf, " ASC");
+	else if (sortop == typentry->gt_opr)
+		appendStringInfoString(buf, " DESC");
+	else
+	{
+		appendStringInfoString(buf, " USING ");
+		append_operator_name(sortop, context);
+	}
+
+	if (nulls_first)
+		appendStringInfoString(buf, " NULLS FIRST");
+	else
+		appendStringInfoString(buf, " NULLS LAST");
 }
 
 /*
@@ -1463,6 +1831,9 @@ deparse_expr(Expr *node, deparse_expr_cxt *context)
 			break;
 		case T_ArrayExpr:
 			deparse_array_expr((ArrayExpr *) node, context);
+			break;
+		case T_Aggref:
+			deparse_aggref((Aggref *) node, context);
 			break;
 		case T_List:
 			append_expr_list((List *) node, context);
@@ -1998,4 +2369,85 @@ deparse_array_expr(ArrayExpr *node, deparse_expr_cxt *context)
 	append_expr_list(node->elements, context);
 	appendStringInfo(buf, "]::%s",
 					 deparse_type_name(node->array_typeid, -1));
+}
+
+/*
+ * deparse_aggref: a plain aggregate call,
+ * "name([DISTINCT] args [ORDER BY key ASC|DESC|USING op NULLS ...])
+ * [FILTER (WHERE cond)]", or "name(*)" for count(*) and the like.
+ * VARIADIC goes before the last argument when the call was variadic.
+ * Resjunk entries of args are ORDER BY keys only, not arguments.
+ */
+static void
+deparse_aggref(Aggref *node, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+	ListCell   *lc;
+
+	if (node->aggsplit != AGGSPLIT_SIMPLE || node->aggdirectargs != NIL)
+		elog(ERROR, "shardfdw cannot deparse aggregate %u in this form",
+			 node->aggfnoid);
+
+	append_function_name(node->aggfnoid, context);
+	appendStringInfoChar(buf, '(');
+
+	if (node->aggdistinct != NIL)
+		appendStringInfoString(buf, "DISTINCT ");
+
+	if (node->aggstar)
+		appendStringInfoChar(buf, '*');
+	else
+	{
+		int			nargs = 0;
+		int			i = 0;
+
+		foreach(lc, node->args)
+		{
+			if (!lfirst_node(TargetEntry, lc)->resjunk)
+				nargs++;
+		}
+
+		foreach(lc, node->args)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+			if (tle->resjunk)
+				continue;
+			if (i > 0)
+				appendStringInfoString(buf, ", ");
+			i++;
+			if (node->aggvariadic && i == nargs)
+				appendStringInfoString(buf, "VARIADIC ");
+			deparse_expr(tle->expr, context);
+		}
+	}
+
+	if (node->aggorder != NIL)
+	{
+		bool		first = true;
+
+		appendStringInfoString(buf, " ORDER BY ");
+		foreach(lc, node->aggorder)
+		{
+			SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+			TargetEntry *tle = get_sortgroupref_tle(sgc->tleSortGroupRef,
+													node->args);
+
+			if (!first)
+				appendStringInfoString(buf, ", ");
+			first = false;
+
+			append_sort_key(tle->expr, context);
+			append_sort_suffix(sgc->sortop, exprType((Node *) tle->expr),
+							   sgc->nulls_first, context);
+		}
+	}
+	appendStringInfoChar(buf, ')');
+
+	if (node->aggfilter != NULL)
+	{
+		appendStringInfoString(buf, " FILTER (WHERE ");
+		deparse_expr(node->aggfilter, context);
+		appendStringInfoChar(buf, ')');
+	}
 }

@@ -41,12 +41,14 @@
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "funcapi.h"
+#include "lib/binaryheap.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/sortsupport.h"
 
 #include "connection.h"
 #include "option.h"
@@ -81,6 +83,10 @@ typedef struct ScanShard
 	bool		have_incoming;
 	HeapTuple  *in_rows;
 	int			in_nrows;
+
+	/* merge: key values of rows[next], extracted once per row */
+	Datum	   *keys;
+	bool	   *keynulls;
 } ScanShard;
 
 struct ShardScanState
@@ -119,6 +125,18 @@ struct ShardScanState
 	Bitmapset  *targets;		/* of the current / last scan, for EXPLAIN */
 	bool		ran;			/* a scan has run (for EXPLAIN ANALYZE) */
 
+	/*
+	 * Merge of ordered shard streams: with nkeys > 0 every shard returns
+	 * its rows sorted (ORDER BY in the remote SQL) and the scan returns
+	 * them in order through a binary heap of shard indexes keyed by each
+	 * shard's current row.
+	 */
+	int			nkeys;
+	SortSupport sortkeys;		/* nkeys entries; ssup_attno = column */
+	binaryheap *heap;
+	bool		merge_started;
+	int			last_returned;	/* shard of the row returned last, or -1 */
+
 	/* statistics for EXPLAIN ANALYZE */
 	double		rows_fetched;
 
@@ -136,6 +154,10 @@ static void absorb_batch(ShardConn *c, void *owner);
 static void store_result(ScanShard *s, PGresult *res);
 static void conversion_error_callback(void *arg);
 static bool advance(ScanShard *s);
+static bool ensure_row(ScanShard *s);
+static void cache_keys(ShardScanState *st, ScanShard *s);
+static int	merge_compare(Datum a, Datum b, void *arg);
+static TupleTableSlot *merge_next(ShardScanState *st, TupleTableSlot *slot);
 
 /*
  * shardscan_begin: set up the scan; nothing is sent to the shards yet.
@@ -177,6 +199,30 @@ shardscan_begin(ForeignScanState *node, int eflags)
 	st->prune_is_array = list_nth(fdw_private, ShardScanPrivatePruneIsArray);
 
 	st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(st->rel));
+
+	/* merge keys of an ordered scan */
+	st->nkeys = list_length(list_nth(fdw_private, ShardScanPrivateSortAttnos));
+	if (st->nkeys > 0)
+	{
+		List	   *attnos = list_nth(fdw_private, ShardScanPrivateSortAttnos);
+		List	   *ops = list_nth(fdw_private, ShardScanPrivateSortOps);
+		List	   *colls = list_nth(fdw_private,
+									 ShardScanPrivateSortCollations);
+		List	   *nfirst = list_nth(fdw_private,
+									  ShardScanPrivateSortNullsFirst);
+
+		st->sortkeys = palloc0(sizeof(SortSupportData) * st->nkeys);
+		for (int k = 0; k < st->nkeys; k++)
+		{
+			SortSupport ssup = &st->sortkeys[k];
+
+			ssup->ssup_cxt = CurrentMemoryContext;
+			ssup->ssup_collation = list_nth_oid(colls, k);
+			ssup->ssup_nulls_first = list_nth_int(nfirst, k) != 0;
+			ssup->ssup_attno = list_nth_int(attnos, k);
+			PrepareSortSupportFromOrderingOp(list_nth_oid(ops, k), ssup);
+		}
+	}
 	st->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "shardfdw scan",
 										 ALLOCSET_SMALL_SIZES);
@@ -311,6 +357,10 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 	shardconn_get_many(st->server, st->user, st->targets, conns);
 
 	st->shards = palloc0(sizeof(ScanShard) * st->nactive);
+	if (st->nkeys > 0)
+		st->heap = binaryheap_allocate(st->nactive, merge_compare, st);
+	st->merge_started = false;
+	st->last_returned = -1;
 	i = 0;
 	shard = -1;
 	while ((shard = bms_next_member(st->targets, shard)) >= 0)
@@ -326,6 +376,11 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 										  ALLOCSET_DEFAULT_SIZES);
 		s->cxt[1] = AllocSetContextCreate(st->scan_cxt, "shardfdw batch",
 										  ALLOCSET_DEFAULT_SIZES);
+		if (st->nkeys > 0)
+		{
+			s->keys = palloc(sizeof(Datum) * st->nkeys);
+			s->keynulls = palloc(sizeof(bool) * st->nkeys);
+		}
 
 		/* (a batch of another scan in flight is settled by the send) */
 		s->cursor = shardconn_cursor_number(s->conn);
@@ -518,6 +573,8 @@ shardscan_iterate(ForeignScanState *node)
 
 	if (!st->started)
 		start_scan(st, node->ss.ps.ps_ExprContext);
+	if (st->nkeys > 0)
+		return merge_next(st, slot);
 
 	for (;;)
 	{
@@ -585,6 +642,118 @@ shardscan_iterate(ForeignScanState *node)
 }
 
 /*
+ * Make sure shard s has a current row, waiting for its next batch if
+ * needed.  False when s has no more rows.
+ */
+static bool
+ensure_row(ScanShard *s)
+{
+	for (;;)
+	{
+		ShardConn  *one[1];
+
+		if (advance(s))
+			return true;
+		if (!s->inflight)
+		{
+			if (s->eof)
+				return false;
+			send_fetch(s);
+		}
+		one[0] = s->conn;
+		(void) shardconn_wait_any(one, 1);
+		absorb_batch(s->conn, s);
+	}
+}
+
+/* Extract the merge keys of s's current row. */
+static void
+cache_keys(ShardScanState *st, ScanShard *s)
+{
+	HeapTuple	tup = s->rows[s->next];
+
+	for (int k = 0; k < st->nkeys; k++)
+		s->keys[k] = heap_getattr(tup, st->sortkeys[k].ssup_attno,
+								  st->attinmeta->tupdesc, &s->keynulls[k]);
+}
+
+/*
+ * binaryheap comparator: the heap keeps the greatest element first, so
+ * the comparison is inverted to keep the shard with the smallest current
+ * row on top.
+ */
+static int
+merge_compare(Datum a, Datum b, void *arg)
+{
+	ShardScanState *st = (ShardScanState *) arg;
+	ScanShard  *sa = &st->shards[DatumGetInt32(a)];
+	ScanShard  *sb = &st->shards[DatumGetInt32(b)];
+
+	for (int k = 0; k < st->nkeys; k++)
+	{
+		int			cmp = ApplySortComparator(sa->keys[k], sa->keynulls[k],
+											  sb->keys[k], sb->keynulls[k],
+											  &st->sortkeys[k]);
+
+		if (cmp != 0)
+			return -cmp;
+	}
+	return 0;
+}
+
+/*
+ * The next row of an ordered scan: the smallest current row among the
+ * shards.  Only the shard whose row was returned last moves on, so memory
+ * stays at two batches per shard.
+ */
+static TupleTableSlot *
+merge_next(ShardScanState *st, TupleTableSlot *slot)
+{
+	ScanShard  *s;
+	int			i;
+
+	if (!st->merge_started)
+	{
+		binaryheap_reset(st->heap);
+		for (i = 0; i < st->nactive; i++)
+		{
+			s = &st->shards[i];
+			if (ensure_row(s))
+			{
+				cache_keys(st, s);
+				binaryheap_add_unordered(st->heap, Int32GetDatum(i));
+			}
+		}
+		binaryheap_build(st->heap);
+		st->merge_started = true;
+	}
+	else if (st->last_returned >= 0)
+	{
+		s = &st->shards[st->last_returned];
+		s->next++;
+		if (ensure_row(s))
+		{
+			cache_keys(st, s);
+			binaryheap_replace_first(st->heap,
+									 Int32GetDatum(st->last_returned));
+		}
+		else
+			(void) binaryheap_remove_first(st->heap);
+	}
+
+	if (st->nactive == 0 || binaryheap_empty(st->heap))
+	{
+		st->last_returned = -1;
+		return ExecClearTuple(slot);
+	}
+	i = DatumGetInt32(binaryheap_first(st->heap));
+	st->last_returned = i;
+	s = &st->shards[i];
+	ExecStoreHeapTuple(s->rows[s->next], slot, false);
+	return slot;
+}
+
+/*
  * End the current scan: orphan batches in flight and queue the CLOSE of
  * every cursor (sent for free with the connection's next batch).
  */
@@ -649,6 +818,8 @@ shardscan_rescan(ForeignScanState *node)
 			s->next = 0;
 		}
 		st->current = 0;
+		st->merge_started = false;
+		st->last_returned = -1;
 		return;
 	}
 	stop_scan(st);
@@ -726,6 +897,19 @@ shardscan_explain(ForeignScanState *node, ExplainState *es)
 	}
 	ExplainPropertyText("Shards", buf.data, es);
 
+	if (list_length(list_nth(fdw_private, ShardScanPrivateSortAttnos)) > 0)
+	{
+		ListCell   *lc;
+		StringInfoData keys;
+		Relation	rel = node->ss.ss_currentRelation;
+
+		initStringInfo(&keys);
+		foreach(lc, list_nth(fdw_private, ShardScanPrivateSortAttnos))
+			appendStringInfo(&keys, "%s%s", keys.len > 0 ? ", " : "",
+							 quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel),
+																	lfirst_int(lc) - 1)->attname)));
+		ExplainPropertyText("Merge", keys.data, es);
+	}
 	if (es->verbose)
 		ExplainPropertyText("Remote SQL",
 							strVal(list_nth(fdw_private, ShardScanPrivateSql)),

@@ -23,6 +23,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -33,6 +35,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "access/stratnum.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
@@ -55,6 +58,9 @@
 #include "shardfdw.h"
 
 PG_MODULE_MAGIC;
+
+/* log base 2, for sort and merge costs */
+#define LOG2(x)  (log(x) / 0.693147180559945)
 
 /* Startup cost of each target shard beyond the first (parallel setup). */
 #define SHARDFDW_PER_SHARD_STARTUP_FRACTION 0.1
@@ -97,6 +103,11 @@ static bool ec_matches_dist_column(PlannerInfo *root, RelOptInfo *rel,
 								   EquivalenceClass *ec,
 								   EquivalenceMember *em, void *arg);
 static Bitmapset *all_shards(int nshards);
+static bool pathkeys_to_sort_keys(PlannerInfo *root, RelOptInfo *rel,
+								  List *pathkeys, List **attnos, List **ops,
+								  List **colls, List **nulls_first,
+								  List **exprs);
+static List *useful_pathkeys_list(PlannerInfo *root, RelOptInfo *rel);
 static void shard_utility_hook(PlannedStmt *pstmt, const char *queryString,
 							   bool readOnlyTree,
 							   ProcessUtilityContext context,
@@ -316,6 +327,9 @@ estimate_costs(PlannerInfo *root, RelOptInfo *baserel, ShardRelInfo *fpinfo,
 				baserel->tuples * frac * cpu_tuple_cost * 2;
 	}
 
+	if (param_conds == NIL)
+		fpinfo->retrieved_rows = retrieved;
+
 	*startup = opts->fdw_startup_cost *
 		(1.0 + SHARDFDW_PER_SHARD_STARTUP_FRACTION * Max(nshards - 1, 0)) +
 		remote_startup + fpinfo->local_conds_cost.startup;
@@ -402,6 +416,112 @@ ec_matches_dist_column(PlannerInfo *root, RelOptInfo *rel,
 }
 
 /*
+ * Translate pathkeys into merge keys of a scan of rel: each must be
+ * ordered by a plain column of rel with an operator and collation the
+ * shards apply the same way.  On success the lists (attnos, operators,
+ * collations, nulls-first flags, and the column expressions) are set,
+ * palloc'd; returns false if any pathkey cannot be shipped.
+ */
+static bool
+pathkeys_to_sort_keys(PlannerInfo *root, RelOptInfo *rel, List *pathkeys,
+					  List **attnos, List **ops, List **colls,
+					  List **nulls_first, List **exprs)
+{
+	ListCell   *lc;
+
+	*attnos = *ops = *colls = *nulls_first = *exprs = NIL;
+	foreach(lc, pathkeys)
+	{
+		PathKey    *pk = lfirst_node(PathKey, lc);
+		EquivalenceClass *ec = pk->pk_eclass;
+		EquivalenceMember *found = NULL;
+		Var		   *var = NULL;
+		Oid			sortop;
+		ListCell   *lc2;
+
+		if (ec->ec_has_volatile)
+			return false;
+		foreach(lc2, ec->ec_members)
+		{
+			EquivalenceMember *em = lfirst(lc2);
+			Expr	   *e = em->em_expr;
+
+			while (e && IsA(e, RelabelType))
+				e = ((RelabelType *) e)->arg;
+			if (e && IsA(e, Var) && ((Var *) e)->varno == rel->relid &&
+				((Var *) e)->varlevelsup == 0 && ((Var *) e)->varattno > 0 &&
+				bms_equal(em->em_relids, rel->relids))
+			{
+				found = em;
+				var = (Var *) e;
+				break;
+			}
+		}
+		if (found == NULL)
+			return false;
+		sortop = get_opfamily_member(pk->pk_opfamily, found->em_datatype,
+									 found->em_datatype, pk->pk_strategy);
+		if (!OidIsValid(sortop) ||
+			!shardfdw_is_shippable_sort(root, rel, found->em_expr, sortop,
+										ec->ec_collation))
+			return false;
+		*attnos = lappend_int(*attnos, var->varattno);
+		*ops = lappend_oid(*ops, sortop);
+		*colls = lappend_oid(*colls, ec->ec_collation);
+		*nulls_first = lappend_int(*nulls_first, pk->pk_nulls_first);
+		*exprs = lappend(*exprs, found->em_expr);
+	}
+	return pathkeys != NIL;
+}
+
+/*
+ * Orderings worth offering for a scan of rel: the query's ORDER BY, and
+ * single columns joined with other relations (for merge joins).  Only the
+ * ones the shards can produce are returned (a List of pathkey Lists).
+ */
+static List *
+useful_pathkeys_list(PlannerInfo *root, RelOptInfo *rel)
+{
+	List	   *result = NIL;
+	List	   *a,
+			   *o,
+			   *c,
+			   *n,
+			   *e;
+	ListCell   *lc;
+
+	if (root->query_pathkeys &&
+		pathkeys_to_sort_keys(root, rel, root->query_pathkeys,
+							  &a, &o, &c, &n, &e))
+		result = lappend(result, root->query_pathkeys);
+
+	if (!rel->has_eclass_joins)
+		return result;
+	foreach(lc, root->eq_classes)
+	{
+		EquivalenceClass *ec = lfirst(lc);
+		List	   *pathkeys;
+
+		if (ec->ec_has_volatile || ec->ec_has_const ||
+			!bms_is_subset(rel->relids, ec->ec_relids) ||
+			bms_equal(ec->ec_relids, rel->relids) ||
+			ec->ec_opfamilies == NIL)
+			continue;
+		pathkeys = list_make1(make_canonical_pathkey(root, ec,
+													 linitial_oid(ec->ec_opfamilies),
+													 BTLessStrategyNumber,
+													 false));
+		if (root->query_pathkeys &&
+			compare_pathkeys(pathkeys, root->query_pathkeys) != PATHKEYS_DIFFERENT &&
+			linitial(pathkeys) == linitial(root->query_pathkeys))
+			continue;
+		if (pathkeys_to_sort_keys(root, rel, pathkeys, &a, &o, &c, &n, &e))
+			result = lappend(result, pathkeys);
+	}
+	return result;
+}
+
+/*
  * shardGetForeignPaths: the plain path, and parameterized paths for join
  * clauses on the distribution column (a nested loop then reads only the
  * owning shard for each outer row).
@@ -420,6 +540,31 @@ shardGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 									 fpinfo->startup_cost,
 									 fpinfo->total_cost,
 									 NIL, NULL, NULL, NIL));
+
+	/*
+	 * Sorted paths: every shard sorts its rows (ORDER BY in the remote
+	 * query) and the scan merges the streams.  The shards sort in parallel;
+	 * the merge costs a comparison per row and level of a heap over the
+	 * shards.
+	 */
+	foreach(lc, useful_pathkeys_list(root, baserel))
+	{
+		List	   *pathkeys = lfirst(lc);
+		double		k = Max(fpinfo->est_shards, 1);
+		double		per_shard = Max(fpinfo->retrieved_rows / k, 2.0);
+		Cost		sort_cost = 2.0 * cpu_operator_cost * per_shard *
+			LOG2(per_shard);
+		Cost		merge_cost = fpinfo->rows * cpu_operator_cost *
+			(k > 1 ? LOG2(k) + 1 : 0);
+		Cost		startup = fpinfo->startup_cost +
+			(fpinfo->total_cost - fpinfo->startup_cost) * 0.5 + sort_cost;
+		Cost		total = fpinfo->total_cost + sort_cost + merge_cost;
+
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL,
+										 fpinfo->rows, startup, total,
+										 pathkeys, NULL, NULL, NIL));
+	}
 
 	if (fpinfo->opts.dist_attno == InvalidAttrNumber)
 		return;
@@ -500,6 +645,12 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	List	   *prune_is_array = NIL;
 	List	   *targets = NIL;
 	ShardPruneMode mode = SHARD_PRUNE_NONE;
+	Bitmapset  *attrs_used = bms_copy(fpinfo->attrs_used);
+	List	   *sort_attnos = NIL;
+	List	   *sort_ops = NIL;
+	List	   *sort_colls = NIL;
+	List	   *sort_nulls_first = NIL;
+	List	   *sort_exprs = NIL;
 	StringInfoData sql;
 	ListCell   *lc;
 	int			nestlevel;
@@ -526,10 +677,40 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 			local_exprs = lappend(local_exprs, rinfo->clause);
 	}
 
+	/* ordered path: the merge keys must be fetched too */
+	if (best_path->path.pathkeys != NIL)
+	{
+		ListCell   *lc2;
+
+		if (!pathkeys_to_sort_keys(root, baserel, best_path->path.pathkeys,
+								   &sort_attnos, &sort_ops, &sort_colls,
+								   &sort_nulls_first, &sort_exprs))
+			elog(ERROR, "shardfdw path has pathkeys it cannot ship");
+		foreach(lc2, sort_attnos)
+			attrs_used = bms_add_member(attrs_used, lfirst_int(lc2) -
+										FirstLowInvalidHeapAttributeNumber);
+	}
+
 	initStringInfo(&sql);
 	nestlevel = shardconn_set_transmission_modes();
-	shardfdw_deparse_select(&sql, root, baserel, fpinfo->attrs_used,
+	shardfdw_deparse_select(&sql, root, baserel, attrs_used,
 							remote_conds, &retrieved_attrs, &params_list);
+	if (sort_attnos != NIL)
+	{
+		ListCell   *le;
+		ListCell   *lo;
+		ListCell   *ln;
+		const char *sep = " ORDER BY ";
+
+		forthree(le, sort_exprs, lo, sort_ops, ln, sort_nulls_first)
+		{
+			appendStringInfoString(&sql, sep);
+			shardfdw_deparse_sort_item(&sql, root, baserel, lfirst(le),
+									   lfirst_oid(lo), lfirst_int(ln) != 0,
+									   &params_list);
+			sep = ", ";
+		}
+	}
 	shardconn_reset_transmission_modes(nestlevel);
 
 	/* the target shards */
@@ -596,6 +777,18 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 				break;
 			case ShardScanPrivatePruneIsArray:
 				item = (Node *) prune_is_array;
+				break;
+			case ShardScanPrivateSortAttnos:
+				item = (Node *) sort_attnos;
+				break;
+			case ShardScanPrivateSortOps:
+				item = (Node *) sort_ops;
+				break;
+			case ShardScanPrivateSortCollations:
+				item = (Node *) sort_colls;
+				break;
+			case ShardScanPrivateSortNullsFirst:
+				item = (Node *) sort_nulls_first;
 				break;
 			case ShardScanPrivateCount:
 				break;

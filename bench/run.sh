@@ -1,0 +1,661 @@
+#!/usr/bin/env bash
+# bench/run.sh: shardfdw against its anchors on the reference workload.
+#
+#   bash bench/run.sh                      (as root; ROWS_PER_SHARD=100000 for a quick run)
+#
+# What it does (see bench/README.md for the details and the knobs):
+#   1. installs the Debian packages it needs, only those missing (scripts/lib.sh,
+#      incl. postgresql-15-plproxy), builds shardfdw in a copy of the work tree and
+#      installs it;
+#   2. as `postgres`, initdb's and starts 5 PostgreSQL 15 servers under
+#      /tmp/shardfdw-bench: coordinator 127.0.0.1:55500, shards p0..p3 on
+#      127.0.0.1:55501..55504; a trap stops them on exit, also on failure;
+#   3. loads the same data into the 4 shards, in parallel: userinfo and session
+#      for userid 1..4*ROWS_PER_SHARD, each row on the shard that
+#      PARTITION BY HASH (userid) MODULUS 4 gives it (~ROWS_PER_SHARD per shard);
+#   4. sets up five anchors over that one copy of the data:
+#        shardfdw      one foreign table per table (IMPORT FOREIGN SCHEMA), schema sfdw
+#        postgres_fdw  hash-partitioned parent, 4 foreign partitions, one
+#                      async_capable server each, partitionwise agg/join on, schema pgfdw
+#        plproxy       SQL/MED cluster + proxy functions (schema px) calling
+#                      functions created on every shard
+#        direct        the same SQL on shard p0 only (1/4 of the data; reference)
+#        local         all rows in plain tables on the coordinator, schema loc
+#   5. runs Q1 (pgbench lookups by key, TPS) and Q2..Q5 (wall time, best of RUNS),
+#      checks that the anchors return the same rows, prints a table and writes
+#      bench/results.csv and the raw log bench/results.log.
+# Exit status: 0 when every anchor ran every query; 1 otherwise (the table is still
+# written, failed cells say why).
+
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+cd /    # servers run as postgres: use a directory it can read
+
+# ---------------------------------------------------------------- knobs
+ROWS_PER_SHARD=${ROWS_PER_SHARD:-1000000}
+RUNS=${RUNS:-3}                             # best of RUNS for every measurement
+PGBENCH_TIME=${PGBENCH_TIME:-5}             # seconds per pgbench run (Q1)
+PGBENCH_CLIENTS=${PGBENCH_CLIENTS:-1}
+FETCH_SIZE=${FETCH_SIZE:-100}               # same for shardfdw and postgres_fdw (both default 100)
+STATEMENT_TIMEOUT=${STATEMENT_TIMEOUT:-300s}
+SHARED_BUFFERS=${SHARED_BUFFERS:-512MB}
+WORK_MEM=${WORK_MEM:-64MB}
+KEEP=${KEEP:-0}                             # 1: keep the data directories afterwards
+ANCHORS_WANTED=${ANCHORS:-"sfdw pgfdw px direct local"}
+
+BENCH_DIR=/tmp/shardfdw-bench
+OUT_DIR="$REPO_ROOT/bench"
+RESULTS_CSV=${RESULTS_CSV:-$OUT_DIR/results.csv}
+RAW_LOG=${RAW_LOG:-$OUT_DIR/results.log}
+WORK="$BENCH_DIR/work"
+
+COORD_PORT=55500
+SHARD_PORTS=(55501 55502 55503 55504)
+NSHARDS=${#SHARD_PORTS[@]}
+NKEYS=$((NSHARDS * ROWS_PER_SHARD))          # userids 1..NKEYS
+
+case "$ROWS_PER_SHARD" in ''|*[!0-9]*) die "ROWS_PER_SHARD must be a positive integer" ;; esac
+[ "$ROWS_PER_SHARD" -ge 1 ] || die "ROWS_PER_SHARD must be >= 1"
+case "$RUNS" in ''|*[!0-9]*|0) die "RUNS must be a positive integer" ;; esac
+
+PSQL="$PG_BINDIR/psql"
+PGBENCH="$PG_BINDIR/pgbench"
+
+node_port() {
+    case "$1" in
+        coord) echo "$COORD_PORT" ;;
+        shard*) echo "${SHARD_PORTS[${1#shard}]}" ;;
+    esac
+}
+NODES=(coord)
+for ((i = 0; i < NSHARDS; i++)); do NODES+=("shard$i"); done
+
+# Everything detailed goes to the raw log; the console gets progress and the table.
+raw() { printf '%s\n' "$*" >>"$RAW_LOG"; }
+step() { log "$*"; raw ""; raw "==> $(date '+%H:%M:%S') $*"; }
+
+# psql (client side runs as root, over TCP, trust auth) against one port.
+psql_port() {
+    local port=$1; shift
+    "$PSQL" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"
+}
+psql_node() { local n=$1; shift; psql_port "$(node_port "$n")" "$@"; }
+
+# ---------------------------------------------------------------- servers
+stop_bench_servers() {
+    [ -d "$BENCH_DIR" ] || return 0
+    local n
+    for n in "${NODES[@]}"; do
+        if [ -f "$BENCH_DIR/$n/postmaster.pid" ]; then
+            as_pg "$PG_BINDIR/pg_ctl" -D "$BENCH_DIR/$n" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+        fi
+    done
+    stop_clusters_under "$BENCH_DIR"       # anything left: immediate stop
+}
+
+on_exit() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ -d "$BENCH_DIR" ]; then
+        log "stopping the benchmark servers"
+        stop_bench_servers
+        if [ "$KEEP" = 1 ]; then
+            log "KEEP=1: data directories kept under $BENCH_DIR"
+        else
+            local n
+            for n in "${NODES[@]}"; do rm -rf "${BENCH_DIR:?}/$n"; done
+        fi
+    fi
+    if [ "$rc" -ne 0 ]; then
+        log "benchmark FAILED (exit $rc); raw log: $RAW_LOG; server logs: $BENCH_DIR/*.log"
+    fi
+    exit "$rc"
+}
+
+require_root
+ensure_packages
+
+# Refuse to start on ports some other server already holds.
+for n in "${NODES[@]}"; do
+    rc=0
+    "$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$(node_port "$n")" -t 2 || rc=$?
+    if [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]; then
+        die "port $(node_port "$n") on 127.0.0.1 is already in use; stop that server first"
+    fi
+done
+
+# Leftovers of an earlier, interrupted run (no server answers on our ports).
+stop_bench_servers
+rm -rf "$BENCH_DIR"
+mkdir -p "$BENCH_DIR" "$WORK"
+chown "$PG_OS_USER": "$BENCH_DIR"
+chmod 755 "$BENCH_DIR"
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$OUT_DIR"
+: >"$RAW_LOG"
+raw "shardfdw benchmark, $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
+raw "commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (+ uncommitted changes)')"
+raw "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo), $("$PG_BINDIR/postgres" --version)"
+raw "ROWS_PER_SHARD=$ROWS_PER_SHARD (userids 1..$NKEYS over $NSHARDS shards) RUNS=$RUNS PGBENCH_TIME=$PGBENCH_TIME PGBENCH_CLIENTS=$PGBENCH_CLIENTS FETCH_SIZE=$FETCH_SIZE STATEMENT_TIMEOUT=$STATEMENT_TIMEOUT SHARED_BUFFERS=$SHARED_BUFFERS WORK_MEM=$WORK_MEM"
+raw "plproxy: $(dpkg-query -W -f='${Version}' "postgresql-$PG_MAJOR-plproxy" 2>/dev/null || echo '?')"
+
+# ---------------------------------------------------------------- build
+step "building and installing shardfdw"
+stage_tree "$BENCH_DIR/build"
+build_and_install "$BENCH_DIR/build" "$BENCH_DIR/build.log" \
+    || die "build of shardfdw failed (full log: $BENCH_DIR/build.log)"
+
+# ---------------------------------------------------------------- start servers
+for n in "${NODES[@]}"; do
+    step "initdb + start $n (port $(node_port "$n"))"
+    as_pg initdb -D "$BENCH_DIR/$n" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+        >"$BENCH_DIR/$n.initdb.log" 2>&1 || { cat "$BENCH_DIR/$n.initdb.log" >&2; die "initdb $n failed"; }
+    cat >>"$BENCH_DIR/$n/postgresql.conf" <<EOF
+
+# --- shardfdw benchmark (bench/run.sh) ---
+port = $(node_port "$n")
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$BENCH_DIR'
+max_connections = 100
+shared_buffers = $SHARED_BUFFERS
+work_mem = $WORK_MEM
+maintenance_work_mem = 256MB
+jit = off                       # no JIT compile time in the timings, on any node
+max_wal_size = 4GB              # no checkpoint storms while loading
+checkpoint_timeout = 30min
+synchronous_commit = off        # loading speed only; the queries are read-only
+log_min_messages = warning
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+    as_pg pg_ctl -D "$BENCH_DIR/$n" -l "$BENCH_DIR/$n.log" -w -t 60 start >/dev/null \
+        || { tail -n 30 "$BENCH_DIR/$n.log" >&2; die "could not start $n"; }
+done
+for n in "${NODES[@]}"; do
+    for ((t = 0; t < 60; t++)); do
+        "$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$(node_port "$n")" && break
+        sleep 1
+    done
+    "$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$(node_port "$n")" \
+        || die "$n (port $(node_port "$n")) does not accept connections"
+done
+
+# ---------------------------------------------------------------- shards: data
+load_shard() {
+    local i=$1
+    psql_node "shard$i" -v shard="$i" -v nshards="$NSHARDS" -v nkeys="$NKEYS" <<'SQL'
+CREATE TABLE userinfo (dbid int, userid int NOT NULL, info text);
+CREATE TABLE session (dbid int, userid int NOT NULL, last_login timestamp);
+
+-- Only there so satisfies_hash_partition() has a hash-partitioned parent: a key
+-- belongs to this shard iff PARTITION BY HASH (userid) MODULUS nshards gives it
+-- REMAINDER shard (the placement shardfdw's `hash` distribution uses).
+CREATE TABLE placement_probe (userid int) PARTITION BY HASH (userid);
+CREATE TEMP TABLE mine AS
+  SELECT g AS userid FROM generate_series(1, :nkeys) g
+   WHERE satisfies_hash_partition('placement_probe'::regclass, :nshards, :shard, g);
+DROP TABLE placement_probe;
+
+INSERT INTO userinfo SELECT :shard, userid, 'info ' || (userid % 100) FROM mine;
+INSERT INTO session
+  SELECT :shard, userid, timestamp '2024-01-01' + userid * interval '1 second' FROM mine;
+ALTER TABLE userinfo ADD PRIMARY KEY (userid);
+ALTER TABLE session ADD PRIMARY KEY (userid);
+VACUUM ANALYZE userinfo;
+VACUUM ANALYZE session;
+CHECKPOINT;
+
+-- Shard-side functions for the PL/Proxy anchor: every query PL/Proxy runs has to be
+-- wrapped in a function on every shard.  Q1 lookup, Q2 count, Q3 partial GROUP BY,
+-- Q4 per-shard top-N, Q5 partial join + GROUP BY (combined on the coordinator).
+CREATE FUNCTION get_user(i_userid int)
+RETURNS TABLE (dbid int, userid int, info text) LANGUAGE sql STABLE AS $$
+    SELECT u.dbid, u.userid, u.info FROM userinfo u WHERE u.userid = i_userid
+$$;
+CREATE FUNCTION count_users() RETURNS bigint LANGUAGE sql STABLE AS $$
+    SELECT count(*) FROM userinfo
+$$;
+CREATE FUNCTION info_stats()
+RETURNS TABLE (info text, cnt bigint, sum_userid bigint, min_userid int, max_userid int)
+LANGUAGE sql STABLE AS $$
+    SELECT u.info, count(*), sum(u.userid), min(u.userid), max(u.userid)
+      FROM userinfo u GROUP BY u.info
+$$;
+CREATE FUNCTION top_users(i_limit int)
+RETURNS TABLE (dbid int, userid int, info text) LANGUAGE sql STABLE AS $$
+    SELECT u.dbid, u.userid, u.info FROM userinfo u ORDER BY u.info, u.userid LIMIT i_limit
+$$;
+CREATE FUNCTION info_logins()
+RETURNS TABLE (info text, cnt bigint, last_login timestamp) LANGUAGE sql STABLE AS $$
+    SELECT u.info, count(*), max(s.last_login)
+      FROM userinfo u JOIN session s USING (userid) GROUP BY u.info
+$$;
+SELECT format('shard %s: %s userinfo rows, %s session rows', :shard,
+              (SELECT count(*) FROM userinfo), (SELECT count(*) FROM session));
+SQL
+}
+
+step "loading $NKEYS users into $NSHARDS shards in parallel (~$ROWS_PER_SHARD per shard)"
+load_start=$(date +%s)
+pids=()
+for ((i = 0; i < NSHARDS; i++)); do
+    load_shard "$i" >"$WORK/load.shard$i.log" 2>&1 &
+    pids+=($!)
+done
+load_failed=0
+for ((i = 0; i < NSHARDS; i++)); do
+    wait "${pids[$i]}" || { load_failed=1; log "loading shard $i failed:"; tail -n 20 "$WORK/load.shard$i.log" >&2; }
+    cat "$WORK/load.shard$i.log" >>"$RAW_LOG"
+done
+[ "$load_failed" -eq 0 ] || die "loading the shards failed"
+raw "shards loaded in $(( $(date +%s) - load_start )) s"
+
+# ---------------------------------------------------------------- coordinator: anchors
+declare -A ANCHOR_OK=()
+declare -A ANCHOR_WHY=()
+ANCHOR_NAMES=(sfdw pgfdw px direct local)
+declare -A ANCHOR_LABEL=([sfdw]=shardfdw [pgfdw]=postgres_fdw [px]=plproxy [direct]=direct [local]=local)
+
+wanted() { case " $ANCHORS_WANTED " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+setup_anchor() {   # name, then the setup command; output to the raw log
+    local a=$1; shift
+    if ! wanted "$a"; then
+        ANCHOR_OK[$a]=0; ANCHOR_WHY[$a]="not selected (ANCHORS)"; return 0
+    fi
+    step "coordinator: setting up anchor ${ANCHOR_LABEL[$a]}"
+    if "$@" >"$WORK/setup.$a.log" 2>&1; then
+        ANCHOR_OK[$a]=1
+    else
+        ANCHOR_OK[$a]=0
+        ANCHOR_WHY[$a]="setup failed: $(grep -m1 -E 'ERROR|FATAL|error' "$WORK/setup.$a.log" || tail -n1 "$WORK/setup.$a.log")"
+        log "anchor ${ANCHOR_LABEL[$a]} could not be set up: ${ANCHOR_WHY[$a]}"
+    fi
+    cat "$WORK/setup.$a.log" >>"$RAW_LOG"
+}
+
+setup_sfdw() {
+    psql_node coord -e <<SQL
+CREATE EXTENSION shardfdw;
+CREATE SCHEMA sfdw;
+CREATE SERVER sfdw_cluster FOREIGN DATA WRAPPER shardfdw OPTIONS (
+    host '127.0.0.1', dbname 'postgres', fetch_size '$FETCH_SIZE',
+    p0 'port=${SHARD_PORTS[0]}', p1 'port=${SHARD_PORTS[1]}',
+    p2 'port=${SHARD_PORTS[2]}', p3 'port=${SHARD_PORTS[3]}');
+CREATE USER MAPPING FOR CURRENT_USER SERVER sfdw_cluster;
+IMPORT FOREIGN SCHEMA public LIMIT TO (userinfo, session)
+    FROM SERVER sfdw_cluster INTO sfdw OPTIONS (distribution_column 'userid');
+ANALYZE sfdw.userinfo;
+ANALYZE sfdw.session;
+SQL
+}
+
+setup_pgfdw() {
+    local r sql
+    sql="CREATE EXTENSION postgres_fdw;
+CREATE SCHEMA pgfdw;
+CREATE TABLE pgfdw.userinfo (dbid int, userid int NOT NULL, info text) PARTITION BY HASH (userid);
+CREATE TABLE pgfdw.session (dbid int, userid int NOT NULL, last_login timestamp) PARTITION BY HASH (userid);
+"
+    for ((r = 0; r < NSHARDS; r++)); do
+        sql+="CREATE SERVER pgfdw_p$r FOREIGN DATA WRAPPER postgres_fdw OPTIONS (
+    host '127.0.0.1', port '${SHARD_PORTS[$r]}', dbname 'postgres',
+    async_capable 'true', use_remote_estimate 'false', fetch_size '$FETCH_SIZE');
+CREATE USER MAPPING FOR CURRENT_USER SERVER pgfdw_p$r OPTIONS (user 'postgres');
+CREATE FOREIGN TABLE pgfdw.userinfo_p$r PARTITION OF pgfdw.userinfo
+    FOR VALUES WITH (MODULUS $NSHARDS, REMAINDER $r)
+    SERVER pgfdw_p$r OPTIONS (schema_name 'public', table_name 'userinfo');
+CREATE FOREIGN TABLE pgfdw.session_p$r PARTITION OF pgfdw.session
+    FOR VALUES WITH (MODULUS $NSHARDS, REMAINDER $r)
+    SERVER pgfdw_p$r OPTIONS (schema_name 'public', table_name 'session');
+"
+    done
+    sql+="ANALYZE pgfdw.userinfo;
+ANALYZE pgfdw.session;
+"
+    psql_node coord -e <<<"$sql"
+}
+
+setup_px() {
+    psql_node coord -e <<SQL
+CREATE EXTENSION plproxy;
+CREATE SCHEMA px;
+-- The cluster, the SQL/MED way (p0..p3, as shardfdw spells it).
+CREATE SERVER px_cluster FOREIGN DATA WRAPPER plproxy OPTIONS (
+    p0 'host=127.0.0.1 port=${SHARD_PORTS[0]} dbname=postgres',
+    p1 'host=127.0.0.1 port=${SHARD_PORTS[1]} dbname=postgres',
+    p2 'host=127.0.0.1 port=${SHARD_PORTS[2]} dbname=postgres',
+    p3 'host=127.0.0.1 port=${SHARD_PORTS[3]} dbname=postgres');
+CREATE USER MAPPING FOR PUBLIC SERVER px_cluster OPTIONS (user 'postgres');
+
+-- The shard PARTITION BY HASH (userid) MODULUS 4 gives a key, in plain SQL (no
+-- shardfdw involved): PostgreSQL hashes with hashint4extended(key, seed
+-- 0x7A5B22367996DCFD), adds 0x49a0f4dd15e5a8e3 (hash_combine64 with 0) and takes the
+-- unsigned remainder; for a power-of-two modulus only the low bits matter, and the
+-- constant's low two bits are 3.  PL/Proxy maps RUN ON <int> with (hash & (4-1)),
+-- so returning the shard number routes to that shard.
+CREATE FUNCTION px.shard_of(i_userid int) RETURNS int LANGUAGE sql IMMUTABLE STRICT AS \$\$
+    SELECT (((hashint4extended(i_userid, 8816678312871386365) & 3) + 3) % 4)::int
+\$\$;
+
+CREATE FUNCTION px.get_user(i_userid int)
+RETURNS TABLE (dbid int, userid int, info text) LANGUAGE plproxy AS \$\$
+    CLUSTER 'px_cluster';
+    RUN ON px.shard_of(i_userid);
+    TARGET public.get_user;
+\$\$;
+CREATE FUNCTION px.count_users() RETURNS SETOF bigint LANGUAGE plproxy AS \$\$
+    CLUSTER 'px_cluster';
+    RUN ON ALL;
+    TARGET public.count_users;
+\$\$;
+CREATE FUNCTION px.info_stats()
+RETURNS TABLE (info text, cnt bigint, sum_userid bigint, min_userid int, max_userid int)
+LANGUAGE plproxy AS \$\$
+    CLUSTER 'px_cluster';
+    RUN ON ALL;
+    TARGET public.info_stats;
+\$\$;
+CREATE FUNCTION px.top_users(i_limit int)
+RETURNS TABLE (dbid int, userid int, info text) LANGUAGE plproxy AS \$\$
+    CLUSTER 'px_cluster';
+    RUN ON ALL;
+    TARGET public.top_users;
+\$\$;
+CREATE FUNCTION px.info_logins()
+RETURNS TABLE (info text, cnt bigint, last_login timestamp) LANGUAGE plproxy AS \$\$
+    CLUSTER 'px_cluster';
+    RUN ON ALL;
+    TARGET public.info_logins;
+\$\$;
+
+-- Routing check: px.shard_of must put every key where the data is (dbid = shard).
+SELECT count(*) AS misrouted_keys_among_first_2000
+  FROM generate_series(1, least($NKEYS, 2000)) g
+ WHERE (SELECT dbid FROM px.get_user(g)) IS DISTINCT FROM px.shard_of(g);
+DO \$\$
+BEGIN
+    IF EXISTS (SELECT 1 FROM generate_series(1, least($NKEYS, 2000)) g
+                WHERE (SELECT dbid FROM px.get_user(g)) IS DISTINCT FROM px.shard_of(g)) THEN
+        RAISE EXCEPTION 'px.shard_of() does not agree with PostgreSQL hash placement';
+    END IF;
+END
+\$\$;
+SQL
+}
+
+setup_direct() {
+    # Nothing to create: the same SQL runs on shard p0 (public.userinfo/session).
+    psql_node shard0 -c "SELECT count(*) AS shard0_userinfo_rows FROM userinfo"
+}
+
+setup_local() {
+    local i
+    psql_node coord -e <<'SQL' || return 1
+CREATE SCHEMA loc;
+CREATE TABLE loc.userinfo (dbid int, userid int NOT NULL, info text);
+CREATE TABLE loc.session (dbid int, userid int NOT NULL, last_login timestamp);
+SQL
+    # Exactly the shards' rows, copied with COPY (no FDW involved).
+    for ((i = 0; i < NSHARDS; i++)); do
+        psql_node "shard$i" -c "COPY userinfo TO STDOUT" | psql_node coord -c "COPY loc.userinfo FROM STDIN" || return 1
+        psql_node "shard$i" -c "COPY session TO STDOUT" | psql_node coord -c "COPY loc.session FROM STDIN" || return 1
+    done
+    psql_node coord -e <<'SQL'
+ALTER TABLE loc.userinfo ADD PRIMARY KEY (userid);
+ALTER TABLE loc.session ADD PRIMARY KEY (userid);
+VACUUM ANALYZE loc.userinfo;
+VACUUM ANALYZE loc.session;
+CHECKPOINT;
+SELECT count(*) AS local_userinfo_rows FROM loc.userinfo;
+SQL
+}
+
+setup_anchor sfdw setup_sfdw
+setup_anchor pgfdw setup_pgfdw
+setup_anchor px setup_px
+setup_anchor direct setup_direct
+setup_anchor local setup_local
+
+# Per anchor: the port, and the session settings (PGOPTIONS) its queries run with.
+# Schemas make the SQL text of shardfdw, postgres_fdw, direct and local identical.
+anchor_port() { if [ "$1" = direct ]; then echo "${SHARD_PORTS[0]}"; else echo "$COORD_PORT"; fi; }
+anchor_pgoptions() {
+    local o="-c statement_timeout=$STATEMENT_TIMEOUT"
+    case "$1" in
+        sfdw) o+=" -c search_path=sfdw,public" ;;
+        pgfdw) o+=" -c search_path=pgfdw,public -c enable_partitionwise_aggregate=on -c enable_partitionwise_join=on" ;;
+        px) o+=" -c search_path=px,public" ;;
+        direct) o+=" -c search_path=public" ;;
+        local) o+=" -c search_path=loc,public" ;;
+    esac
+    echo "$o"
+}
+
+# ---------------------------------------------------------------- queries
+QUERIES=(Q1 Q2 Q3 Q4 Q5)
+declare -A QDESC=(
+    [Q1]="lookup by primary key (pgbench, TPS)"
+    [Q2]="count(*)"
+    [Q3]="GROUP BY info, 5 aggregates (100 groups)"
+    [Q4]="ORDER BY info, userid LIMIT 10"
+    [Q5]="co-located join + GROUP BY"
+)
+# The natural SQL of each anchor.  shardfdw/postgres_fdw/direct/local: plain SQL
+# (schemas via search_path).  plproxy: the proxy functions, combined on the coordinator.
+declare -A SQL_PLAIN=(
+    [Q1]="SELECT * FROM userinfo WHERE userid = :uid"
+    [Q2]="SELECT count(*) FROM userinfo"
+    [Q3]="SELECT info, count(*), sum(userid), avg(userid), min(userid), max(userid) FROM userinfo GROUP BY info"
+    [Q4]="SELECT * FROM userinfo ORDER BY info, userid LIMIT 10"
+    [Q5]="SELECT u.info, count(*), max(s.last_login) FROM userinfo u JOIN session s USING (userid) GROUP BY u.info"
+)
+declare -A SQL_PX=(
+    [Q1]="SELECT * FROM px.get_user(:uid)"
+    [Q2]="SELECT sum(n)::bigint AS count FROM px.count_users() AS n"
+    [Q3]="SELECT info, sum(cnt)::bigint AS count, sum(sum_userid)::bigint AS sum, sum(sum_userid) / sum(cnt) AS avg, min(min_userid) AS min, max(max_userid) AS max FROM px.info_stats() GROUP BY info"
+    [Q4]="SELECT * FROM px.top_users(10) ORDER BY info, userid LIMIT 10"
+    [Q5]="SELECT info, sum(cnt)::bigint AS count, max(last_login) AS max FROM px.info_logins() GROUP BY info"
+)
+query_sql() { if [ "$1" = px ]; then echo "${SQL_PX[$2]}"; else echo "${SQL_PLAIN[$2]}"; fi; }
+
+declare -A RESULT=()     # [anchor.query] = number, or a short failure word
+FAILURES=0
+
+# Q1: pgbench, best (highest) TPS of RUNS runs of PGBENCH_TIME seconds.
+bench_q1() {
+    local a=$1 run out tps best=""
+    local script="$WORK/q1.$a.sql"
+    printf '\\set uid random(1, %d)\n%s;\n' "$NKEYS" "$(query_sql "$a" Q1)" >"$script"
+    raw "--- Q1 $a: pgbench -n -T $PGBENCH_TIME -c $PGBENCH_CLIENTS -j $PGBENCH_CLIENTS, script:"
+    cat "$script" >>"$RAW_LOG"
+    for ((run = 1; run <= RUNS; run++)); do
+        out="$WORK/q1.$a.run$run.out"
+        if PGOPTIONS="$(anchor_pgoptions "$a")" "$PGBENCH" -n -T "$PGBENCH_TIME" \
+                -c "$PGBENCH_CLIENTS" -j "$PGBENCH_CLIENTS" -f "$script" \
+                -h 127.0.0.1 -p "$(anchor_port "$a")" -U postgres postgres >"$out" 2>&1; then
+            tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$out")
+            raw "run $run: tps=$tps  ($(grep -E '^(number of transactions actually processed|number of failed|latency average)' "$out" | tr '\n' ';'))"
+            if [ -n "$tps" ] && { [ -z "$best" ] || awk -v a="$tps" -v b="$best" 'BEGIN{exit !(a>b)}'; }; then
+                best=$tps
+            fi
+        else
+            raw "run $run FAILED:"; cat "$out" >>"$RAW_LOG"
+            best="error"; break
+        fi
+    done
+    [ -n "$best" ] || best="error"
+    RESULT[$a.Q1]=$best
+}
+
+# Q2..Q5: RUNS timed executions in one psql session (\timing, client wall time,
+# results discarded except the first run's, which is kept for the cross-check).
+bench_q() {
+    local a=$1 q=$2 sql script out err best times run
+    sql=$(query_sql "$a" "$q")
+    script="$WORK/$q.$a.psql"; out="$WORK/$q.$a.timing"; err="$WORK/$q.$a.err"
+    {
+        echo '\pset format unaligned'
+        echo '\pset tuples_only on'
+        echo '\pset null (null)'
+        echo '\timing on'
+        echo "\\o $WORK/$q.$a.rows"
+        echo "$sql;"
+        echo '\o /dev/null'
+        for ((run = 2; run <= RUNS; run++)); do echo "$sql;"; done
+    } >"$script"
+    raw "--- $q $a: $sql"
+    if PGOPTIONS="$(anchor_pgoptions "$a")" psql_port "$(anchor_port "$a")" -f "$script" >"$out" 2>"$err"; then
+        times=$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' "$out" | tr '\n' ' ')
+        # shellcheck disable=SC2086  # word splitting of the list is intended
+        best=$(printf '%s\n' $times | sort -g | head -n1)
+        raw "times (ms): $times-> best $best"
+        RESULT[$a.$q]=${best:-error}
+    else
+        cat "$err" >>"$RAW_LOG"
+        if grep -q 'statement timeout' "$err"; then RESULT[$a.$q]="timeout"; else RESULT[$a.$q]="error"; fi
+        raw "FAILED: ${RESULT[$a.$q]}: $(grep -m1 ERROR "$err" || true)"
+        FAILURES=$((FAILURES + 1))
+    fi
+}
+
+# The plans, for the record (shardfdw, postgres_fdw, local, direct).
+step "EXPLAIN (VERBOSE, COSTS OFF) of Q1..Q5 (raw log only)"
+for a in sfdw pgfdw local direct; do
+    [ "${ANCHOR_OK[$a]}" = 1 ] || continue
+    for q in "${QUERIES[@]}"; do
+        sql=$(query_sql "$a" "$q"); sql=${sql//:uid/$((NKEYS / 2))}
+        raw "--- plan $q ${ANCHOR_LABEL[$a]}"
+        PGOPTIONS="$(anchor_pgoptions "$a")" psql_port "$(anchor_port "$a")" \
+            -c "EXPLAIN (VERBOSE, COSTS OFF) $sql" >>"$RAW_LOG" 2>&1 || raw "(EXPLAIN failed)"
+    done
+done
+
+for a in "${ANCHOR_NAMES[@]}"; do
+    if [ "${ANCHOR_OK[$a]}" != 1 ]; then
+        for q in "${QUERIES[@]}"; do RESULT[$a.$q]="n/a"; done
+        continue
+    fi
+    step "anchor ${ANCHOR_LABEL[$a]}: Q1 (pgbench, ${RUNS}x ${PGBENCH_TIME}s)"
+    bench_q1 "$a"
+    [ "${RESULT[$a.Q1]}" != error ] || FAILURES=$((FAILURES + 1))
+    for q in Q2 Q3 Q4 Q5; do
+        step "anchor ${ANCHOR_LABEL[$a]}: $q ${QDESC[$q]} (best of $RUNS)"
+        bench_q "$a" "$q"
+    done
+done
+
+# ---------------------------------------------------------------- cross-check
+# Every anchor over the full data must return the same rows (order-insensitive for
+# GROUP BY without ORDER BY; Q4 is compared as is).  Q1 is checked on a few keys.
+step "checking that the anchors return the same rows"
+MISMATCHES=0
+ref=""
+for a in local sfdw pgfdw px; do [ "${ANCHOR_OK[$a]}" = 1 ] && { ref=$a; break; }; done
+if [ -n "$ref" ]; then
+    for q in Q2 Q3 Q4 Q5; do
+        [ -f "$WORK/$q.$ref.rows" ] || continue
+        for a in sfdw pgfdw px local; do
+            [ "$a" != "$ref" ] && [ "${ANCHOR_OK[$a]}" = 1 ] && [ -f "$WORK/$q.$a.rows" ] || continue
+            if [ "$q" = Q4 ]; then
+                cmp -s "$WORK/$q.$ref.rows" "$WORK/$q.$a.rows" && same=1 || same=0
+            else
+                cmp -s <(sort "$WORK/$q.$ref.rows") <(sort "$WORK/$q.$a.rows") && same=1 || same=0
+            fi
+            if [ "$same" = 1 ]; then
+                raw "$q: ${ANCHOR_LABEL[$a]} = ${ANCHOR_LABEL[$ref]} ($(wc -l <"$WORK/$q.$a.rows") rows)"
+            else
+                MISMATCHES=$((MISMATCHES + 1))
+                log "MISMATCH: $q ${ANCHOR_LABEL[$a]} differs from ${ANCHOR_LABEL[$ref]}"
+                raw "MISMATCH $q ${ANCHOR_LABEL[$a]} vs ${ANCHOR_LABEL[$ref]}:"
+                diff <(sort "$WORK/$q.$ref.rows") <(sort "$WORK/$q.$a.rows") | head -n 20 >>"$RAW_LOG" || true
+                RESULT[$a.$q]="${RESULT[$a.$q]}!"
+            fi
+        done
+    done
+    for key in 1 2 3 $((NKEYS / 2)) "$NKEYS"; do
+        expect=""
+        for a in local sfdw pgfdw px; do
+            [ "${ANCHOR_OK[$a]}" = 1 ] || continue
+            sql=$(query_sql "$a" Q1); sql=${sql//:uid/$key}
+            got=$(PGOPTIONS="$(anchor_pgoptions "$a")" psql_port "$(anchor_port "$a")" -At -c "$sql" 2>&1 || true)
+            if [ -z "$expect" ]; then expect=$got
+            elif [ "$got" != "$expect" ]; then
+                MISMATCHES=$((MISMATCHES + 1))
+                log "MISMATCH: Q1 key $key: ${ANCHOR_LABEL[$a]} gives '$got', expected '$expect'"
+                RESULT[$a.Q1]="${RESULT[$a.Q1]}!"
+            fi
+        done
+        raw "Q1 key $key -> $expect"
+    done
+fi
+[ "$MISMATCHES" -eq 0 ] && raw "all anchors agree" || raw "$MISMATCHES mismatch(es)"
+
+# ---------------------------------------------------------------- report
+# Ratios are time ratios: other anchor's time / shardfdw's time (Q1: per-lookup time,
+# i.e. shardfdw TPS / other TPS).  > 1 means shardfdw is faster.
+is_num() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+ratio() {   # query, other anchor
+    local q=$1 s=${RESULT[sfdw.$1]} o=${RESULT[$2.$1]}
+    if is_num "$s" && is_num "$o" && [ "${ANCHOR_OK[sfdw]}" = 1 ]; then
+        if [ "$q" = Q1 ]; then awk -v s="$s" -v o="$o" 'BEGIN{ if (o > 0) printf "%.2f", s/o; else print "n/a" }'
+        else awk -v s="$s" -v o="$o" 'BEGIN{ if (s > 0) printf "%.2f", o/s; else print "n/a" }'; fi
+    else
+        echo "n/a"
+    fi
+}
+fmt() {     # query, value
+    if is_num "$2"; then
+        if [ "$1" = Q1 ]; then printf '%.0f' "$2"; else printf '%.1f' "$2"; fi
+    else
+        printf '%s' "$2"
+    fi
+}
+
+{
+    echo "query,unit,shardfdw,postgres_fdw,plproxy,direct,local,ratio_postgres_fdw_over_shardfdw,ratio_local_over_shardfdw,rows_per_shard"
+    for q in "${QUERIES[@]}"; do
+        unit=ms; [ "$q" = Q1 ] && unit=tps
+        printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$q" "$unit" \
+            "$(fmt "$q" "${RESULT[sfdw.$q]}")" "$(fmt "$q" "${RESULT[pgfdw.$q]}")" \
+            "$(fmt "$q" "${RESULT[px.$q]}")" "$(fmt "$q" "${RESULT[direct.$q]}")" \
+            "$(fmt "$q" "${RESULT[local.$q]}")" "$(ratio "$q" pgfdw)" "$(ratio "$q" local)" \
+            "$ROWS_PER_SHARD"
+    done
+} >"$RESULTS_CSV"
+
+TABLE=$(
+    echo "shardfdw benchmark: $NSHARDS shards x ~$ROWS_PER_SHARD rows (userid 1..$NKEYS), best of $RUNS; $(nproc) CPUs"
+    echo "Q1 = lookups/s (pgbench, $PGBENCH_CLIENTS client, ${PGBENCH_TIME}s), higher is better; Q2-Q5 = ms, lower is better"
+    echo "pgfdw/sfdw, local/sfdw = time ratios (Q1: per-lookup time), > 1 means shardfdw is faster"
+    echo "direct = the same query on shard p0 only (1/4 of the data), a reference"
+    printf '%-4s %-42s %10s %12s %10s %10s %10s %10s %10s\n' \
+        query "" shardfdw postgres_fdw plproxy direct local pgfdw/sfdw local/sfdw
+    for q in "${QUERIES[@]}"; do
+        printf '%-4s %-42s %10s %12s %10s %10s %10s %10s %10s\n' "$q" "${QDESC[$q]}" \
+            "$(fmt "$q" "${RESULT[sfdw.$q]}")" "$(fmt "$q" "${RESULT[pgfdw.$q]}")" \
+            "$(fmt "$q" "${RESULT[px.$q]}")" "$(fmt "$q" "${RESULT[direct.$q]}")" \
+            "$(fmt "$q" "${RESULT[local.$q]}")" "$(ratio "$q" pgfdw)" "$(ratio "$q" local)"
+    done
+    for a in "${ANCHOR_NAMES[@]}"; do
+        [ "${ANCHOR_OK[$a]}" = 1 ] || echo "anchor ${ANCHOR_LABEL[$a]}: n/a, ${ANCHOR_WHY[$a]}"
+    done
+    [ "$MISMATCHES" -eq 0 ] && echo "results: all anchors return the same rows" \
+        || echo "results: $MISMATCHES MISMATCH(ES), marked '!' (see $RAW_LOG)"
+)
+raw ""
+raw "$TABLE"
+echo
+echo "$TABLE"
+echo
+echo "CSV: $RESULTS_CSV   raw log: $RAW_LOG"
+
+fail=0
+for a in "${ANCHOR_NAMES[@]}"; do
+    wanted "$a" && [ "${ANCHOR_OK[$a]}" != 1 ] && fail=1
+done
+[ "$FAILURES" -eq 0 ] && [ "$MISMATCHES" -eq 0 ] && [ "$fail" -eq 0 ] || exit 1
+exit 0
