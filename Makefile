@@ -15,7 +15,8 @@ OBJS = \
 	src/deparse.o \
 	src/shard.o \
 	src/scan.o \
-	src/import.o
+	src/import.o \
+	src/combine.o
 
 EXTENSION = shardfdw
 DATA = shardfdw--1.0.sql

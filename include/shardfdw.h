@@ -133,6 +133,20 @@ typedef enum ShardScanPrivateIndex
 	ShardScanPrivateSortOps,	/* OidList: their ordering operators */
 	ShardScanPrivateSortCollations, /* OidList: their collations */
 	ShardScanPrivateSortNullsFirst, /* IntList: 1 for NULLS FIRST */
+
+	/* scans of an upper relation (scanrelid 0): grouped / aggregated */
+	ShardScanPrivateRelid,		/* Integer: OID of the foreign table */
+	ShardScanPrivateCombineMode,	/* Integer: ShardCombineMode */
+	ShardScanPrivateNGroup,		/* Integer: group columns leading the scan
+								 * tuple, followed by one per aggregate */
+	ShardScanPrivateGroupEqops, /* OidList: equality ops of group keys */
+	ShardScanPrivateGroupCollations,	/* OidList */
+	ShardScanPrivateAggKinds,	/* IntList: ShardAggCombine per aggregate */
+	ShardScanPrivateAggCombineFns,	/* OidList */
+	ShardScanPrivateAggFnOids,	/* OidList */
+	ShardScanPrivateAggInputCollids,	/* OidList */
+	ShardScanPrivatePartialTypes,	/* OidList: types of the partial
+									 * columns the shards return */
 	ShardScanPrivateCount		/* number of entries */
 } ShardScanPrivateIndex;
 
@@ -144,6 +158,36 @@ typedef enum ShardPruneMode
 								 * start and at every rescan */
 	SHARD_PRUNE_ANY_ONE			/* replicated: any one shard will do */
 } ShardPruneMode;
+
+/* How an upper-relation scan turns shard rows into its output. */
+typedef enum ShardCombineMode
+{
+	SHARD_COMBINE_NONE,			/* base scan, or aggregation done whole on
+								 * each shard: rows are final */
+	SHARD_COMBINE_PARTIAL		/* shards return partial aggregates per
+								 * group; combine.c folds them */
+} ShardCombineMode;
+
+/*
+ * Planner state of an aggregate pushed to the shards
+ * (RelOptInfo->fdw_private of the grouped upper relation).
+ */
+typedef struct ShardUpperInfo
+{
+	ShardRelInfo *base;			/* the scanned foreign table */
+	RelOptInfo *scanrel;
+	ShardCombineMode mode;
+	List	   *group_exprs;	/* GROUP BY expressions */
+	List	   *group_sgrefs;	/* IntList: their sortgrouprefs */
+	List	   *group_eqops;	/* OidList */
+	List	   *group_collations;	/* OidList */
+	List	   *aggs;			/* Aggrefs, each once */
+	List	   *agg_kinds;		/* IntList (partial mode) */
+	List	   *agg_combinefns; /* OidList (partial mode) */
+	List	   *partial_types;	/* OidList (partial mode) */
+	List	   *remote_having;	/* HAVING quals shipped (whole mode) */
+	List	   *local_having;	/* HAVING quals evaluated locally */
+} ShardUpperInfo;
 
 /* shardfdw.c */
 extern int	shardfdw_explain_shard_list_max;

@@ -50,6 +50,7 @@
 #include "utils/rel.h"
 #include "utils/sortsupport.h"
 
+#include "combine.h"
 #include "connection.h"
 #include "option.h"
 #include "scan.h"
@@ -91,8 +92,9 @@ typedef struct ScanShard
 
 struct ShardScanState
 {
-	Relation	rel;
-	AttInMetadata *attinmeta;
+	Relation	rel;			/* NULL for an upper-relation scan */
+	char	   *relname;		/* for messages */
+	AttInMetadata *attinmeta;	/* of the rows the shards return */
 	ForeignServer *server;
 	UserMapping *user;
 	ShardTableOptions opts;
@@ -137,6 +139,12 @@ struct ShardScanState
 	bool		merge_started;
 	int			last_returned;	/* shard of the row returned last, or -1 */
 
+	/* partial aggregates, combined here (SHARD_COMBINE_PARTIAL) */
+	ShardCombineMode combine_mode;
+	ShardCombiner *combiner;
+	bool		combined;		/* every shard row has been folded */
+	MemoryContext out_cxt;		/* per output row */
+
 	/* statistics for EXPLAIN ANALYZE */
 	double		rows_fetched;
 
@@ -158,6 +166,10 @@ static bool ensure_row(ScanShard *s);
 static void cache_keys(ShardScanState *st, ScanShard *s);
 static int	merge_compare(Datum a, Datum b, void *arg);
 static TupleTableSlot *merge_next(ShardScanState *st, TupleTableSlot *slot);
+static HeapTuple next_append_row(ShardScanState *st);
+static TupleTableSlot *combine_next(ShardScanState *st, TupleTableSlot *slot);
+static TupleDesc partial_row_desc(TupleDesc scandesc, int ngroup,
+								  List *partial_types);
 
 /*
  * shardscan_begin: set up the scan; nothing is sent to the shards yet.
@@ -180,11 +192,17 @@ shardscan_begin(ForeignScanState *node, int eflags)
 
 	st->rel = node->ss.ss_currentRelation;
 	{
-		RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
+		Index		rtindex = fsplan->scan.scanrelid > 0 ?
+			fsplan->scan.scanrelid : bms_next_member(fsplan->fs_relids, -1);
+		RangeTblEntry *rte = exec_rt_fetch(rtindex, estate);
 
 		userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 	}
-	shardfdw_get_table_options(RelationGetRelid(st->rel), &st->opts);
+	shardfdw_get_table_options(st->rel ? RelationGetRelid(st->rel) :
+							   (Oid) intVal(list_nth(fdw_private,
+													 ShardScanPrivateRelid)),
+							   &st->opts);
+	st->relname = get_rel_name(st->opts.relid);
 	st->server = GetForeignServer(st->opts.serverid);
 	st->user = GetUserMapping(userid, st->opts.serverid);
 
@@ -198,7 +216,58 @@ shardscan_begin(ForeignScanState *node, int eflags)
 									 ShardScanPrivateNumRemoteParams));
 	st->prune_is_array = list_nth(fdw_private, ShardScanPrivatePruneIsArray);
 
-	st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(st->rel));
+	/*
+	 * The rows the shards return: the table's columns for a base scan, the
+	 * scan tuple (fdw_scan_tlist) for aggregation done whole on the
+	 * shards, group keys and partial columns for partial aggregation.
+	 */
+	st->combine_mode = intVal(list_nth(fdw_private,
+									   ShardScanPrivateCombineMode));
+	if (st->rel)
+		st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(st->rel));
+	else if (st->combine_mode == SHARD_COMBINE_NONE)
+		st->attinmeta = TupleDescGetAttInMetadata(node->ss.ss_ScanTupleSlot->tts_tupleDescriptor);
+	else
+	{
+		TupleDesc	scandesc = node->ss.ss_ScanTupleSlot->tts_tupleDescriptor;
+		int			ngroup = intVal(list_nth(fdw_private,
+											 ShardScanPrivateNGroup));
+		List	   *kinds = list_nth(fdw_private, ShardScanPrivateAggKinds);
+		int			naggs = list_length(kinds);
+		ShardAggCombine *akinds = palloc(sizeof(ShardAggCombine) * Max(naggs, 1));
+		Oid		   *fns = palloc(sizeof(Oid) * Max(naggs, 1));
+		Oid		   *aggoids = palloc(sizeof(Oid) * Max(naggs, 1));
+		Oid		   *collids = palloc(sizeof(Oid) * Max(naggs, 1));
+		Oid		   *eqops = palloc(sizeof(Oid) * Max(ngroup, 1));
+		Oid		   *gcolls = palloc(sizeof(Oid) * Max(ngroup, 1));
+
+		for (int i = 0; i < naggs; i++)
+		{
+			akinds[i] = list_nth_int(kinds, i);
+			fns[i] = list_nth_oid(list_nth(fdw_private,
+										   ShardScanPrivateAggCombineFns), i);
+			aggoids[i] = list_nth_oid(list_nth(fdw_private,
+											   ShardScanPrivateAggFnOids), i);
+			collids[i] = list_nth_oid(list_nth(fdw_private,
+											   ShardScanPrivateAggInputCollids), i);
+		}
+		for (int i = 0; i < ngroup; i++)
+		{
+			eqops[i] = list_nth_oid(list_nth(fdw_private,
+											 ShardScanPrivateGroupEqops), i);
+			gcolls[i] = list_nth_oid(list_nth(fdw_private,
+											  ShardScanPrivateGroupCollations), i);
+		}
+		st->attinmeta = TupleDescGetAttInMetadata(partial_row_desc(scandesc, ngroup,
+																   list_nth(fdw_private,
+																			ShardScanPrivatePartialTypes)));
+		st->combiner = shard_combiner_create(scandesc, ngroup, eqops, gcolls,
+											 naggs, akinds, fns, aggoids,
+											 collids, estate->es_query_cxt);
+		st->out_cxt = AllocSetContextCreate(estate->es_query_cxt,
+											"shardfdw combined row",
+											ALLOCSET_SMALL_SIZES);
+	}
 
 	/* merge keys of an ordered scan */
 	st->nkeys = list_length(list_nth(fdw_private, ShardScanPrivateSortAttnos));
@@ -525,13 +594,14 @@ conversion_error_callback(void *arg)
 	ShardScanState *st = (ShardScanState *) arg;
 
 	if (st->cur_attno > 0)
-		errcontext("column \"%s\" of foreign table \"%s\", row from shard p%d",
+		errcontext("column %d (\"%s\") of a row of foreign table \"%s\" from shard p%d",
+				   st->cur_attno,
 				   NameStr(TupleDescAttr(st->attinmeta->tupdesc,
 										 st->cur_attno - 1)->attname),
-				   RelationGetRelationName(st->rel), st->cur_shard);
+				   st->relname, st->cur_shard);
 	else
 		errcontext("processing a row of foreign table \"%s\" from shard p%d",
-				   RelationGetRelationName(st->rel), st->cur_shard);
+				   st->relname, st->cur_shard);
 }
 
 /*
@@ -571,11 +641,29 @@ shardscan_iterate(ForeignScanState *node)
 	ShardScanState *st = (ShardScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 
+	HeapTuple	tuple;
+
 	if (!st->started)
 		start_scan(st, node->ss.ps.ps_ExprContext);
 	if (st->nkeys > 0)
 		return merge_next(st, slot);
+	if (st->combine_mode == SHARD_COMBINE_PARTIAL)
+		return combine_next(st, slot);
 
+	tuple = next_append_row(st);
+	if (tuple == NULL)
+		return ExecClearTuple(slot);
+	ExecStoreHeapTuple(tuple, slot, false);
+	return slot;
+}
+
+/*
+ * The next row of any target shard, in arrival order, or NULL at the end.
+ * The tuple lives in its shard's batch context until the next call.
+ */
+static HeapTuple
+next_append_row(ShardScanState *st)
+{
 	for (;;)
 	{
 		ShardConn **waiting;
@@ -587,8 +675,7 @@ shardscan_iterate(ForeignScanState *node)
 		{
 			ScanShard  *s = &st->shards[st->current];
 
-			ExecStoreHeapTuple(s->rows[s->next++], slot, false);
-			return slot;
+			return s->rows[s->next++];
 		}
 
 		/* a batch ready on another shard, maybe arrived meanwhile? */
@@ -602,8 +689,7 @@ shardscan_iterate(ForeignScanState *node)
 			if (advance(s))
 			{
 				st->current = i;
-				ExecStoreHeapTuple(s->rows[s->next++], slot, false);
-				return slot;
+				return s->rows[s->next++];
 			}
 		}
 
@@ -634,7 +720,7 @@ shardscan_iterate(ForeignScanState *node)
 				if (st->shards[i].inflight || st->shards[i].have_incoming)
 					more = true;
 			if (!more)
-				return ExecClearTuple(slot);
+				return NULL;
 		}
 		else
 			absorb_batch(st->shards[idx].conn, &st->shards[idx]);
@@ -754,6 +840,73 @@ merge_next(ShardScanState *st, TupleTableSlot *slot)
 }
 
 /*
+ * Descriptor of the rows a partial aggregation returns: the group keys
+ * (typed as in the scan tuple), then the partial columns.  palloc'd.
+ */
+static TupleDesc
+partial_row_desc(TupleDesc scandesc, int ngroup, List *partial_types)
+{
+	TupleDesc	desc = CreateTemplateTupleDesc(ngroup +
+											   list_length(partial_types));
+	ListCell   *lc;
+	int			attno = ngroup;
+
+	for (int i = 1; i <= ngroup; i++)
+		TupleDescCopyEntry(desc, i, scandesc, i);
+	foreach(lc, partial_types)
+	{
+		attno++;
+		TupleDescInitEntry(desc, attno, NULL, lfirst_oid(lc), -1, 0);
+	}
+	return desc;
+}
+
+/*
+ * Partial aggregation: fold every shard row into its group, then return
+ * the groups one by one.
+ */
+static TupleTableSlot *
+combine_next(ShardScanState *st, TupleTableSlot *slot)
+{
+	TupleDesc	scandesc = slot->tts_tupleDescriptor;
+	Datum	   *values;
+	bool	   *nulls;
+	HeapTuple	tuple;
+	MemoryContext old;
+
+	if (!st->combined)
+	{
+		TupleDesc	rawdesc = st->attinmeta->tupdesc;
+		Datum	   *rv = palloc(sizeof(Datum) * rawdesc->natts);
+		bool	   *rn = palloc(sizeof(bool) * rawdesc->natts);
+
+		while ((tuple = next_append_row(st)) != NULL)
+		{
+			heap_deform_tuple(tuple, rawdesc, rv, rn);
+			shard_combiner_add(st->combiner, rv, rn);
+			CHECK_FOR_INTERRUPTS();
+		}
+		pfree(rv);
+		pfree(rn);
+		st->combined = true;
+	}
+
+	MemoryContextReset(st->out_cxt);
+	old = MemoryContextSwitchTo(st->out_cxt);
+	values = palloc(sizeof(Datum) * scandesc->natts);
+	nulls = palloc(sizeof(bool) * scandesc->natts);
+	if (!shard_combiner_next(st->combiner, values, nulls))
+	{
+		MemoryContextSwitchTo(old);
+		return ExecClearTuple(slot);
+	}
+	tuple = heap_form_tuple(scandesc, values, nulls);
+	MemoryContextSwitchTo(old);
+	ExecStoreHeapTuple(tuple, slot, false);
+	return slot;
+}
+
+/*
  * End the current scan: orphan batches in flight and queue the CLOSE of
  * every cursor (sent for free with the connection's next batch).
  */
@@ -781,6 +934,11 @@ stop_scan(ShardScanState *st)
 	st->started = false;
 	st->nactive = 0;
 	st->shards = NULL;
+	if (st->combiner)
+	{
+		shard_combiner_reset(st->combiner);
+		st->combined = false;
+	}
 }
 
 /*
@@ -793,7 +951,8 @@ void
 shardscan_rescan(ForeignScanState *node)
 {
 	ShardScanState *st = (ShardScanState *) node->fdw_state;
-	bool		rewind = (node->ss.ps.chgParam == NULL);
+	bool		rewind = (node->ss.ps.chgParam == NULL &&
+						  st->combine_mode == SHARD_COMBINE_NONE);
 
 	if (!st->started)
 		return;
@@ -896,6 +1055,35 @@ shardscan_explain(ForeignScanState *node, ExplainState *es)
 			appendStringInfoString(&buf, ", chosen at run time");
 	}
 	ExplainPropertyText("Shards", buf.data, es);
+
+	/* aggregation: where it happens and how partials are combined */
+	if (fsplan->scan.scanrelid == 0)
+	{
+		Oid			relid = (Oid) intVal(list_nth(fdw_private,
+												  ShardScanPrivateRelid));
+		List	   *kinds = list_nth(fdw_private, ShardScanPrivateAggKinds);
+		List	   *aggoids = list_nth(fdw_private, ShardScanPrivateAggFnOids);
+		StringInfoData comb;
+
+		ExplainPropertyText("Relations",
+							psprintf("Aggregate on %s",
+									 quote_identifier(get_rel_name(relid))),
+							es);
+		initStringInfo(&comb);
+		if (intVal(list_nth(fdw_private, ShardScanPrivateCombineMode)) ==
+			SHARD_COMBINE_PARTIAL)
+		{
+			for (int i = 0; i < list_length(kinds); i++)
+				appendStringInfo(&comb, "%s%s", i > 0 ? ", " : "",
+								 shard_agg_explain(list_nth_oid(aggoids, i),
+												   list_nth_int(kinds, i)));
+			if (comb.len == 0)
+				appendStringInfoString(&comb, "group keys only");
+		}
+		else
+			appendStringInfoString(&comb, "none (aggregated whole on the shards)");
+		ExplainPropertyText("Combine", comb.data, es);
+	}
 
 	if (list_length(list_nth(fdw_private, ShardScanPrivateSortAttnos)) > 0)
 	{

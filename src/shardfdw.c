@@ -41,6 +41,7 @@
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
 #include "optimizer/planmain.h"
+#include "optimizer/tlist.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
@@ -49,6 +50,7 @@
 #include "utils/rel.h"
 #include "utils/selfuncs.h"
 
+#include "combine.h"
 #include "connection.h"
 #include "deparse.h"
 #include "import.h"
@@ -67,6 +69,23 @@ PG_MODULE_MAGIC;
 
 static ProcessUtility_hook_type prev_utility_hook = NULL;
 
+/* What GetForeignPlan puts into fdw_private (see make_fdw_private). */
+typedef struct ScanPlan
+{
+	char	   *sql;
+	List	   *retrieved_attrs;
+	int			nparams;
+	ShardPruneMode mode;
+	List	   *targets;
+	List	   *prune_exprs;
+	List	   *prune_is_array;
+	List	   *sort_attnos;
+	List	   *sort_ops;
+	List	   *sort_colls;
+	List	   *sort_nulls_first;
+	ShardUpperInfo *upper;		/* NULL for a base-relation scan */
+} ScanPlan;
+
 void		_PG_init(void);
 
 static void shardGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
@@ -79,6 +98,16 @@ static ForeignScan *shardGetForeignPlan(PlannerInfo *root,
 										ForeignPath *best_path,
 										List *tlist, List *scan_clauses,
 										Plan *outer_plan);
+static void shardGetForeignUpperPaths(PlannerInfo *root,
+									  UpperRelationKind stage,
+									  RelOptInfo *input_rel,
+									  RelOptInfo *output_rel, void *extra);
+static void add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
+							  RelOptInfo *grouped_rel,
+							  GroupPathExtraData *extra);
+static ForeignScan *plan_upper_scan(PlannerInfo *root, RelOptInfo *rel,
+									List *tlist, Plan *outer_plan);
+static bool collect_aggs(Node *node, List **aggs, List *group_exprs);
 static void shardBeginForeignScan(ForeignScanState *node, int eflags);
 static TupleTableSlot *shardIterateForeignScan(ForeignScanState *node);
 static void shardReScanForeignScan(ForeignScanState *node);
@@ -103,6 +132,9 @@ static bool ec_matches_dist_column(PlannerInfo *root, RelOptInfo *rel,
 								   EquivalenceClass *ec,
 								   EquivalenceMember *em, void *arg);
 static Bitmapset *all_shards(int nshards);
+static void plan_targets(PlannerInfo *root, RelOptInfo *baserel,
+						 ShardRelInfo *fpinfo, List *clauses, ScanPlan *sp);
+static List *make_fdw_private(ShardRelInfo *fpinfo, ScanPlan *sp);
 static bool pathkeys_to_sort_keys(PlannerInfo *root, RelOptInfo *rel,
 								  List *pathkeys, List **attnos, List **ops,
 								  List **colls, List **nulls_first,
@@ -145,6 +177,7 @@ shardfdw_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = shardReScanForeignScan;
 	routine->EndForeignScan = shardEndForeignScan;
 	routine->ExplainForeignScan = shardExplainForeignScan;
+	routine->GetForeignUpperPaths = shardGetForeignUpperPaths;
 	routine->AnalyzeForeignTable = shardAnalyzeForeignTable;
 	routine->ImportForeignSchema = shardImportForeignSchema;
 
@@ -633,19 +666,15 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 					Oid foreigntableid, ForeignPath *best_path,
 					List *tlist, List *scan_clauses, Plan *outer_plan)
 {
-	ShardRelInfo *fpinfo = (ShardRelInfo *) baserel->fdw_private;
+	ShardRelInfo *fpinfo;
 	List	   *remote_conds = NIL;
 	List	   *remote_exprs = NIL;
 	List	   *local_exprs = NIL;
 	List	   *params_list = NIL;
 	List	   *retrieved_attrs = NIL;
-	List	   *fdw_private;
 	List	   *fdw_exprs;
-	List	   *prune_exprs = NIL;
-	List	   *prune_is_array = NIL;
-	List	   *targets = NIL;
-	ShardPruneMode mode = SHARD_PRUNE_NONE;
-	Bitmapset  *attrs_used = bms_copy(fpinfo->attrs_used);
+	ScanPlan	sp;
+	Bitmapset  *attrs_used;
 	List	   *sort_attnos = NIL;
 	List	   *sort_ops = NIL;
 	List	   *sort_colls = NIL;
@@ -654,6 +683,11 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	StringInfoData sql;
 	ListCell   *lc;
 	int			nestlevel;
+
+	if (IS_UPPER_REL(baserel))
+		return plan_upper_scan(root, baserel, tlist, outer_plan);
+	fpinfo = (ShardRelInfo *) baserel->fdw_private;
+	attrs_used = bms_copy(fpinfo->attrs_used);
 
 	foreach(lc, scan_clauses)
 	{
@@ -713,41 +747,85 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	}
 	shardconn_reset_transmission_modes(nestlevel);
 
-	/* the target shards */
+	memset(&sp, 0, sizeof(sp));
+	sp.sql = sql.data;
+	sp.retrieved_attrs = retrieved_attrs;
+	sp.nparams = list_length(params_list);
+	sp.sort_attnos = sort_attnos;
+	sp.sort_ops = sort_ops;
+	sp.sort_colls = sort_colls;
+	sp.sort_nulls_first = sort_nulls_first;
+	plan_targets(root, baserel, fpinfo, scan_clauses, &sp);
+
+	fdw_exprs = list_concat(list_copy(params_list), sp.prune_exprs);
+
+	return make_foreignscan(tlist,
+							local_exprs,
+							baserel->relid,
+							fdw_exprs,
+							make_fdw_private(fpinfo, &sp),
+							NIL,
+							remote_exprs,
+							outer_plan);
+}
+
+/*
+ * Decide the target shards of a scan of baserel restricted by clauses
+ * (RestrictInfos): fixed at plan time, or prune key expressions evaluated
+ * at run time, or any one shard of a replicated table.  Fills sp.
+ */
+static void
+plan_targets(PlannerInfo *root, RelOptInfo *baserel, ShardRelInfo *fpinfo,
+			 List *clauses, ScanPlan *sp)
+{
+	ListCell   *lc;
+
+	sp->mode = SHARD_PRUNE_NONE;
+	sp->targets = NIL;
+	sp->prune_exprs = NIL;
+	sp->prune_is_array = NIL;
 	if (fpinfo->opts.distribution == SHARD_DIST_REPLICATED)
-		mode = SHARD_PRUNE_ANY_ONE;
-	else if (shard_find_prune_exprs(root, baserel, &fpinfo->opts,
-									scan_clauses, &prune_exprs,
-									&prune_is_array))
+		sp->mode = SHARD_PRUNE_ANY_ONE;
+	else if (shard_find_prune_exprs(root, baserel, &fpinfo->opts, clauses,
+									&sp->prune_exprs, &sp->prune_is_array))
 	{
 		bool		all_const = true;
 
-		foreach(lc, prune_exprs)
+		foreach(lc, sp->prune_exprs)
 			if (!IsA(lfirst(lc), Const))
 				all_const = false;
 		if (all_const)
 		{
-			Bitmapset  *shards = shard_eval_prune(&fpinfo->opts, prune_exprs,
-												  NIL, prune_is_array, NULL);
+			Bitmapset  *shards = shard_eval_prune(&fpinfo->opts,
+												  sp->prune_exprs, NIL,
+												  sp->prune_is_array, NULL);
 			int			shard = -1;
 
 			while ((shard = bms_next_member(shards, shard)) >= 0)
-				targets = lappend_int(targets, shard);
-			prune_exprs = NIL;
-			prune_is_array = NIL;
+				sp->targets = lappend_int(sp->targets, shard);
+			sp->prune_exprs = NIL;
+			sp->prune_is_array = NIL;
 		}
 		else
-			mode = SHARD_PRUNE_RUNTIME;
+			sp->mode = SHARD_PRUNE_RUNTIME;
 	}
 	else
 	{
 		for (int i = 0; i < fpinfo->opts.nshards; i++)
-			targets = lappend_int(targets, i);
+			sp->targets = lappend_int(sp->targets, i);
 	}
+}
 
-	fdw_exprs = list_concat(list_copy(params_list), prune_exprs);
+/*
+ * The fdw_private List of a ForeignScan, indexed by ShardScanPrivateIndex
+ * (palloc'd).
+ */
+static List *
+make_fdw_private(ShardRelInfo *fpinfo, ScanPlan *sp)
+{
+	List	   *fdw_private = NIL;
+	ShardUpperInfo *up = sp->upper;
 
-	fdw_private = NIL;
 	for (int i = 0; i < ShardScanPrivateCount; i++)
 	{
 		Node	   *item = NULL;
@@ -755,10 +833,10 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 		switch ((ShardScanPrivateIndex) i)
 		{
 			case ShardScanPrivateSql:
-				item = (Node *) makeString(sql.data);
+				item = (Node *) makeString(sp->sql);
 				break;
 			case ShardScanPrivateRetrievedAttrs:
-				item = (Node *) retrieved_attrs;
+				item = (Node *) sp->retrieved_attrs;
 				break;
 			case ShardScanPrivateFetchSize:
 				item = (Node *) makeInteger(fpinfo->opts.fetch_size);
@@ -767,42 +845,398 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 				item = (Node *) makeInteger(fpinfo->opts.nshards);
 				break;
 			case ShardScanPrivateTargets:
-				item = (Node *) targets;
+				item = (Node *) sp->targets;
 				break;
 			case ShardScanPrivatePruneMode:
-				item = (Node *) makeInteger(mode);
+				item = (Node *) makeInteger(sp->mode);
 				break;
 			case ShardScanPrivateNumRemoteParams:
-				item = (Node *) makeInteger(list_length(params_list));
+				item = (Node *) makeInteger(sp->nparams);
 				break;
 			case ShardScanPrivatePruneIsArray:
-				item = (Node *) prune_is_array;
+				item = (Node *) sp->prune_is_array;
 				break;
 			case ShardScanPrivateSortAttnos:
-				item = (Node *) sort_attnos;
+				item = (Node *) sp->sort_attnos;
 				break;
 			case ShardScanPrivateSortOps:
-				item = (Node *) sort_ops;
+				item = (Node *) sp->sort_ops;
 				break;
 			case ShardScanPrivateSortCollations:
-				item = (Node *) sort_colls;
+				item = (Node *) sp->sort_colls;
 				break;
 			case ShardScanPrivateSortNullsFirst:
-				item = (Node *) sort_nulls_first;
+				item = (Node *) sp->sort_nulls_first;
+				break;
+			case ShardScanPrivateRelid:
+				item = (Node *) makeInteger((int) fpinfo->opts.relid);
+				break;
+			case ShardScanPrivateCombineMode:
+				item = (Node *) makeInteger(up ? up->mode : SHARD_COMBINE_NONE);
+				break;
+			case ShardScanPrivateNGroup:
+				item = (Node *) makeInteger(up ? list_length(up->group_exprs) : 0);
+				break;
+			case ShardScanPrivateGroupEqops:
+				item = (Node *) (up ? up->group_eqops : NIL);
+				break;
+			case ShardScanPrivateGroupCollations:
+				item = (Node *) (up ? up->group_collations : NIL);
+				break;
+			case ShardScanPrivateAggKinds:
+				item = (Node *) (up ? up->agg_kinds : NIL);
+				break;
+			case ShardScanPrivateAggCombineFns:
+				item = (Node *) (up ? up->agg_combinefns : NIL);
+				break;
+			case ShardScanPrivateAggFnOids:
+				{
+					List	   *oids = NIL;
+					ListCell   *lc;
+
+					if (up)
+						foreach(lc, up->aggs)
+							oids = lappend_oid(oids, lfirst_node(Aggref, lc)->aggfnoid);
+					item = (Node *) oids;
+					break;
+				}
+			case ShardScanPrivateAggInputCollids:
+				{
+					List	   *oids = NIL;
+					ListCell   *lc;
+
+					if (up)
+						foreach(lc, up->aggs)
+							oids = lappend_oid(oids, lfirst_node(Aggref, lc)->inputcollid);
+					item = (Node *) oids;
+					break;
+				}
+			case ShardScanPrivatePartialTypes:
+				item = (Node *) (up ? up->partial_types : NIL);
 				break;
 			case ShardScanPrivateCount:
 				break;
 		}
 		fdw_private = lappend(fdw_private, item);
 	}
+	return fdw_private;
+}
+
+/*
+ * shardGetForeignUpperPaths: offer aggregation on the shards for a
+ * grouped query over one shardfdw table.
+ */
+static void
+shardGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
+						  RelOptInfo *input_rel, RelOptInfo *output_rel,
+						  void *extra)
+{
+	if (stage != UPPERREL_GROUP_AGG || output_rel->fdw_private != NULL ||
+		input_rel->reloptkind != RELOPT_BASEREL ||
+		input_rel->fdw_private == NULL)
+		return;
+	add_grouping_path(root, input_rel, output_rel,
+					  (GroupPathExtraData *) extra);
+}
+
+/*
+ * Add every Aggref in node to *aggs (once each).  False if node has a
+ * column outside an aggregate that is not a GROUP BY expression.
+ */
+static bool
+collect_aggs(Node *node, List **aggs, List *group_exprs)
+{
+	List	   *items = pull_var_clause(node, PVC_INCLUDE_AGGREGATES |
+										PVC_RECURSE_PLACEHOLDERS);
+	ListCell   *lc;
+
+	foreach(lc, items)
+	{
+		Node	   *item = lfirst(lc);
+
+		if (IsA(item, Aggref))
+			*aggs = list_append_unique(*aggs, item);
+		else if (!list_member(group_exprs, item))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Add a path computing the grouped relation on the shards: whole, when
+ * every group lives on one shard (one target shard, a replicated table,
+ * or GROUP BY including the distribution column); else partially, each
+ * shard aggregating its rows per group and the coordinator combining the
+ * partial results (combine.c).  Nothing is added when an aggregate can be
+ * neither shipped nor combined: aggregation then runs locally over fetched
+ * rows.  The ShardUpperInfo is hung on grouped_rel->fdw_private.
+ */
+static void
+add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
+				  RelOptInfo *grouped_rel, GroupPathExtraData *extra)
+{
+	Query	   *parse = root->parse;
+	ShardRelInfo *fp = (ShardRelInfo *) input_rel->fdw_private;
+	PathTarget *target = grouped_rel->reltarget;
+	ShardUpperInfo *up;
+	ListCell   *lc;
+	int			i;
+	bool		single_shard;
+	bool		by_key = false;
+	double		ngroups;
+	double		nrows_moved;
+	double		k;
+	Cost		remote_work;
+	Cost		startup;
+	Cost		total;
+
+	if (parse->groupingSets || (!parse->hasAggs && !parse->groupClause) ||
+		fp->local_conds != NIL || extra->patype != PARTITIONWISE_AGGREGATE_NONE)
+		return;
+
+	up = palloc0(sizeof(ShardUpperInfo));
+	up->base = fp;
+	up->scanrel = input_rel;
+
+	/* GROUP BY expressions first, then the aggregates the rest needs */
+	i = 0;
+	foreach(lc, target->exprs)
+	{
+		Expr	   *expr = lfirst(lc);
+		Index		sgref = get_pathtarget_sortgroupref(target, i);
+		SortGroupClause *sgc;
+
+		i++;
+		if (sgref == 0 ||
+			(sgc = get_sortgroupref_clause_noerr(sgref, parse->groupClause)) == NULL)
+			continue;
+		if (IsA(expr, Const) || !sgc->hashable ||
+			!shardfdw_is_foreign_expr(root, input_rel, expr))
+			return;
+		up->group_exprs = lappend(up->group_exprs, expr);
+		up->group_sgrefs = lappend_int(up->group_sgrefs, sgref);
+		up->group_eqops = lappend_oid(up->group_eqops, sgc->eqop);
+		up->group_collations = lappend_oid(up->group_collations,
+										   exprCollation((Node *) expr));
+	}
+	i = 0;
+	foreach(lc, target->exprs)
+	{
+		Expr	   *expr = lfirst(lc);
+		Index		sgref = get_pathtarget_sortgroupref(target, i);
+
+		i++;
+		if (sgref != 0 &&
+			get_sortgroupref_clause_noerr(sgref, parse->groupClause) != NULL)
+			continue;
+		if (!collect_aggs((Node *) expr, &up->aggs, up->group_exprs))
+			return;
+	}
+	if (extra->havingQual &&
+		!collect_aggs(extra->havingQual, &up->aggs, up->group_exprs))
+		return;
+
+	/* whole on the shards, or partial and combined? */
+	single_shard = fp->opts.nshards == 1 ||
+		fp->opts.distribution == SHARD_DIST_REPLICATED ||
+		(fp->prune_static && bms_num_members(fp->static_shards) == 1);
+	if (fp->opts.dist_attno != InvalidAttrNumber)
+	{
+		foreach(lc, up->group_exprs)
+		{
+			Expr	   *e = lfirst(lc);
+
+			while (IsA(e, RelabelType))
+				e = ((RelabelType *) e)->arg;
+			if (IsA(e, Var) && ((Var *) e)->varno == input_rel->relid &&
+				((Var *) e)->varattno == fp->opts.dist_attno)
+				by_key = true;
+		}
+	}
+	/* (no GROUP BY over zero shards still owes one row: partial mode) */
+	up->mode = (single_shard || (by_key && up->group_exprs != NIL)) ?
+		SHARD_COMBINE_NONE : SHARD_COMBINE_PARTIAL;
+
+	foreach(lc, up->aggs)
+	{
+		Aggref	   *agg = lfirst_node(Aggref, lc);
+
+		if (!shardfdw_is_foreign_upper_expr(root, input_rel, (Expr *) agg))
+			return;
+		if (up->mode == SHARD_COMBINE_PARTIAL)
+		{
+			ShardAggCombine kind;
+			Oid			combinefn;
+			List	   *types;
+
+			if (!shard_agg_combinable(agg, &kind, &combinefn, &types))
+				return;
+			up->agg_kinds = lappend_int(up->agg_kinds, kind);
+			up->agg_combinefns = lappend_oid(up->agg_combinefns, combinefn);
+			up->partial_types = list_concat(up->partial_types, types);
+		}
+	}
+	if (extra->havingQual)
+	{
+		foreach(lc, (List *) extra->havingQual)
+		{
+			Expr	   *qual = lfirst(lc);
+
+			if (up->mode == SHARD_COMBINE_NONE &&
+				shardfdw_is_foreign_upper_expr(root, input_rel, qual))
+				up->remote_having = lappend(up->remote_having, qual);
+			else
+				up->local_having = lappend(up->local_having, qual);
+		}
+	}
+
+	/*
+	 * Costs: the shards read and aggregate their rows, then only groups
+	 * cross the network -- once per shard in partial mode.  Work done on
+	 * the shards is weighted at half of the same work on the coordinator:
+	 * it runs on other machines, in parallel, and spares the coordinator
+	 * the per-row executor overhead of local aggregation.
+	 */
+	ngroups = up->group_exprs == NIL ? 1 :
+		estimate_num_groups(root, up->group_exprs, input_rel->rows, NULL,
+							NULL);
+	k = up->mode == SHARD_COMBINE_PARTIAL ? Max(fp->est_shards, 1) : 1;
+	nrows_moved = Min(ngroups * k, Max(fp->retrieved_rows, 1));
+	remote_work = (fp->total_cost - fp->startup_cost) -
+		fp->retrieved_rows * (fp->opts.fdw_tuple_cost + cpu_tuple_cost) +
+		fp->retrieved_rows * cpu_operator_cost *
+		(list_length(up->aggs) + list_length(up->group_exprs));
+	startup = fp->startup_cost + Max(remote_work, 0) * 0.5;
+	total = startup +
+		nrows_moved * (fp->opts.fdw_tuple_cost + cpu_tuple_cost) +
+		nrows_moved * cpu_operator_cost * (list_length(up->aggs) + 1);
+
+	grouped_rel->fdw_private = up;
+	add_path(grouped_rel, (Path *)
+			 create_foreign_upper_path(root, grouped_rel, target, ngroups,
+									   startup, total, NIL, NULL, NIL));
+}
+
+/*
+ * The ForeignScan of a grouped relation: fdw_scan_tlist holds the GROUP BY
+ * expressions and then each aggregate; the remote query computes them
+ * whole, or their partials grouped by position.  HAVING quals the shards
+ * cannot evaluate, and all of them in partial mode, stay local.
+ */
+static ForeignScan *
+plan_upper_scan(PlannerInfo *root, RelOptInfo *rel, List *tlist,
+				Plan *outer_plan)
+{
+	ShardUpperInfo *up = (ShardUpperInfo *) rel->fdw_private;
+	ShardRelInfo *fp = up->base;
+	RelOptInfo *scanrel = up->scanrel;
+	List	   *scan_tlist = NIL;
+	List	   *params_list = NIL;
+	List	   *retrieved = NIL;
+	StringInfoData sql;
+	ScanPlan	sp;
+	ListCell   *lc;
+	ListCell   *lc2;
+	Relation	relation;
+	int			ncols = 0;
+	int			nestlevel;
+	int			i;
+	const char *sep;
+
+	/* the scan tuple */
+	forboth(lc, up->group_exprs, lc2, up->group_sgrefs)
+	{
+		TargetEntry *tle = makeTargetEntry(lfirst(lc),
+										   list_length(scan_tlist) + 1,
+										   NULL, false);
+
+		tle->ressortgroupref = lfirst_int(lc2);
+		scan_tlist = lappend(scan_tlist, tle);
+	}
+	foreach(lc, up->aggs)
+		scan_tlist = lappend(scan_tlist,
+							 makeTargetEntry(lfirst(lc),
+											 list_length(scan_tlist) + 1,
+											 NULL, false));
+
+	/* the remote query */
+	initStringInfo(&sql);
+	nestlevel = shardconn_set_transmission_modes();
+	appendStringInfoString(&sql, "SELECT ");
+	sep = "";
+	foreach(lc, up->group_exprs)
+	{
+		appendStringInfoString(&sql, sep);
+		shardfdw_deparse_expr(&sql, root, scanrel, lfirst(lc), &params_list);
+		sep = ", ";
+		ncols++;
+	}
+	i = 0;
+	foreach(lc, up->aggs)
+	{
+		appendStringInfoString(&sql, sep);
+		if (up->mode == SHARD_COMBINE_PARTIAL)
+			shard_agg_deparse_partials(&sql, root, scanrel, lfirst(lc),
+									   list_nth_int(up->agg_kinds, i),
+									   &params_list);
+		else
+			shardfdw_deparse_expr(&sql, root, scanrel, lfirst(lc),
+								  &params_list);
+		sep = ", ";
+		i++;
+	}
+	ncols += up->mode == SHARD_COMBINE_PARTIAL ?
+		list_length(up->partial_types) : list_length(up->aggs);
+	appendStringInfoString(&sql, " FROM ");
+	relation = table_open(fp->opts.relid, NoLock);
+	shardfdw_deparse_relation(&sql, relation);
+	table_close(relation, NoLock);
+	sep = " WHERE ";
+	foreach(lc, fp->remote_conds)
+	{
+		appendStringInfoString(&sql, sep);
+		appendStringInfoChar(&sql, '(');
+		shardfdw_deparse_expr(&sql, root, scanrel,
+							  lfirst_node(RestrictInfo, lc)->clause,
+							  &params_list);
+		appendStringInfoChar(&sql, ')');
+		sep = " AND ";
+	}
+	if (up->group_exprs != NIL)
+	{
+		appendStringInfoString(&sql, " GROUP BY ");
+		for (i = 1; i <= list_length(up->group_exprs); i++)
+			appendStringInfo(&sql, "%s%d", i > 1 ? ", " : "", i);
+	}
+	sep = " HAVING ";
+	foreach(lc, up->remote_having)
+	{
+		appendStringInfoString(&sql, sep);
+		appendStringInfoChar(&sql, '(');
+		shardfdw_deparse_expr(&sql, root, scanrel, lfirst(lc), &params_list);
+		appendStringInfoChar(&sql, ')');
+		sep = " AND ";
+	}
+	shardconn_reset_transmission_modes(nestlevel);
+
+	for (i = 1; i <= ncols; i++)
+		retrieved = lappend_int(retrieved, i);
+
+	memset(&sp, 0, sizeof(sp));
+	sp.sql = sql.data;
+	sp.retrieved_attrs = retrieved;
+	sp.nparams = list_length(params_list);
+	sp.upper = up;
+	plan_targets(root, scanrel, fp, scanrel->baserestrictinfo, &sp);
 
 	return make_foreignscan(tlist,
-							local_exprs,
-							baserel->relid,
-							fdw_exprs,
-							fdw_private,
+							up->local_having,
+							0,
+							list_concat(list_copy(params_list),
+										sp.prune_exprs),
+							make_fdw_private(fp, &sp),
+							scan_tlist,
 							NIL,
-							remote_exprs,
 							outer_plan);
 }
 

@@ -1,0 +1,547 @@
+/*-------------------------------------------------------------------------
+ *
+ * combine.c
+ *		  Partial aggregates: what the shards compute, and combining it.
+ *
+ * When an aggregate query cannot be shipped whole (its groups span
+ * shards), every shard computes partial results per group and the
+ * coordinator combines them.  Three rules cover the supported aggregates:
+ *
+ *	SHARD_COMBINE_FN: the aggregate's transition state is its result (no
+ *		final function, a plain transition type) and it has a strict
+ *		combine function: the shards return the aggregate itself and the
+ *		results are folded with the combine function.  count (-> sum of
+ *		counts), sum of int2/int4/float4/float8/interval/money, min, max,
+ *		bool_and, bool_or, every, bit_and, bit_or, ...
+ *	SHARD_COMBINE_NUMERIC_SUM: sum(int8) and sum(numeric) return numeric
+ *		partial sums, added exactly.
+ *	SHARD_COMBINE_AVG: avg of int2/int4/int8/numeric: the shards return
+ *		sum and count; the coordinator divides the totals in numeric, as
+ *		PostgreSQL's own final functions do, so the result is identical.
+ *
+ * Anything else (DISTINCT or ordered aggregates, internal states such as
+ * stddev or string_agg, user-defined aggregates without such a rule) is
+ * not combinable: the planner then leaves aggregation to the coordinator
+ * over fetched rows, which is always right.
+ *
+ * The combiner keeps one state per group in a TupleHashTable keyed by the
+ * group values with the GROUP BY equality operators; all of it lives in a
+ * memory context that is reset between scans.
+ *
+ * src/combine.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_aggregate.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "fmgr.h"
+#include "nodes/nodeFuncs.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/syscache.h"
+
+#include "combine.h"
+#include "deparse.h"
+
+/* State slots per aggregate: avg needs two (sum, count). */
+#define STATES_PER_AGG 2
+
+struct ShardCombiner
+{
+	TupleDesc	outdesc;
+	int			ngroup;
+	int			naggs;
+	ShardAggCombine *kinds;
+	FmgrInfo   *combine;		/* per aggregate (SHARD_COMBINE_FN) */
+	Oid		   *inputcollids;
+	int16	   *typlen;			/* per state slot */
+	bool	   *typbyval;
+	Datum	   *empty_values;	/* FN results of an empty input */
+	bool	   *empty_nulls;
+
+	MemoryContext cxt;			/* everything below */
+	MemoryContext tablecxt;		/* groups; reset between scans */
+	MemoryContext tempcxt;
+	TupleDesc	keydesc;
+	TupleTableSlot *keyslot;	/* virtual: group keys of an input row */
+	TupleTableSlot *firstslot;	/* minimal: a group's stored keys */
+	FmgrInfo	numeric_add;
+	FmgrInfo	int8_add;
+	TupleHashTable table;		/* NULL without GROUP BY */
+	TupleHashIterator iter;
+	bool		iterating;
+
+	/* without GROUP BY: one group, output even for empty input */
+	Datum	   *single_values;
+	bool	   *single_nulls;
+	bool		single_done;
+};
+
+/* Is aggregate aggfnoid pg_catalog.<name>? */
+static bool
+is_catalog_agg(Oid aggfnoid, const char *name)
+{
+	return get_func_namespace(aggfnoid) == PG_CATALOG_NAMESPACE &&
+		strcmp(get_func_name(aggfnoid), name) == 0;
+}
+
+/*
+ * shard_agg_combinable: see combine.h.
+ */
+bool
+shard_agg_combinable(Aggref *agg, ShardAggCombine *kind, Oid *combinefn,
+					 List **partial_types)
+{
+	HeapTuple	tup;
+	Form_pg_aggregate aggform;
+	Oid			argtype = InvalidOid;
+	bool		ok = false;
+
+	*partial_types = NIL;
+	*combinefn = InvalidOid;
+	if (agg->aggkind != AGGKIND_NORMAL || agg->aggdistinct != NIL ||
+		agg->aggorder != NIL || agg->aggsplit != AGGSPLIT_SIMPLE ||
+		agg->agglevelsup != 0 || list_length(agg->args) > 1)
+		return false;
+	if (agg->args != NIL)
+		argtype = exprType((Node *) linitial_node(TargetEntry, agg->args)->expr);
+
+	if (is_catalog_agg(agg->aggfnoid, "avg") &&
+		(argtype == INT2OID || argtype == INT4OID || argtype == INT8OID ||
+		 argtype == NUMERICOID))
+	{
+		*kind = SHARD_COMBINE_AVG;
+		*partial_types = list_make2_oid(NUMERICOID, INT8OID);
+		return true;
+	}
+	if (is_catalog_agg(agg->aggfnoid, "sum") &&
+		(argtype == INT8OID || argtype == NUMERICOID))
+	{
+		*kind = SHARD_COMBINE_NUMERIC_SUM;
+		*partial_types = list_make1_oid(NUMERICOID);
+		return true;
+	}
+
+	tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(agg->aggfnoid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	aggform = (Form_pg_aggregate) GETSTRUCT(tup);
+	if (!OidIsValid(aggform->aggfinalfn) &&
+		OidIsValid(aggform->aggcombinefn) &&
+		aggform->aggtranstype != INTERNALOID &&
+		(aggform->aggtranstype == agg->aggtype ||
+		 IsPolymorphicType(aggform->aggtranstype)) &&
+		func_strict(aggform->aggcombinefn))
+	{
+		*kind = SHARD_COMBINE_FN;
+		*combinefn = aggform->aggcombinefn;
+		*partial_types = list_make1_oid(agg->aggtype);
+		ok = true;
+	}
+	ReleaseSysCache(tup);
+	return ok;
+}
+
+/*
+ * shard_agg_deparse_partials: see combine.h.  For FN and NUMERIC_SUM the
+ * partial is the aggregate itself; avg becomes sum and count of the same
+ * argument under the same FILTER.
+ */
+void
+shard_agg_deparse_partials(StringInfo buf, PlannerInfo *root,
+						   RelOptInfo *baserel, Aggref *agg,
+						   ShardAggCombine kind, List **params_list)
+{
+	Expr	   *arg;
+
+	if (kind != SHARD_COMBINE_AVG)
+	{
+		shardfdw_deparse_expr(buf, root, baserel, (Expr *) agg, params_list);
+		return;
+	}
+	/* the sum is sent as numeric whatever the input type */
+	arg = linitial_node(TargetEntry, agg->args)->expr;
+	for (int i = 0; i < 2; i++)
+	{
+		appendStringInfoString(buf, i == 0 ? "(sum(" : ", count(");
+		shardfdw_deparse_expr(buf, root, baserel, arg, params_list);
+		appendStringInfoChar(buf, ')');
+		if (agg->aggfilter)
+		{
+			appendStringInfoString(buf, " FILTER (WHERE ");
+			shardfdw_deparse_expr(buf, root, baserel, agg->aggfilter,
+								  params_list);
+			appendStringInfoChar(buf, ')');
+		}
+		if (i == 0)
+			appendStringInfoString(buf, ")::numeric");
+	}
+}
+
+/* shard_agg_explain: see combine.h; palloc'd. */
+char *
+shard_agg_explain(Oid aggfnoid, ShardAggCombine kind)
+{
+	char	   *name = get_func_name(aggfnoid);
+
+	switch (kind)
+	{
+		case SHARD_COMBINE_AVG:
+			return psprintf("%s -> sum/count", name);
+		case SHARD_COMBINE_NUMERIC_SUM:
+			return psprintf("%s -> sum", name);
+		case SHARD_COMBINE_FN:
+			if (strcmp(name, "count") == 0)
+				return psprintf("%s -> sum", name);
+			return psprintf("%s -> %s", name, name);
+	}
+	return name;
+}
+
+/*
+ * Empty-input result of an FN aggregate: its initial value (count: 0),
+ * else NULL.
+ */
+static void
+fn_empty_value(Oid aggfnoid, Oid rettype, Datum *value, bool *isnull)
+{
+	HeapTuple	tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(aggfnoid));
+	Datum		init;
+	bool		initnull;
+
+	*value = (Datum) 0;
+	*isnull = true;
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for aggregate %u", aggfnoid);
+	init = SysCacheGetAttr(AGGFNOID, tup, Anum_pg_aggregate_agginitval,
+						   &initnull);
+	if (!initnull)
+	{
+		Oid			typinput;
+		Oid			typioparam;
+
+		getTypeInputInfo(rettype, &typinput, &typioparam);
+		*value = OidInputFunctionCall(typinput, TextDatumGetCString(init),
+									  typioparam, -1);
+		*isnull = false;
+	}
+	ReleaseSysCache(tup);
+}
+
+/*
+ * shard_combiner_create: see combine.h.  The arrays are copied.
+ */
+ShardCombiner *
+shard_combiner_create(TupleDesc outdesc, int ngroup, Oid *eqops,
+					  Oid *collations, int naggs, ShardAggCombine *kinds,
+					  Oid *combinefns, Oid *aggfnoids, Oid *inputcollids,
+					  MemoryContext cxt)
+{
+	ShardCombiner *cb;
+	MemoryContext old;
+	int			nstates = naggs * STATES_PER_AGG;
+
+	cxt = AllocSetContextCreate(cxt, "shardfdw combine",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	cb = palloc0(sizeof(ShardCombiner));
+	cb->cxt = cxt;
+	cb->tablecxt = AllocSetContextCreate(cxt, "shardfdw groups",
+										 ALLOCSET_DEFAULT_SIZES);
+	cb->tempcxt = AllocSetContextCreate(cxt, "shardfdw combine temp",
+										ALLOCSET_SMALL_SIZES);
+	cb->outdesc = outdesc;
+	cb->ngroup = ngroup;
+	fmgr_info_cxt(F_NUMERIC_ADD, &cb->numeric_add, cxt);
+	fmgr_info_cxt(F_INT8PL, &cb->int8_add, cxt);
+	cb->naggs = naggs;
+	cb->kinds = palloc(sizeof(ShardAggCombine) * Max(naggs, 1));
+	cb->combine = palloc0(sizeof(FmgrInfo) * Max(naggs, 1));
+	cb->inputcollids = palloc(sizeof(Oid) * Max(naggs, 1));
+	cb->typlen = palloc(sizeof(int16) * Max(nstates, 1));
+	cb->typbyval = palloc(sizeof(bool) * Max(nstates, 1));
+	cb->empty_values = palloc0(sizeof(Datum) * Max(naggs, 1));
+	cb->empty_nulls = palloc(sizeof(bool) * Max(naggs, 1));
+
+	for (int i = 0; i < naggs; i++)
+	{
+		Oid			rettype = TupleDescAttr(outdesc, ngroup + i)->atttypid;
+
+		cb->kinds[i] = kinds[i];
+		cb->inputcollids[i] = inputcollids[i];
+		cb->empty_nulls[i] = true;
+		if (kinds[i] == SHARD_COMBINE_FN)
+		{
+			fmgr_info_cxt(combinefns[i], &cb->combine[i], cxt);
+			get_typlenbyval(rettype, &cb->typlen[i * 2], &cb->typbyval[i * 2]);
+			fn_empty_value(aggfnoids[i], rettype, &cb->empty_values[i],
+						   &cb->empty_nulls[i]);
+		}
+		else
+		{
+			/* numeric sum; avg keeps its sum in slot 0 and count in 1 */
+			get_typlenbyval(NUMERICOID, &cb->typlen[i * 2],
+							&cb->typbyval[i * 2]);
+		}
+		get_typlenbyval(INT8OID, &cb->typlen[i * 2 + 1],
+						&cb->typbyval[i * 2 + 1]);
+	}
+
+	if (ngroup > 0)
+	{
+		AttrNumber *keycols = palloc(sizeof(AttrNumber) * ngroup);
+		Oid		   *eqfuncs;
+		FmgrInfo   *hashfuncs;
+
+		cb->keydesc = CreateTemplateTupleDesc(ngroup);
+		for (int i = 0; i < ngroup; i++)
+		{
+			TupleDescCopyEntry(cb->keydesc, i + 1, outdesc, i + 1);
+			keycols[i] = i + 1;
+		}
+		cb->keyslot = MakeSingleTupleTableSlot(cb->keydesc,
+											   &TTSOpsVirtual);
+		cb->firstslot = MakeSingleTupleTableSlot(cb->keydesc,
+												 &TTSOpsMinimalTuple);
+		execTuplesHashPrepare(ngroup, eqops, &eqfuncs, &hashfuncs);
+		cb->table = BuildTupleHashTableExt(NULL, cb->keydesc, ngroup,
+										   keycols, eqfuncs, hashfuncs,
+										   collations, 256,
+										   sizeof(Datum) * nstates +
+										   sizeof(bool) * nstates,
+										   cxt, cb->tablecxt,
+										   cb->tempcxt, false);
+	}
+	MemoryContextSwitchTo(old);
+	shard_combiner_reset(cb);
+	return cb;
+}
+
+/* shard_combiner_reset: forget all groups (for a rescan). */
+void
+shard_combiner_reset(ShardCombiner *cb)
+{
+	int			nstates = cb->naggs * STATES_PER_AGG;
+
+	cb->iterating = false;
+	cb->single_done = false;
+	/* the table's structure lives in cxt, its entries in tablecxt */
+	if (cb->table)
+		ResetTupleHashTable(cb->table);
+	MemoryContextReset(cb->tablecxt);
+	cb->single_values = MemoryContextAllocZero(cb->tablecxt,
+											   sizeof(Datum) * Max(nstates, 1));
+	cb->single_nulls = MemoryContextAlloc(cb->tablecxt,
+										  sizeof(bool) * Max(nstates, 1));
+	memset(cb->single_nulls, true, sizeof(bool) * Max(nstates, 1));
+}
+
+/*
+ * Fold one partial value into state slot (vals[s], nulls[s]) with fn, the
+ * strict combine rule: NULLs are skipped, the first value is copied.
+ */
+static void
+fold(ShardCombiner *cb, FmgrInfo *fn, Oid collid, Datum *vals, bool *nulls,
+	 int s, Datum v, bool isnull)
+{
+	MemoryContext old;
+	Datum		r;
+
+	if (isnull)
+		return;
+	old = MemoryContextSwitchTo(cb->tablecxt);
+	if (nulls[s])
+		r = datumCopy(v, cb->typbyval[s], cb->typlen[s]);
+	else
+	{
+		r = FunctionCall2Coll(fn, collid, vals[s], v);
+		if (!cb->typbyval[s] && DatumGetPointer(r) != DatumGetPointer(vals[s]))
+			r = datumCopy(r, false, cb->typlen[s]);
+	}
+	MemoryContextSwitchTo(old);
+	vals[s] = r;
+	nulls[s] = false;
+}
+
+/*
+ * shard_combiner_add: fold one partial row (group keys, then partials)
+ * into its group.
+ */
+void
+shard_combiner_add(ShardCombiner *cb, Datum *values, bool *nulls)
+{
+	Datum	   *svals;
+	bool	   *snulls;
+	int			col = cb->ngroup;
+
+	if (cb->table)
+	{
+		TupleHashEntry entry;
+		bool		isnew;
+		int			nstates = cb->naggs * STATES_PER_AGG;
+
+		ExecClearTuple(cb->keyslot);
+		memcpy(cb->keyslot->tts_values, values, sizeof(Datum) * cb->ngroup);
+		memcpy(cb->keyslot->tts_isnull, nulls, sizeof(bool) * cb->ngroup);
+		ExecStoreVirtualTuple(cb->keyslot);
+		entry = LookupTupleHashEntry(cb->table, cb->keyslot, &isnew, NULL);
+		if (isnew)
+		{
+			entry->additional = MemoryContextAlloc(cb->tablecxt,
+												   (sizeof(Datum) + sizeof(bool)) *
+												   Max(nstates, 1));
+			svals = (Datum *) entry->additional;
+			snulls = (bool *) (svals + nstates);
+			memset(svals, 0, sizeof(Datum) * nstates);
+			memset(snulls, true, sizeof(bool) * nstates);
+		}
+		svals = (Datum *) entry->additional;
+		snulls = (bool *) (svals + nstates);
+	}
+	else
+	{
+		svals = cb->single_values;
+		snulls = cb->single_nulls;
+	}
+
+	for (int i = 0; i < cb->naggs; i++)
+	{
+		int			s = i * STATES_PER_AGG;
+
+		switch (cb->kinds[i])
+		{
+			case SHARD_COMBINE_FN:
+				fold(cb, &cb->combine[i], cb->inputcollids[i], svals, snulls,
+					 s, values[col], nulls[col]);
+				col++;
+				break;
+			case SHARD_COMBINE_NUMERIC_SUM:
+				fold(cb, &cb->numeric_add, InvalidOid, svals, snulls, s,
+					 values[col], nulls[col]);
+				col++;
+				break;
+			case SHARD_COMBINE_AVG:
+				/* numeric sum in slot s, int8 count in slot s + 1 */
+				fold(cb, &cb->numeric_add, InvalidOid, svals, snulls, s,
+					 values[col], nulls[col]);
+				fold(cb, &cb->int8_add, InvalidOid, svals, snulls, s + 1,
+					 values[col + 1], nulls[col + 1]);
+				col += 2;
+				break;
+		}
+	}
+}
+
+/*
+ * Final value of aggregate i from its state slots.
+ */
+static void
+final_value(ShardCombiner *cb, int i, Datum *svals, bool *snulls,
+			bool empty, Datum *value, bool *isnull)
+{
+	int			s = i * STATES_PER_AGG;
+
+	switch (cb->kinds[i])
+	{
+		case SHARD_COMBINE_FN:
+			if (empty)
+			{
+				*value = cb->empty_values[i];
+				*isnull = cb->empty_nulls[i];
+			}
+			else
+			{
+				*value = svals[s];
+				*isnull = snulls[s];
+			}
+			break;
+		case SHARD_COMBINE_NUMERIC_SUM:
+			*value = svals[s];
+			*isnull = snulls[s];
+			break;
+		case SHARD_COMBINE_AVG:
+			if (snulls[s + 1] || DatumGetInt64(svals[s + 1]) == 0 || snulls[s])
+			{
+				*value = (Datum) 0;
+				*isnull = true;
+			}
+			else
+			{
+				*value = DirectFunctionCall2(numeric_div, svals[s],
+											 DirectFunctionCall1(int8_numeric,
+																 svals[s + 1]));
+				*isnull = false;
+			}
+			break;
+	}
+}
+
+/*
+ * shard_combiner_next: the next finished group into values/nulls (in
+ * outdesc's layout; pass-by-reference results are palloc'd in the caller's
+ * context or point into the combiner); false when there are no more.
+ */
+bool
+shard_combiner_next(ShardCombiner *cb, Datum *values, bool *nulls)
+{
+	Datum	   *svals;
+	bool	   *snulls;
+	int			nstates = cb->naggs * STATES_PER_AGG;
+
+	if (cb->table == NULL)
+	{
+		/* no GROUP BY: exactly one row, also for no input at all */
+		bool		empty = true;
+
+		if (cb->single_done)
+			return false;
+		cb->single_done = true;
+		for (int s = 0; s < nstates; s++)
+			if (!cb->single_nulls[s])
+				empty = false;
+		svals = cb->single_values;
+		snulls = cb->single_nulls;
+		for (int i = 0; i < cb->naggs; i++)
+			final_value(cb, i, svals, snulls,
+						empty && cb->kinds[i] == SHARD_COMBINE_FN,
+						&values[i], &nulls[i]);
+		return true;
+	}
+
+	if (!cb->iterating)
+	{
+		InitTupleHashIterator(cb->table, &cb->iter);
+		cb->iterating = true;
+	}
+	for (;;)
+	{
+		TupleHashEntry entry = ScanTupleHashTable(cb->table, &cb->iter);
+
+		if (entry == NULL)
+			return false;
+
+		/* group keys from the group's first row */
+		ExecStoreMinimalTuple(entry->firstTuple, cb->firstslot, false);
+		slot_getallattrs(cb->firstslot);
+		for (int k = 0; k < cb->ngroup; k++)
+		{
+			values[k] = cb->firstslot->tts_values[k];
+			nulls[k] = cb->firstslot->tts_isnull[k];
+		}
+		svals = (Datum *) entry->additional;
+		snulls = (bool *) (svals + nstates);
+		for (int i = 0; i < cb->naggs; i++)
+			final_value(cb, i, svals, snulls, false,
+						&values[cb->ngroup + i], &nulls[cb->ngroup + i]);
+		return true;
+	}
+}
