@@ -163,6 +163,7 @@ static void store_result(ScanShard *s, PGresult *res);
 static void conversion_error_callback(void *arg);
 static bool advance(ScanShard *s);
 static bool ensure_row(ScanShard *s);
+static void check_inflight(ScanShard *s);
 static void cache_keys(ShardScanState *st, ScanShard *s);
 static int	merge_compare(Datum a, Datum b, void *arg);
 static TupleTableSlot *merge_next(ShardScanState *st, TupleTableSlot *slot);
@@ -412,6 +413,10 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 	char		fetch[64];
 
 	MemoryContextReset(st->scan_cxt);
+	st->shards = NULL;
+	st->heap = NULL;
+	st->merge_started = false;
+	st->last_returned = -1;
 	st->targets = choose_targets(st, econtext);
 	compute_params(st, econtext);
 	st->started = true;
@@ -699,6 +704,7 @@ next_append_row(ShardScanState *st)
 		{
 			ScanShard  *s = &st->shards[i];
 
+			check_inflight(s);
 			if (s->inflight)
 				waiting[nwaiting++] = s->conn;
 			else if (!s->eof && !s->have_incoming && s->next >= s->nrows)
@@ -728,6 +734,22 @@ next_append_row(ShardScanState *st)
 }
 
 /*
+ * Our batch on s's connection must still be there: a subtransaction abort
+ * (e.g. an exception caught in PL/pgSQL while this scan was open) cancels
+ * and drops every batch in flight, and the cursor cannot go on then.
+ */
+static void
+check_inflight(ScanShard *s)
+{
+	if (s->inflight && (!s->conn->busy || s->conn->owner != s))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("a fetch from shard p%d of foreign table \"%s\" was cancelled by a subtransaction abort",
+						s->shard, s->scan->relname),
+				 errhint("Do not roll back a subtransaction while a scan of the same foreign table is still open.")));
+}
+
+/*
  * Make sure shard s has a current row, waiting for its next batch if
  * needed.  False when s has no more rows.
  */
@@ -746,6 +768,7 @@ ensure_row(ScanShard *s)
 				return false;
 			send_fetch(s);
 		}
+		check_inflight(s);
 		one[0] = s->conn;
 		(void) shardconn_wait_any(one, 1);
 		absorb_batch(s->conn, s);
@@ -798,6 +821,8 @@ merge_next(ShardScanState *st, TupleTableSlot *slot)
 	ScanShard  *s;
 	int			i;
 
+	if (st->nactive == 0)
+		return ExecClearTuple(slot);	/* no target shard */
 	if (!st->merge_started)
 	{
 		binaryheap_reset(st->heap);
@@ -827,7 +852,7 @@ merge_next(ShardScanState *st, TupleTableSlot *slot)
 			(void) binaryheap_remove_first(st->heap);
 	}
 
-	if (st->nactive == 0 || binaryheap_empty(st->heap))
+	if (binaryheap_empty(st->heap))
 	{
 		st->last_returned = -1;
 		return ExecClearTuple(slot);

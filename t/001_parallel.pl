@@ -103,6 +103,8 @@ for my $owner (0 .. 3)
 		{
 			push @stmts, $1;
 		}
+		# a new connection's session setup rides in front of the first batch
+		@stmts = grep { !/set_config/ } @stmts;
 		if ($i == $owner)
 		{
 			my @verbs = map { (split / /)[0] } @stmts;
