@@ -148,6 +148,9 @@ step "building and installing shardfdw"
 stage_tree "$BENCH_DIR/build"
 build_and_install "$BENCH_DIR/build" "$BENCH_DIR/build.log" \
     || die "build of shardfdw failed (full log: $BENCH_DIR/build.log)"
+# Which source was measured (the work tree may carry uncommitted changes).
+raw "shardfdw source fingerprint (sha1 of Makefile, *.control, *.sql, src/*.c, include/*.h): $(
+    cd "$BENCH_DIR/build" && cat Makefile ./*.control ./*.sql src/*.c include/*.h 2>/dev/null | sha1sum | cut -c1-12)"
 
 # ---------------------------------------------------------------- start servers
 for n in "${NODES[@]}"; do
@@ -522,6 +525,8 @@ bench_q() {
     fi
 }
 
+raw "load average before the queries: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews the numbers)"
+
 # The plans, for the record (shardfdw, postgres_fdw, local, direct).
 step "EXPLAIN (VERBOSE, COSTS OFF) of Q1..Q5 (raw log only)"
 for a in sfdw pgfdw local direct; do
@@ -547,6 +552,8 @@ for a in "${ANCHOR_NAMES[@]}"; do
         bench_q "$a" "$q"
     done
 done
+
+raw "load average after the queries: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---------------------------------------------------------------- cross-check
 # Every anchor over the full data must return the same rows (order-insensitive for

@@ -140,6 +140,8 @@ static bool pathkeys_to_sort_keys(PlannerInfo *root, RelOptInfo *rel,
 								  List **colls, List **nulls_first,
 								  List **exprs);
 static List *useful_pathkeys_list(PlannerInfo *root, RelOptInfo *rel);
+static int64 remote_limit(PlannerInfo *root, RelOptInfo *baserel,
+						  List *pathkeys);
 static void shard_utility_hook(PlannedStmt *pstmt, const char *queryString,
 							   bool readOnlyTree,
 							   ProcessUtilityContext context,
@@ -555,6 +557,30 @@ useful_pathkeys_list(PlannerInfo *root, RelOptInfo *rel)
 }
 
 /*
+ * The row limit every shard may apply to a scan of baserel with the given
+ * pathkeys, or 0.  The planner's limit_tuples (LIMIT + OFFSET, when both
+ * are constants and nothing like grouping comes between) bounds the rows
+ * the query needs; it may be shipped when baserel is the only relation,
+ * nothing is filtered locally, and the scan delivers the query's ordering
+ * (or the query has none).  The local Limit keeps the exact LIMIT/OFFSET.
+ */
+static int64
+remote_limit(PlannerInfo *root, RelOptInfo *baserel, List *pathkeys)
+{
+	ShardRelInfo *fpinfo = (ShardRelInfo *) baserel->fdw_private;
+
+	if (root->limit_tuples <= 0 || root->limit_tuples > (double) PG_INT32_MAX ||
+		fpinfo->local_conds != NIL || root->parse->rowMarks != NIL ||
+		bms_membership(root->all_baserels) != BMS_SINGLETON ||
+		!bms_equal(root->all_baserels, baserel->relids))
+		return 0;
+	if (root->query_pathkeys != NIL &&
+		!pathkeys_contained_in(root->query_pathkeys, pathkeys))
+		return 0;
+	return (int64) root->limit_tuples;
+}
+
+/*
  * shardGetForeignPaths: the plain path, and parameterized paths for join
  * clauses on the distribution column (a nested loop then reads only the
  * owning shard for each outer row).
@@ -572,7 +598,9 @@ shardGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 									 fpinfo->rows,
 									 fpinfo->startup_cost,
 									 fpinfo->total_cost,
-									 NIL, NULL, NULL, NIL));
+									 NIL, NULL, NULL,
+									 list_make1(makeInteger((int) Min(remote_limit(root, baserel, NIL),
+																	  PG_INT32_MAX)))));
 
 	/*
 	 * Sorted paths: every shard sorts its rows (ORDER BY in the remote
@@ -593,10 +621,16 @@ shardGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 			(fpinfo->total_cost - fpinfo->startup_cost) * 0.5 + sort_cost;
 		Cost		total = fpinfo->total_cost + sort_cost + merge_cost;
 
+		int64		limit = remote_limit(root, baserel, pathkeys);
+
+		/* with a remote LIMIT each shard sorts and sends only the top rows */
+		if (limit > 0 && limit < fpinfo->rows)
+			total = startup + (total - startup) * limit * k / fpinfo->rows;
 		add_path(baserel, (Path *)
 				 create_foreignscan_path(root, baserel, NULL,
 										 fpinfo->rows, startup, total,
-										 pathkeys, NULL, NULL, NIL));
+										 pathkeys, NULL, NULL,
+										 list_make1(makeInteger((int) Min(limit, PG_INT32_MAX)))));
 	}
 
 	if (fpinfo->opts.dist_attno == InvalidAttrNumber)
@@ -745,6 +779,10 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 			sep = ", ";
 		}
 	}
+	if (best_path->fdw_private != NIL &&
+		intVal(linitial(best_path->fdw_private)) > 0)
+		appendStringInfo(&sql, " LIMIT %d",
+						 intVal(linitial(best_path->fdw_private)));
 	shardconn_reset_transmission_modes(nestlevel);
 
 	memset(&sp, 0, sizeof(sp));
