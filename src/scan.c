@@ -1091,7 +1091,9 @@ shardscan_explain(ForeignScanState *node, ExplainState *es)
 		StringInfoData comb;
 
 		ExplainPropertyText("Relations",
-							psprintf("Aggregate on %s",
+							psprintf("%s on %s",
+									 list_length(aggoids) > 0 ?
+									 "Aggregate" : "Grouping",
 									 quote_identifier(get_rel_name(relid))),
 							es);
 		initStringInfo(&comb);
@@ -1103,7 +1105,7 @@ shardscan_explain(ForeignScanState *node, ExplainState *es)
 								 shard_agg_explain(list_nth_oid(aggoids, i),
 												   list_nth_int(kinds, i)));
 			if (comb.len == 0)
-				appendStringInfoString(&comb, "group keys only");
+				appendStringInfoString(&comb, "duplicates removed");
 		}
 		else
 			appendStringInfoString(&comb, "none (aggregated whole on the shards)");

@@ -103,8 +103,8 @@ static void shardGetForeignUpperPaths(PlannerInfo *root,
 									  RelOptInfo *input_rel,
 									  RelOptInfo *output_rel, void *extra);
 static void add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
-							  RelOptInfo *grouped_rel,
-							  GroupPathExtraData *extra);
+							  RelOptInfo *grouped_rel, List *groupclauses,
+							  Node *havingqual);
 static ForeignScan *plan_upper_scan(PlannerInfo *root, RelOptInfo *rel,
 									List *tlist, Plan *outer_plan);
 static bool collect_aggs(Node *node, List **aggs, List *group_exprs);
@@ -969,12 +969,23 @@ shardGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 						  RelOptInfo *input_rel, RelOptInfo *output_rel,
 						  void *extra)
 {
-	if (stage != UPPERREL_GROUP_AGG || output_rel->fdw_private != NULL ||
+	if (output_rel->fdw_private != NULL ||
 		input_rel->reloptkind != RELOPT_BASEREL ||
 		input_rel->fdw_private == NULL)
 		return;
-	add_grouping_path(root, input_rel, output_rel,
-					  (GroupPathExtraData *) extra);
+	if (stage == UPPERREL_GROUP_AGG)
+	{
+		GroupPathExtraData *gextra = (GroupPathExtraData *) extra;
+
+		if (root->parse->groupingSets ||
+			gextra->patype != PARTITIONWISE_AGGREGATE_NONE)
+			return;
+		add_grouping_path(root, input_rel, output_rel,
+						  root->parse->groupClause, gextra->havingQual);
+	}
+	else if (stage == UPPERREL_DISTINCT && !root->parse->hasDistinctOn)
+		add_grouping_path(root, input_rel, output_rel,
+						  root->parse->distinctClause, NULL);
 }
 
 /*
@@ -1001,7 +1012,9 @@ collect_aggs(Node *node, List **aggs, List *group_exprs)
 }
 
 /*
- * Add a path computing the grouped relation on the shards: whole, when
+ * Add a path computing the grouped relation (GROUP BY groupclauses, with
+ * aggregates and HAVING) or the distinct relation (SELECT DISTINCT: the
+ * distinctClause as keys, no aggregates) on the shards: whole, when
  * every group lives on one shard (one target shard, a replicated table,
  * or GROUP BY including the distribution column); else partially, each
  * shard aggregating its rows per group and the coordinator combining the
@@ -1011,11 +1024,14 @@ collect_aggs(Node *node, List **aggs, List *group_exprs)
  */
 static void
 add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
-				  RelOptInfo *grouped_rel, GroupPathExtraData *extra)
+				  RelOptInfo *grouped_rel, List *groupclauses,
+				  Node *havingqual)
 {
 	Query	   *parse = root->parse;
 	ShardRelInfo *fp = (ShardRelInfo *) input_rel->fdw_private;
-	PathTarget *target = grouped_rel->reltarget;
+	PathTarget *target = groupclauses == parse->distinctClause &&
+		groupclauses != NIL ? root->upper_targets[UPPERREL_DISTINCT] :
+		grouped_rel->reltarget;
 	ShardUpperInfo *up;
 	ListCell   *lc;
 	int			i;
@@ -1028,8 +1044,8 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
 	Cost		startup;
 	Cost		total;
 
-	if (parse->groupingSets || (!parse->hasAggs && !parse->groupClause) ||
-		fp->local_conds != NIL || extra->patype != PARTITIONWISE_AGGREGATE_NONE)
+	if ((!parse->hasAggs && groupclauses == NIL) || fp->local_conds != NIL ||
+		parse->hasWindowFuncs || parse->hasTargetSRFs)
 		return;
 
 	up = palloc0(sizeof(ShardUpperInfo));
@@ -1046,7 +1062,7 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
 
 		i++;
 		if (sgref == 0 ||
-			(sgc = get_sortgroupref_clause_noerr(sgref, parse->groupClause)) == NULL)
+			(sgc = get_sortgroupref_clause_noerr(sgref, groupclauses)) == NULL)
 			continue;
 		if (IsA(expr, Const) || !sgc->hashable ||
 			!shardfdw_is_foreign_expr(root, input_rel, expr))
@@ -1065,13 +1081,16 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
 
 		i++;
 		if (sgref != 0 &&
-			get_sortgroupref_clause_noerr(sgref, parse->groupClause) != NULL)
+			get_sortgroupref_clause_noerr(sgref, groupclauses) != NULL)
 			continue;
 		if (!collect_aggs((Node *) expr, &up->aggs, up->group_exprs))
 			return;
 	}
-	if (extra->havingQual &&
-		!collect_aggs(extra->havingQual, &up->aggs, up->group_exprs))
+	if (havingqual &&
+		!collect_aggs(havingqual, &up->aggs, up->group_exprs))
+		return;
+
+	if (up->group_exprs == NIL && up->aggs == NIL)
 		return;
 
 	/* whole on the shards, or partial and combined? */
@@ -1114,9 +1133,9 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
 			up->partial_types = list_concat(up->partial_types, types);
 		}
 	}
-	if (extra->havingQual)
+	if (havingqual)
 	{
-		foreach(lc, (List *) extra->havingQual)
+		foreach(lc, (List *) havingqual)
 		{
 			Expr	   *qual = lfirst(lc);
 
