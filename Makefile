@@ -16,7 +16,8 @@ OBJS = \
 	src/shard.o \
 	src/scan.o \
 	src/import.o \
-	src/combine.o
+	src/combine.o \
+	src/join.o
 
 EXTENSION = shardfdw
 DATA = shardfdw--1.0.sql

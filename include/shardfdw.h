@@ -111,7 +111,29 @@ typedef struct ShardRelInfo
 
 	/* for EXPLAIN and error messages */
 	char	   *relation_name;
+
+	/* a join of two shardfdw tables pushed to the shards, else NULL */
+	struct ShardJoinInfo *join;
 } ShardRelInfo;
+
+/*
+ * A join of two base shardfdw tables computed on each shard: the tables
+ * are co-located (same distribution, joined on the key), or one side is
+ * replicated, or both sides live on the same single shard.
+ */
+typedef struct ShardJoinInfo
+{
+	JoinType	jointype;		/* INNER, LEFT, RIGHT, FULL, SEMI, ANTI */
+	RelOptInfo *outerrel;
+	RelOptInfo *innerrel;
+	List	   *joinclauses;	/* Exprs: ON, or the EXISTS condition */
+	List	   *otherclauses;	/* Exprs: filters above the join, shipped */
+	List	   *local_exprs;	/* Exprs evaluated on the coordinator */
+	bool		any_one;		/* both sides replicated */
+	Bitmapset  *targets;		/* target shards (unless any_one) */
+	List	   *group_safe_vars;	/* distribution columns that never mix
+									 * shards in the join's output */
+} ShardJoinInfo;
 
 /*
  * fdw_private of a shardfdw ForeignScan: a List indexed by these.
@@ -147,6 +169,8 @@ typedef enum ShardScanPrivateIndex
 	ShardScanPrivateAggInputCollids,	/* OidList */
 	ShardScanPrivatePartialTypes,	/* OidList: types of the partial
 									 * columns the shards return */
+	ShardScanPrivateRelations,	/* String: what a scanrelid-0 scan reads,
+								 * for EXPLAIN */
 	ShardScanPrivateCount		/* number of entries */
 } ShardScanPrivateIndex;
 

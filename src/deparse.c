@@ -1425,7 +1425,8 @@ init_expr_cxt(deparse_expr_cxt *context, StringInfo buf, PlannerInfo *root,
 	context->scanrel = baserel;
 	context->buf = buf;
 	context->params_list = params_list;
-	context->qualify_col = false;
+	/* a pushed-down join names its columns by relation alias */
+	context->qualify_col = IS_JOIN_REL(baserel);
 	context->case_frame = NULL;
 }
 

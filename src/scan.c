@@ -1081,21 +1081,22 @@ shardscan_explain(ForeignScanState *node, ExplainState *es)
 	}
 	ExplainPropertyText("Shards", buf.data, es);
 
-	/* aggregation: where it happens and how partials are combined */
+	/* joins and aggregation: what is read, how partials are combined */
 	if (fsplan->scan.scanrelid == 0)
+		ExplainPropertyText("Relations",
+							strVal(list_nth(fdw_private,
+											ShardScanPrivateRelations)),
+							es);
+	if (fsplan->scan.scanrelid == 0 &&
+		(intVal(list_nth(fdw_private, ShardScanPrivateCombineMode)) ==
+		 SHARD_COMBINE_PARTIAL ||
+		 list_nth(fdw_private, ShardScanPrivateAggFnOids) != NIL ||
+		 intVal(list_nth(fdw_private, ShardScanPrivateNGroup)) > 0))
 	{
-		Oid			relid = (Oid) intVal(list_nth(fdw_private,
-												  ShardScanPrivateRelid));
 		List	   *kinds = list_nth(fdw_private, ShardScanPrivateAggKinds);
 		List	   *aggoids = list_nth(fdw_private, ShardScanPrivateAggFnOids);
 		StringInfoData comb;
 
-		ExplainPropertyText("Relations",
-							psprintf("%s on %s",
-									 list_length(aggoids) > 0 ?
-									 "Aggregate" : "Grouping",
-									 quote_identifier(get_rel_name(relid))),
-							es);
 		initStringInfo(&comb);
 		if (intVal(list_nth(fdw_private, ShardScanPrivateCombineMode)) ==
 			SHARD_COMBINE_PARTIAL)

@@ -54,6 +54,7 @@
 #include "connection.h"
 #include "deparse.h"
 #include "import.h"
+#include "join.h"
 #include "option.h"
 #include "scan.h"
 #include "shard.h"
@@ -84,6 +85,7 @@ typedef struct ScanPlan
 	List	   *sort_colls;
 	List	   *sort_nulls_first;
 	ShardUpperInfo *upper;		/* NULL for a base-relation scan */
+	char	   *relations;		/* scanrelid 0: what is read, for EXPLAIN */
 } ScanPlan;
 
 void		_PG_init(void);
@@ -108,6 +110,9 @@ static void add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
 static ForeignScan *plan_upper_scan(PlannerInfo *root, RelOptInfo *rel,
 									List *tlist, Plan *outer_plan);
 static bool collect_aggs(Node *node, List **aggs, List *group_exprs);
+static ForeignScan *plan_join_scan(PlannerInfo *root, RelOptInfo *joinrel,
+								   List *tlist, Plan *outer_plan);
+static void targets_from_join(ShardRelInfo *fp, ScanPlan *sp);
 static void shardBeginForeignScan(ForeignScanState *node, int eflags);
 static TupleTableSlot *shardIterateForeignScan(ForeignScanState *node);
 static void shardReScanForeignScan(ForeignScanState *node);
@@ -180,6 +185,7 @@ shardfdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = shardEndForeignScan;
 	routine->ExplainForeignScan = shardExplainForeignScan;
 	routine->GetForeignUpperPaths = shardGetForeignUpperPaths;
+	routine->GetForeignJoinPaths = shardfdw_join_paths;
 	routine->AnalyzeForeignTable = shardAnalyzeForeignTable;
 	routine->ImportForeignSchema = shardImportForeignSchema;
 
@@ -720,6 +726,8 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 
 	if (IS_UPPER_REL(baserel))
 		return plan_upper_scan(root, baserel, tlist, outer_plan);
+	if (IS_JOIN_REL(baserel))
+		return plan_join_scan(root, baserel, tlist, outer_plan);
 	fpinfo = (ShardRelInfo *) baserel->fdw_private;
 	attrs_used = bms_copy(fpinfo->attrs_used);
 
@@ -952,6 +960,9 @@ make_fdw_private(ShardRelInfo *fpinfo, ScanPlan *sp)
 			case ShardScanPrivatePartialTypes:
 				item = (Node *) (up ? up->partial_types : NIL);
 				break;
+			case ShardScanPrivateRelations:
+				item = (Node *) makeString(sp->relations ? sp->relations : "");
+				break;
 			case ShardScanPrivateCount:
 				break;
 		}
@@ -969,9 +980,9 @@ shardGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 						  RelOptInfo *input_rel, RelOptInfo *output_rel,
 						  void *extra)
 {
-	if (output_rel->fdw_private != NULL ||
-		input_rel->reloptkind != RELOPT_BASEREL ||
-		input_rel->fdw_private == NULL)
+	if (output_rel->fdw_private != NULL || input_rel->fdw_private == NULL ||
+		(input_rel->reloptkind != RELOPT_BASEREL &&
+		 !IS_JOIN_REL(input_rel)))
 		return;
 	if (stage == UPPERREL_GROUP_AGG)
 	{
@@ -1045,6 +1056,7 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
 	Cost		total;
 
 	if ((!parse->hasAggs && groupclauses == NIL) || fp->local_conds != NIL ||
+		(fp->join && fp->join->local_exprs != NIL) ||
 		parse->hasWindowFuncs || parse->hasTargetSRFs)
 		return;
 
@@ -1094,10 +1106,36 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
 		return;
 
 	/* whole on the shards, or partial and combined? */
-	single_shard = fp->opts.nshards == 1 ||
-		fp->opts.distribution == SHARD_DIST_REPLICATED ||
-		(fp->prune_static && bms_num_members(fp->static_shards) == 1);
-	if (fp->opts.dist_attno != InvalidAttrNumber)
+	if (fp->join)
+	{
+		single_shard = fp->join->any_one ||
+			bms_num_members(fp->join->targets) == 1;
+		foreach(lc, up->group_exprs)
+		{
+			Expr	   *e = lfirst(lc);
+
+			while (IsA(e, RelabelType))
+				e = ((RelabelType *) e)->arg;
+			if (IsA(e, Var))
+			{
+				ListCell   *lc2;
+
+				foreach(lc2, fp->join->group_safe_vars)
+				{
+					Var		   *v = lfirst(lc2);
+
+					if (v->varno == ((Var *) e)->varno &&
+						v->varattno == ((Var *) e)->varattno)
+						by_key = true;
+				}
+			}
+		}
+	}
+	else
+		single_shard = fp->opts.nshards == 1 ||
+			fp->opts.distribution == SHARD_DIST_REPLICATED ||
+			(fp->prune_static && bms_num_members(fp->static_shards) == 1);
+	if (fp->join == NULL && fp->opts.dist_attno != InvalidAttrNumber)
 	{
 		foreach(lc, up->group_exprs)
 		{
@@ -1194,7 +1232,6 @@ plan_upper_scan(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 	ScanPlan	sp;
 	ListCell   *lc;
 	ListCell   *lc2;
-	Relation	relation;
 	int			ncols = 0;
 	int			nestlevel;
 	int			i;
@@ -1244,21 +1281,7 @@ plan_upper_scan(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 	}
 	ncols += up->mode == SHARD_COMBINE_PARTIAL ?
 		list_length(up->partial_types) : list_length(up->aggs);
-	appendStringInfoString(&sql, " FROM ");
-	relation = table_open(fp->opts.relid, NoLock);
-	shardfdw_deparse_relation(&sql, relation);
-	table_close(relation, NoLock);
-	sep = " WHERE ";
-	foreach(lc, fp->remote_conds)
-	{
-		appendStringInfoString(&sql, sep);
-		appendStringInfoChar(&sql, '(');
-		shardfdw_deparse_expr(&sql, root, scanrel,
-							  lfirst_node(RestrictInfo, lc)->clause,
-							  &params_list);
-		appendStringInfoChar(&sql, ')');
-		sep = " AND ";
-	}
+	shardfdw_deparse_from_where(&sql, root, scanrel, &params_list);
 	if (up->group_exprs != NIL)
 	{
 		appendStringInfoString(&sql, " GROUP BY ");
@@ -1284,7 +1307,12 @@ plan_upper_scan(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 	sp.retrieved_attrs = retrieved;
 	sp.nparams = list_length(params_list);
 	sp.upper = up;
-	plan_targets(root, scanrel, fp, scanrel->baserestrictinfo, &sp);
+	sp.relations = psprintf("%s on %s", up->aggs ? "Aggregate" : "Grouping",
+							shardfdw_join_description(root, scanrel));
+	if (fp->join)
+		targets_from_join(fp, &sp);
+	else
+		plan_targets(root, scanrel, fp, scanrel->baserestrictinfo, &sp);
 
 	return make_foreignscan(tlist,
 							up->local_having,
@@ -1294,6 +1322,77 @@ plan_upper_scan(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 							make_fdw_private(fp, &sp),
 							scan_tlist,
 							NIL,
+							outer_plan);
+}
+
+/*
+ * Target shards of a scan over a pushed-down join: fixed by join.c.
+ */
+static void
+targets_from_join(ShardRelInfo *fp, ScanPlan *sp)
+{
+	int			shard = -1;
+
+	sp->targets = NIL;
+	sp->prune_exprs = NIL;
+	sp->prune_is_array = NIL;
+	sp->mode = fp->join->any_one ? SHARD_PRUNE_ANY_ONE : SHARD_PRUNE_NONE;
+	while ((shard = bms_next_member(fp->join->targets, shard)) >= 0)
+		sp->targets = lappend_int(sp->targets, shard);
+}
+
+/*
+ * The ForeignScan of a join computed on the shards: fdw_scan_tlist holds
+ * the columns the join's output and its local quals need.
+ */
+static ForeignScan *
+plan_join_scan(PlannerInfo *root, RelOptInfo *joinrel, List *tlist,
+			   Plan *outer_plan)
+{
+	ShardRelInfo *fp = (ShardRelInfo *) joinrel->fdw_private;
+	ShardJoinInfo *j = fp->join;
+	List	   *scan_tlist;
+	List	   *params_list = NIL;
+	List	   *retrieved = NIL;
+	StringInfoData sql;
+	ScanPlan	sp;
+	ListCell   *lc;
+	int			nestlevel;
+	const char *sep = "";
+
+	scan_tlist = add_to_flat_tlist(NIL,
+								   pull_var_clause((Node *) joinrel->reltarget->exprs,
+												   PVC_RECURSE_PLACEHOLDERS));
+	scan_tlist = add_to_flat_tlist(scan_tlist,
+								   pull_var_clause((Node *) j->local_exprs,
+												   PVC_RECURSE_PLACEHOLDERS));
+
+	initStringInfo(&sql);
+	nestlevel = shardconn_set_transmission_modes();
+	appendStringInfoString(&sql, "SELECT ");
+	foreach(lc, scan_tlist)
+	{
+		appendStringInfoString(&sql, sep);
+		shardfdw_deparse_expr(&sql, root, joinrel,
+							  lfirst_node(TargetEntry, lc)->expr,
+							  &params_list);
+		sep = ", ";
+		retrieved = lappend_int(retrieved, list_length(retrieved) + 1);
+	}
+	if (scan_tlist == NIL)
+		appendStringInfoString(&sql, "NULL");
+	shardfdw_deparse_from_where(&sql, root, joinrel, &params_list);
+	shardconn_reset_transmission_modes(nestlevel);
+
+	memset(&sp, 0, sizeof(sp));
+	sp.sql = sql.data;
+	sp.retrieved_attrs = retrieved;
+	sp.nparams = list_length(params_list);
+	sp.relations = shardfdw_join_description(root, joinrel);
+	targets_from_join(fp, &sp);
+
+	return make_foreignscan(tlist, j->local_exprs, 0, params_list,
+							make_fdw_private(fp, &sp), scan_tlist, NIL,
 							outer_plan);
 }
 

@@ -1,0 +1,462 @@
+/*-------------------------------------------------------------------------
+ *
+ * join.c
+ *		  Joins of shardfdw tables computed on the shards.
+ *
+ * A join of two shardfdw tables of the same server (and user mapping) is
+ * computed by each shard on its own rows -- one remote query per target
+ * shard -- when that gives the same rows as joining the whole tables:
+ *
+ *	- co-located: both tables are distributed the same way (hash with the
+ *	  same hash operator family and collation, or both modulo) and a join
+ *	  clause equates the two distribution columns; matching rows then
+ *	  always live on the same shard.  Every join type qualifies.
+ *	- one side replicated: every shard has all of its rows, so the join is
+ *	  right as long as the replicated side is never the preserved side of
+ *	  an outer join (that would repeat its unmatched rows once per shard):
+ *	  INNER, LEFT/SEMI/ANTI with the replicated side inside, RIGHT with it
+ *	  outside.  Both replicated: any one shard computes the join.
+ *	- both sides pruned at plan time to the same single shard.
+ *
+ * Target shards: the intersection of the sides' shards for INNER and SEMI,
+ * the preserved side's for LEFT, RIGHT and ANTI, the union for FULL.
+ * Each side with remote conditions is sent as a subquery, so its filter
+ * applies before the join whatever the join type; SEMI and ANTI joins
+ * become [NOT] EXISTS.  Only joins of two base tables are pushed; a side
+ * with local conditions keeps the join local.
+ *
+ * src/join.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/restrictinfo.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "deparse.h"
+#include "join.h"
+#include "shardfdw.h"
+
+static bool is_dist_var(RelOptInfo *rel, ShardRelInfo *fp, Node *node);
+static bool joined_on_keys(RelOptInfo *outerrel, ShardRelInfo *o,
+						   RelOptInfo *innerrel, ShardRelInfo *i,
+						   List *joinclauses);
+static Bitmapset *side_targets(ShardRelInfo *fp);
+static void deparse_side(StringInfo buf, PlannerInfo *root, RelOptInfo *rel,
+						 List **params_list);
+static void append_conds(StringInfo buf, PlannerInfo *root, RelOptInfo *rel,
+						 List *exprs, const char *sep, List **params_list);
+
+/* Is node the distribution column of base relation rel? */
+static bool
+is_dist_var(RelOptInfo *rel, ShardRelInfo *fp, Node *node)
+{
+	while (node && IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	return node && IsA(node, Var) && ((Var *) node)->varno == rel->relid &&
+		((Var *) node)->varlevelsup == 0 &&
+		fp->opts.dist_attno != InvalidAttrNumber &&
+		((Var *) node)->varattno == fp->opts.dist_attno;
+}
+
+/*
+ * Are the two tables co-located and joined on their distribution columns
+ * by one of joinclauses (Exprs)?
+ */
+static bool
+joined_on_keys(RelOptInfo *outerrel, ShardRelInfo *o, RelOptInfo *innerrel,
+			   ShardRelInfo *i, List *joinclauses)
+{
+	ListCell   *lc;
+
+	if (o->opts.distribution != i->opts.distribution ||
+		(o->opts.distribution != SHARD_DIST_HASH &&
+		 o->opts.distribution != SHARD_DIST_MODULO) ||
+		o->opts.nshards != i->opts.nshards)
+		return false;
+	if (o->opts.distribution == SHARD_DIST_HASH &&
+		(o->opts.dist_hash_opfamily != i->opts.dist_hash_opfamily ||
+		 o->opts.dist_collation != i->opts.dist_collation))
+		return false;
+
+	foreach(lc, joinclauses)
+	{
+		OpExpr	   *op = lfirst(lc);
+		Node	   *l;
+		Node	   *r;
+
+		if (!IsA(op, OpExpr) || list_length(op->args) != 2 ||
+			get_op_opfamily_strategy(op->opno, o->opts.dist_hash_opfamily) !=
+			HTEqualStrategyNumber)
+			continue;
+		l = linitial(op->args);
+		r = lsecond(op->args);
+		if ((is_dist_var(outerrel, o, l) && is_dist_var(innerrel, i, r)) ||
+			(is_dist_var(outerrel, o, r) && is_dist_var(innerrel, i, l)))
+			return true;
+	}
+	return false;
+}
+
+/* Shards a side must be read on, as fixed at plan time (palloc'd). */
+static Bitmapset *
+side_targets(ShardRelInfo *fp)
+{
+	Bitmapset  *all = NULL;
+
+	if (fp->prune_static)
+		return bms_copy(fp->static_shards);
+	for (int s = 0; s < fp->opts.nshards; s++)
+		all = bms_add_member(all, s);
+	return all;
+}
+
+/*
+ * shardfdw_join_paths: see join.h.  The join's ShardRelInfo (with its
+ * ShardJoinInfo) is palloc'd in the planner's context and hung on
+ * joinrel->fdw_private.
+ */
+void
+shardfdw_join_paths(PlannerInfo *root, RelOptInfo *joinrel,
+					RelOptInfo *outerrel, RelOptInfo *innerrel,
+					JoinType jointype, JoinPathExtraData *extra)
+{
+	ShardRelInfo *o = (ShardRelInfo *) outerrel->fdw_private;
+	ShardRelInfo *i = (ShardRelInfo *) innerrel->fdw_private;
+	ShardRelInfo *fp;
+	ShardJoinInfo *j;
+	bool		o_rep;
+	bool		i_rep;
+	bool		ok;
+	ListCell   *lc;
+	double		k;
+	Cost		work;
+	Cost		startup;
+	Cost		total;
+
+	if (joinrel->fdw_private != NULL || o == NULL || i == NULL ||
+		o->join != NULL || i->join != NULL ||
+		outerrel->reloptkind != RELOPT_BASEREL ||
+		innerrel->reloptkind != RELOPT_BASEREL ||
+		o->server->serverid != i->server->serverid ||
+		o->user->umid != i->user->umid ||
+		o->local_conds != NIL || i->local_conds != NIL ||
+		root->parse->rowMarks != NIL ||
+		!bms_is_empty(joinrel->lateral_relids))
+		return;
+	if (jointype != JOIN_INNER && jointype != JOIN_LEFT &&
+		jointype != JOIN_RIGHT && jointype != JOIN_FULL &&
+		jointype != JOIN_SEMI && jointype != JOIN_ANTI)
+		return;
+	/* placeholders would need evaluating inside the join: keep it local */
+	if (list_length(pull_var_clause((Node *) joinrel->reltarget->exprs,
+									PVC_INCLUDE_PLACEHOLDERS)) !=
+		list_length(pull_var_clause((Node *) joinrel->reltarget->exprs,
+									PVC_RECURSE_PLACEHOLDERS)))
+		return;
+
+	/* the join's own planner state: server options of the outer side */
+	fp = palloc0(sizeof(ShardRelInfo));
+	fp->opts = o->opts;
+	fp->table = o->table;
+	fp->server = o->server;
+	fp->user = o->user;
+	fp->relation_name = psprintf("%s %s", o->relation_name, i->relation_name);
+	j = palloc0(sizeof(ShardJoinInfo));
+	j->jointype = jointype;
+	j->outerrel = outerrel;
+	j->innerrel = innerrel;
+	fp->join = j;
+	joinrel->fdw_private = fp;	/* the walker reads the options from it */
+
+	foreach(lc, extra->restrictlist)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		bool		shippable = shardfdw_is_foreign_expr(root, joinrel,
+														 rinfo->clause);
+
+		if (IS_OUTER_JOIN(jointype) &&
+			RINFO_IS_PUSHED_DOWN(rinfo, joinrel->relids))
+		{
+			/* a filter above an outer join */
+			if (shippable)
+				j->otherclauses = lappend(j->otherclauses, rinfo->clause);
+			else
+				j->local_exprs = lappend(j->local_exprs, rinfo->clause);
+		}
+		else if (shippable)
+			j->joinclauses = lappend(j->joinclauses, rinfo->clause);
+		else if (jointype == JOIN_INNER)
+			j->local_exprs = lappend(j->local_exprs, rinfo->clause);
+		else
+			goto not_pushable;
+	}
+
+	/* may each shard join its own rows? */
+	o_rep = o->opts.distribution == SHARD_DIST_REPLICATED;
+	i_rep = i->opts.distribution == SHARD_DIST_REPLICATED;
+	ok = false;
+	if (o_rep && i_rep)
+	{
+		j->any_one = true;
+		ok = true;
+	}
+	else if (i_rep)
+	{
+		ok = jointype == JOIN_INNER || jointype == JOIN_LEFT ||
+			jointype == JOIN_SEMI || jointype == JOIN_ANTI;
+		j->targets = side_targets(o);
+		if (o->opts.dist_attno != InvalidAttrNumber)
+			j->group_safe_vars = list_make1(makeVar(outerrel->relid,
+													o->opts.dist_attno,
+													o->opts.dist_type, -1,
+													o->opts.dist_collation, 0));
+	}
+	else if (o_rep)
+	{
+		ok = jointype == JOIN_INNER || jointype == JOIN_RIGHT;
+		j->targets = side_targets(i);
+		if (i->opts.dist_attno != InvalidAttrNumber)
+			j->group_safe_vars = list_make1(makeVar(innerrel->relid,
+													i->opts.dist_attno,
+													i->opts.dist_type, -1,
+													i->opts.dist_collation, 0));
+	}
+	else
+	{
+		Bitmapset  *ot = side_targets(o);
+		Bitmapset  *it = side_targets(i);
+		Var		   *ov = NULL;
+		Var		   *iv = NULL;
+
+		if (o->opts.dist_attno != InvalidAttrNumber)
+			ov = makeVar(outerrel->relid, o->opts.dist_attno,
+						 o->opts.dist_type, -1, o->opts.dist_collation, 0);
+		if (i->opts.dist_attno != InvalidAttrNumber)
+			iv = makeVar(innerrel->relid, i->opts.dist_attno,
+						 i->opts.dist_type, -1, i->opts.dist_collation, 0);
+		if (joined_on_keys(outerrel, o, innerrel, i, j->joinclauses))
+		{
+			ok = true;
+			/* NULL-extended keys of the nullable side may mix shards */
+			if (jointype != JOIN_RIGHT && jointype != JOIN_FULL)
+				j->group_safe_vars = lappend(j->group_safe_vars, ov);
+			if (jointype == JOIN_INNER || jointype == JOIN_RIGHT)
+				j->group_safe_vars = lappend(j->group_safe_vars, iv);
+		}
+		else if (o->prune_static && i->prune_static &&
+				 bms_num_members(ot) == 1 && bms_equal(ot, it))
+			ok = true;
+
+		switch (jointype)
+		{
+			case JOIN_INNER:
+			case JOIN_SEMI:
+				j->targets = bms_intersect(ot, it);
+				break;
+			case JOIN_LEFT:
+			case JOIN_ANTI:
+				j->targets = ot;
+				break;
+			case JOIN_RIGHT:
+				j->targets = it;
+				break;
+			default:
+				j->targets = bms_union(ot, it);
+				break;
+		}
+	}
+	if (!ok)
+		goto not_pushable;
+
+	/*
+	 * Costs: both sides are read and joined on the shards (weighted at half,
+	 * as for aggregates: other machines, in parallel), then the join's rows
+	 * cross the network.
+	 */
+	fp->est_shards = j->any_one ? 1 : Max(bms_num_members(j->targets), 1);
+	fp->rows = joinrel->rows;
+	fp->retrieved_rows = joinrel->rows;
+	k = fp->est_shards;
+	work = (o->total_cost - o->startup_cost) +
+		(i->total_cost - i->startup_cost) -
+		(o->retrieved_rows + i->retrieved_rows) *
+		(fp->opts.fdw_tuple_cost + cpu_tuple_cost) +
+		(o->retrieved_rows + i->retrieved_rows) * cpu_operator_cost * 2;
+	startup = fp->opts.fdw_startup_cost *
+		(1.0 + 0.1 * Max(k - 1, 0));
+	total = startup + Max(work, 0) * 0.5 +
+		joinrel->rows * (fp->opts.fdw_tuple_cost + cpu_tuple_cost) +
+		joinrel->rows * cpu_operator_cost * list_length(j->local_exprs);
+	fp->startup_cost = startup;
+	fp->total_cost = total;
+
+	add_path(joinrel, (Path *)
+			 create_foreign_join_path(root, joinrel, NULL, joinrel->rows,
+									  startup, total, NIL,
+									  joinrel->lateral_relids, NULL, NIL));
+	return;
+
+not_pushable:
+	joinrel->fdw_private = NULL;
+}
+
+/*
+ * Append exprs (over rel's columns) joined by AND, the first preceded by
+ * sep.
+ */
+static void
+append_conds(StringInfo buf, PlannerInfo *root, RelOptInfo *rel,
+			 List *exprs, const char *sep, List **params_list)
+{
+	ListCell   *lc;
+
+	foreach(lc, exprs)
+	{
+		appendStringInfoString(buf, sep);
+		appendStringInfoChar(buf, '(');
+		shardfdw_deparse_expr(buf, root, rel, lfirst(lc), params_list);
+		appendStringInfoChar(buf, ')');
+		sep = " AND ";
+	}
+}
+
+/*
+ * One side of a join: "schema.table rN", or "(SELECT * FROM schema.table
+ * WHERE conds) rN" when it has remote conditions, so they apply before the
+ * join whatever its type.
+ */
+static void
+deparse_side(StringInfo buf, PlannerInfo *root, RelOptInfo *rel,
+			 List **params_list)
+{
+	ShardRelInfo *fp = (ShardRelInfo *) rel->fdw_private;
+	Relation	relation = table_open(fp->opts.relid, NoLock);
+	List	   *conds = NIL;
+	ListCell   *lc;
+
+	foreach(lc, fp->remote_conds)
+		conds = lappend(conds, lfirst_node(RestrictInfo, lc)->clause);
+	if (conds == NIL)
+		shardfdw_deparse_relation(buf, relation);
+	else
+	{
+		appendStringInfoString(buf, "(SELECT * FROM ");
+		shardfdw_deparse_relation(buf, relation);
+		append_conds(buf, root, rel, conds, " WHERE ", params_list);
+		appendStringInfoChar(buf, ')');
+	}
+	appendStringInfo(buf, " r%u", rel->relid);
+	table_close(relation, NoLock);
+}
+
+/*
+ * shardfdw_deparse_from_where: see join.h.
+ */
+void
+shardfdw_deparse_from_where(StringInfo buf, PlannerInfo *root,
+							RelOptInfo *rel, List **params_list)
+{
+	ShardRelInfo *fp = (ShardRelInfo *) rel->fdw_private;
+	ShardJoinInfo *j = fp->join;
+	const char *jt;
+
+	if (j == NULL)
+	{
+		Relation	relation = table_open(fp->opts.relid, NoLock);
+		List	   *conds = NIL;
+		ListCell   *lc;
+
+		appendStringInfoString(buf, " FROM ");
+		shardfdw_deparse_relation(buf, relation);
+		table_close(relation, NoLock);
+		foreach(lc, fp->remote_conds)
+			conds = lappend(conds, lfirst_node(RestrictInfo, lc)->clause);
+		append_conds(buf, root, rel, conds, " WHERE ", params_list);
+		return;
+	}
+
+	appendStringInfoString(buf, " FROM ");
+	deparse_side(buf, root, j->outerrel, params_list);
+	if (j->jointype == JOIN_SEMI || j->jointype == JOIN_ANTI)
+	{
+		appendStringInfoString(buf, j->jointype == JOIN_SEMI ?
+							   " WHERE EXISTS (SELECT NULL FROM " :
+							   " WHERE NOT EXISTS (SELECT NULL FROM ");
+		deparse_side(buf, root, j->innerrel, params_list);
+		append_conds(buf, root, rel, j->joinclauses, " WHERE ", params_list);
+		appendStringInfoChar(buf, ')');
+		append_conds(buf, root, rel, j->otherclauses, " AND ", params_list);
+		return;
+	}
+	switch (j->jointype)
+	{
+		case JOIN_LEFT:
+			jt = " LEFT JOIN ";
+			break;
+		case JOIN_RIGHT:
+			jt = " RIGHT JOIN ";
+			break;
+		case JOIN_FULL:
+			jt = " FULL JOIN ";
+			break;
+		default:
+			jt = " INNER JOIN ";
+			break;
+	}
+	appendStringInfoString(buf, jt);
+	deparse_side(buf, root, j->innerrel, params_list);
+	if (j->joinclauses == NIL)
+		appendStringInfoString(buf, " ON (TRUE)");
+	else
+		append_conds(buf, root, rel, j->joinclauses, " ON ", params_list);
+	append_conds(buf, root, rel, j->otherclauses, " WHERE ", params_list);
+}
+
+/*
+ * shardfdw_join_description: "t1 INNER JOIN t2" (palloc'd).
+ */
+char *
+shardfdw_join_description(PlannerInfo *root, RelOptInfo *rel)
+{
+	ShardRelInfo *fp = (ShardRelInfo *) rel->fdw_private;
+	ShardJoinInfo *j = fp->join;
+	const char *jt;
+
+	if (j == NULL)
+		return pstrdup(quote_identifier(fp->relation_name));
+	switch (j->jointype)
+	{
+		case JOIN_LEFT:
+			jt = "LEFT JOIN";
+			break;
+		case JOIN_RIGHT:
+			jt = "RIGHT JOIN";
+			break;
+		case JOIN_FULL:
+			jt = "FULL JOIN";
+			break;
+		case JOIN_SEMI:
+			jt = "SEMI JOIN";
+			break;
+		case JOIN_ANTI:
+			jt = "ANTI JOIN";
+			break;
+		default:
+			jt = "INNER JOIN";
+			break;
+	}
+	return psprintf("(%s) %s (%s)",
+					shardfdw_join_description(root, j->outerrel), jt,
+					shardfdw_join_description(root, j->innerrel));
+}
