@@ -24,8 +24,11 @@ typedef enum ShardAggCombine
 								 * (count, sum of int2/int4/float, min,
 								 * max, bool_and/or, bit_and/or, ...) */
 	SHARD_COMBINE_NUMERIC_SUM,	/* sum(int8/numeric): numeric partial sums */
-	SHARD_COMBINE_AVG			/* avg(int2/int4/int8/numeric): sum and
+	SHARD_COMBINE_AVG,			/* avg(int2/int4/int8/numeric): sum and
 								 * count, divided in numeric at the end */
+	SHARD_COMBINE_VAR			/* variance/stddev families over
+								 * int2/int4/int8/numeric: count, sum and
+								 * sum of squares, in numeric */
 } ShardAggCombine;
 
 /*

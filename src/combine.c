@@ -18,9 +18,15 @@
  *	SHARD_COMBINE_AVG: avg of int2/int4/int8/numeric: the shards return
  *		sum and count; the coordinator divides the totals in numeric, as
  *		PostgreSQL's own final functions do, so the result is identical.
+ *	SHARD_COMBINE_VAR: var_samp/var_pop/variance/stddev_samp/stddev_pop/
+ *		stddev of int2/int4/int8/numeric: the shards return count, sum and
+ *		sum of squares in numeric (exact); the coordinator applies
+ *		PostgreSQL's formula (N*sumX2 - sumX^2) / (N*(N-1) or N*N) with the
+ *		same numeric scales.  The square root is taken with ten guard
+ *		digits and rounded to the variance's scale, as sqrt_var rounds.
  *
- * Anything else (DISTINCT or ordered aggregates, internal states such as
- * stddev or string_agg, user-defined aggregates without such a rule) is
+ * Anything else (DISTINCT or ordered aggregates, float variances,
+ * internal states such as string_agg, user-defined aggregates without such a rule) is
  * not combinable: the planner then leaves aggregation to the coordinator
  * over fetched rows, which is always right.
  *
@@ -52,8 +58,8 @@
 #include "combine.h"
 #include "deparse.h"
 
-/* State slots per aggregate: avg needs two (sum, count). */
-#define STATES_PER_AGG 2
+/* State slots per aggregate: variance needs three (sum, count, sumsq). */
+#define STATES_PER_AGG 3
 
 struct ShardCombiner
 {
@@ -67,6 +73,8 @@ struct ShardCombiner
 	bool	   *typbyval;
 	Datum	   *empty_values;	/* FN results of an empty input */
 	bool	   *empty_nulls;
+	bool	   *var_sample;		/* VAR: divide by N*(N-1), else N*N */
+	bool	   *var_sqrt;		/* VAR: stddev, else variance */
 
 	MemoryContext cxt;			/* everything below */
 	MemoryContext tablecxt;		/* groups; reset between scans */
@@ -123,6 +131,19 @@ shard_agg_combinable(Aggref *agg, ShardAggCombine *kind, Oid *combinefn,
 		*partial_types = list_make2_oid(NUMERICOID, INT8OID);
 		return true;
 	}
+	if ((is_catalog_agg(agg->aggfnoid, "var_samp") ||
+		 is_catalog_agg(agg->aggfnoid, "var_pop") ||
+		 is_catalog_agg(agg->aggfnoid, "variance") ||
+		 is_catalog_agg(agg->aggfnoid, "stddev_samp") ||
+		 is_catalog_agg(agg->aggfnoid, "stddev_pop") ||
+		 is_catalog_agg(agg->aggfnoid, "stddev")) &&
+		(argtype == INT2OID || argtype == INT4OID || argtype == INT8OID ||
+		 argtype == NUMERICOID))
+	{
+		*kind = SHARD_COMBINE_VAR;
+		*partial_types = list_make3_oid(NUMERICOID, INT8OID, NUMERICOID);
+		return true;
+	}
 	if (is_catalog_agg(agg->aggfnoid, "sum") &&
 		(argtype == INT8OID || argtype == NUMERICOID))
 	{
@@ -154,7 +175,7 @@ shard_agg_combinable(Aggref *agg, ShardAggCombine *kind, Oid *combinefn,
 /*
  * shard_agg_deparse_partials: see combine.h.  For FN and NUMERIC_SUM the
  * partial is the aggregate itself; avg becomes sum and count of the same
- * argument under the same FILTER.
+ * argument under the same FILTER, variance adds the sum of squares.
  */
 void
 shard_agg_deparse_partials(StringInfo buf, PlannerInfo *root,
@@ -163,18 +184,30 @@ shard_agg_deparse_partials(StringInfo buf, PlannerInfo *root,
 {
 	Expr	   *arg;
 
-	if (kind != SHARD_COMBINE_AVG)
+	if (kind == SHARD_COMBINE_FN || kind == SHARD_COMBINE_NUMERIC_SUM)
 	{
 		shardfdw_deparse_expr(buf, root, baserel, (Expr *) agg, params_list);
 		return;
 	}
-	/* the sum is sent as numeric whatever the input type */
+	/*
+	 * avg: sum (as numeric, whatever the input type) and count; variance
+	 * adds the sum of squares, computed exactly in numeric.
+	 */
 	arg = linitial_node(TargetEntry, agg->args)->expr;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < (kind == SHARD_COMBINE_VAR ? 3 : 2); i++)
 	{
-		appendStringInfoString(buf, i == 0 ? "(sum(" : ", count(");
+		if (i == 0)
+			appendStringInfoString(buf, "sum((");
+		else if (i == 1)
+			appendStringInfoString(buf, ", count((");
+		else
+		{
+			appendStringInfoString(buf, ", sum((");
+			shardfdw_deparse_expr(buf, root, baserel, arg, params_list);
+			appendStringInfoString(buf, ")::numeric * (");
+		}
 		shardfdw_deparse_expr(buf, root, baserel, arg, params_list);
-		appendStringInfoChar(buf, ')');
+		appendStringInfoString(buf, i == 1 ? "))" : ")::numeric)");
 		if (agg->aggfilter)
 		{
 			appendStringInfoString(buf, " FILTER (WHERE ");
@@ -182,8 +215,6 @@ shard_agg_deparse_partials(StringInfo buf, PlannerInfo *root,
 								  params_list);
 			appendStringInfoChar(buf, ')');
 		}
-		if (i == 0)
-			appendStringInfoString(buf, ")::numeric");
 	}
 }
 
@@ -197,6 +228,8 @@ shard_agg_explain(Oid aggfnoid, ShardAggCombine kind)
 	{
 		case SHARD_COMBINE_AVG:
 			return psprintf("%s -> sum/count", name);
+		case SHARD_COMBINE_VAR:
+			return psprintf("%s -> count, sum, sum of squares", name);
 		case SHARD_COMBINE_NUMERIC_SUM:
 			return psprintf("%s -> sum", name);
 		case SHARD_COMBINE_FN:
@@ -271,6 +304,8 @@ shard_combiner_create(TupleDesc outdesc, int ngroup, Oid *eqops,
 	cb->typbyval = palloc(sizeof(bool) * Max(nstates, 1));
 	cb->empty_values = palloc0(sizeof(Datum) * Max(naggs, 1));
 	cb->empty_nulls = palloc(sizeof(bool) * Max(naggs, 1));
+	cb->var_sample = palloc0(sizeof(bool) * Max(naggs, 1));
+	cb->var_sqrt = palloc0(sizeof(bool) * Max(naggs, 1));
 
 	for (int i = 0; i < naggs; i++)
 	{
@@ -282,18 +317,26 @@ shard_combiner_create(TupleDesc outdesc, int ngroup, Oid *eqops,
 		if (kinds[i] == SHARD_COMBINE_FN)
 		{
 			fmgr_info_cxt(combinefns[i], &cb->combine[i], cxt);
-			get_typlenbyval(rettype, &cb->typlen[i * 2], &cb->typbyval[i * 2]);
+			get_typlenbyval(rettype, &cb->typlen[i * STATES_PER_AGG],
+							&cb->typbyval[i * STATES_PER_AGG]);
 			fn_empty_value(aggfnoids[i], rettype, &cb->empty_values[i],
 						   &cb->empty_nulls[i]);
 		}
 		else
 		{
-			/* numeric sum; avg keeps its sum in slot 0 and count in 1 */
-			get_typlenbyval(NUMERICOID, &cb->typlen[i * 2],
-							&cb->typbyval[i * 2]);
+			/* numeric sum in slot 0, int8 count in 1, numeric sumsq in 2 */
+			char	   *name = get_func_name(aggfnoids[i]);
+
+			get_typlenbyval(NUMERICOID, &cb->typlen[i * STATES_PER_AGG],
+							&cb->typbyval[i * STATES_PER_AGG]);
+			cb->var_sample[i] = strcmp(name, "var_pop") != 0 &&
+				strcmp(name, "stddev_pop") != 0;
+			cb->var_sqrt[i] = strncmp(name, "stddev", 6) == 0;
 		}
-		get_typlenbyval(INT8OID, &cb->typlen[i * 2 + 1],
-						&cb->typbyval[i * 2 + 1]);
+		get_typlenbyval(INT8OID, &cb->typlen[i * STATES_PER_AGG + 1],
+						&cb->typbyval[i * STATES_PER_AGG + 1]);
+		get_typlenbyval(NUMERICOID, &cb->typlen[i * STATES_PER_AGG + 2],
+						&cb->typbyval[i * STATES_PER_AGG + 2]);
 	}
 
 	if (ngroup > 0)
@@ -430,12 +473,20 @@ shard_combiner_add(ShardCombiner *cb, Datum *values, bool *nulls)
 				col++;
 				break;
 			case SHARD_COMBINE_AVG:
+			case SHARD_COMBINE_VAR:
 				/* numeric sum in slot s, int8 count in slot s + 1 */
 				fold(cb, &cb->numeric_add, InvalidOid, svals, snulls, s,
 					 values[col], nulls[col]);
 				fold(cb, &cb->int8_add, InvalidOid, svals, snulls, s + 1,
 					 values[col + 1], nulls[col + 1]);
 				col += 2;
+				if (cb->kinds[i] == SHARD_COMBINE_VAR)
+				{
+					/* numeric sum of squares in slot s + 2 */
+					fold(cb, &cb->numeric_add, InvalidOid, svals, snulls,
+						 s + 2, values[col], nulls[col]);
+					col++;
+				}
 				break;
 		}
 	}
@@ -444,6 +495,47 @@ shard_combiner_add(ShardCombiner *cb, Datum *values, bool *nulls)
 /*
  * Final value of aggregate i from its state slots.
  */
+static Datum var_final(bool sample, bool stddev, Datum sumx, int64 n,
+					   Datum sumx2);
+
+/*
+ * Variance or standard deviation from N, sum and sum of squares, as
+ * PostgreSQL's numeric_stddev_internal computes it (N > 0, and N > 1 for
+ * the sample forms).
+ */
+static Datum
+var_final(bool sample, bool stddev, Datum sumx, int64 n, Datum sumx2)
+{
+	Datum		nn = DirectFunctionCall1(int8_numeric, Int64GetDatum(n));
+	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	Datum		num;
+	Datum		den;
+	Datum		var;
+	int32		rscale;
+
+	num = DirectFunctionCall2(numeric_sub,
+							  DirectFunctionCall2(numeric_mul, nn, sumx2),
+							  DirectFunctionCall2(numeric_mul, sumx, sumx));
+	/* roundoff can make the numerator negative: PostgreSQL returns 0 */
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, num, zero)) <= 0)
+		return zero;
+	den = sample ?
+		DirectFunctionCall2(numeric_mul, nn,
+							DirectFunctionCall2(numeric_sub, nn,
+												DirectFunctionCall1(int4_numeric,
+																	Int32GetDatum(1)))) :
+		DirectFunctionCall2(numeric_mul, nn, nn);
+	var = DirectFunctionCall2(numeric_div, num, den);
+	if (!stddev)
+		return var;
+	rscale = DatumGetInt32(DirectFunctionCall1(numeric_scale, var));
+	return DirectFunctionCall2(numeric_round,
+							   DirectFunctionCall1(numeric_sqrt,
+												   DirectFunctionCall2(numeric_round, var,
+																	   Int32GetDatum(rscale + 10))),
+							   Int32GetDatum(rscale));
+}
+
 static void
 final_value(ShardCombiner *cb, int i, Datum *svals, bool *snulls,
 			bool empty, Datum *value, bool *isnull)
@@ -468,6 +560,24 @@ final_value(ShardCombiner *cb, int i, Datum *svals, bool *snulls,
 			*value = svals[s];
 			*isnull = snulls[s];
 			break;
+		case SHARD_COMBINE_VAR:
+			{
+				int64		n = snulls[s + 1] ? 0 : DatumGetInt64(svals[s + 1]);
+
+				if (n == 0 || (cb->var_sample[i] && n == 1) || snulls[s] ||
+					snulls[s + 2])
+				{
+					*value = (Datum) 0;
+					*isnull = true;
+				}
+				else
+				{
+					*value = var_final(cb->var_sample[i], cb->var_sqrt[i],
+									   svals[s], n, svals[s + 2]);
+					*isnull = false;
+				}
+				break;
+			}
 		case SHARD_COMBINE_AVG:
 			if (snulls[s + 1] || DatumGetInt64(svals[s + 1]) == 0 || snulls[s])
 			{
