@@ -569,6 +569,7 @@ useful_pathkeys_list(PlannerInfo *root, RelOptInfo *rel)
  * the query needs; it may be shipped when baserel is the only relation,
  * nothing is filtered locally, and the scan delivers the query's ordering
  * (or the query has none).  The local Limit keeps the exact LIMIT/OFFSET.
+ * FETCH ... WITH TIES is not shipped: a shard would cut inside a tie.
  */
 static int64
 remote_limit(PlannerInfo *root, RelOptInfo *baserel, List *pathkeys)
@@ -577,6 +578,7 @@ remote_limit(PlannerInfo *root, RelOptInfo *baserel, List *pathkeys)
 
 	if (root->limit_tuples <= 0 || root->limit_tuples > (double) PG_INT32_MAX ||
 		fpinfo->local_conds != NIL || root->parse->rowMarks != NIL ||
+		root->parse->limitOption == LIMIT_OPTION_WITH_TIES ||
 		bms_membership(root->all_baserels) != BMS_SINGLETON ||
 		!bms_equal(root->all_baserels, baserel->relids))
 		return 0;
