@@ -171,6 +171,7 @@ typedef enum ShardScanPrivateIndex
 									 * columns the shards return */
 	ShardScanPrivateRelations,	/* String: what a scanrelid-0 scan reads,
 								 * for EXPLAIN */
+	ShardScanPrivateMergeKeys,	/* String: the merge keys, for EXPLAIN */
 	ShardScanPrivateCount		/* number of entries */
 } ShardScanPrivateIndex;
 
@@ -215,5 +216,11 @@ typedef struct ShardUpperInfo
 
 /* shardfdw.c */
 extern int	shardfdw_explain_shard_list_max;
+extern bool shardfdw_sort_keys(PlannerInfo *root, RelOptInfo *rel,
+							   List *pathkeys, List **attnos, List **ops,
+							   List **colls, List **nulls_first,
+							   List **exprs);
+extern int64 shardfdw_remote_limit(PlannerInfo *root, RelOptInfo *rel,
+								   List *pathkeys);
 
 #endif							/* SHARDFDW_H */

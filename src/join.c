@@ -31,6 +31,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "nodes/makefuncs.h"
@@ -304,7 +306,41 @@ shardfdw_join_paths(PlannerInfo *root, RelOptInfo *joinrel,
 	add_path(joinrel, (Path *)
 			 create_foreign_join_path(root, joinrel, NULL, joinrel->rows,
 									  startup, total, NIL,
-									  joinrel->lateral_relids, NULL, NIL));
+									  joinrel->lateral_relids, NULL,
+									  list_make1(makeInteger((int) shardfdw_remote_limit(root, joinrel, NIL)))));
+
+	/* in the query's order: every shard sorts, the scan merges */
+	if (root->query_pathkeys != NIL)
+	{
+		List	   *a,
+				   *o2,
+				   *c,
+				   *n,
+				   *e;
+
+		if (shardfdw_sort_keys(root, joinrel, root->query_pathkeys,
+							   &a, &o2, &c, &n, &e))
+		{
+			int64		limit = shardfdw_remote_limit(root, joinrel,
+													  root->query_pathkeys);
+			double		rows = Max(joinrel->rows, 2);
+			Cost		sort = 2.0 * cpu_operator_cost * rows * log(rows) /
+				0.693147180559945 / k;
+			Cost		sorted_total = total + sort +
+				rows * cpu_operator_cost * (k > 1 ? log(k) / 0.693147180559945 + 1 : 0);
+
+			if (limit > 0 && limit * k < rows)
+				sorted_total = startup + sort +
+					(sorted_total - startup - sort) * limit * k / rows;
+			add_path(joinrel, (Path *)
+					 create_foreign_join_path(root, joinrel, NULL,
+											  joinrel->rows,
+											  startup + sort, sorted_total,
+											  root->query_pathkeys,
+											  joinrel->lateral_relids, NULL,
+											  list_make1(makeInteger((int) limit))));
+		}
+	}
 	return;
 
 not_pushable:

@@ -1114,18 +1114,10 @@ shardscan_explain(ForeignScanState *node, ExplainState *es)
 	}
 
 	if (list_length(list_nth(fdw_private, ShardScanPrivateSortAttnos)) > 0)
-	{
-		ListCell   *lc;
-		StringInfoData keys;
-		Relation	rel = node->ss.ss_currentRelation;
-
-		initStringInfo(&keys);
-		foreach(lc, list_nth(fdw_private, ShardScanPrivateSortAttnos))
-			appendStringInfo(&keys, "%s%s", keys.len > 0 ? ", " : "",
-							 quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(rel),
-																	lfirst_int(lc) - 1)->attname)));
-		ExplainPropertyText("Merge", keys.data, es);
-	}
+		ExplainPropertyText("Merge",
+							strVal(list_nth(fdw_private,
+											ShardScanPrivateMergeKeys)),
+							es);
 	if (es->verbose)
 		ExplainPropertyText("Remote SQL",
 							strVal(list_nth(fdw_private, ShardScanPrivateSql)),

@@ -86,6 +86,7 @@ typedef struct ScanPlan
 	List	   *sort_nulls_first;
 	ShardUpperInfo *upper;		/* NULL for a base-relation scan */
 	char	   *relations;		/* scanrelid 0: what is read, for EXPLAIN */
+	char	   *merge_keys;		/* merge keys, for EXPLAIN */
 } ScanPlan;
 
 void		_PG_init(void);
@@ -111,7 +112,8 @@ static ForeignScan *plan_upper_scan(PlannerInfo *root, RelOptInfo *rel,
 									List *tlist, Plan *outer_plan);
 static bool collect_aggs(Node *node, List **aggs, List *group_exprs);
 static ForeignScan *plan_join_scan(PlannerInfo *root, RelOptInfo *joinrel,
-								   List *tlist, Plan *outer_plan);
+								   ForeignPath *best_path, List *tlist,
+								   Plan *outer_plan);
 static void targets_from_join(ShardRelInfo *fp, ScanPlan *sp);
 static void shardBeginForeignScan(ForeignScanState *node, int eflags);
 static TupleTableSlot *shardIterateForeignScan(ForeignScanState *node);
@@ -137,16 +139,12 @@ static bool ec_matches_dist_column(PlannerInfo *root, RelOptInfo *rel,
 								   EquivalenceClass *ec,
 								   EquivalenceMember *em, void *arg);
 static Bitmapset *all_shards(int nshards);
+static char *merge_key_names(PlannerInfo *root, List *exprs, bool qualify);
 static void plan_targets(PlannerInfo *root, RelOptInfo *baserel,
 						 ShardRelInfo *fpinfo, List *clauses, ScanPlan *sp);
 static List *make_fdw_private(ShardRelInfo *fpinfo, ScanPlan *sp);
-static bool pathkeys_to_sort_keys(PlannerInfo *root, RelOptInfo *rel,
-								  List *pathkeys, List **attnos, List **ops,
-								  List **colls, List **nulls_first,
-								  List **exprs);
 static List *useful_pathkeys_list(PlannerInfo *root, RelOptInfo *rel);
-static int64 remote_limit(PlannerInfo *root, RelOptInfo *baserel,
-						  List *pathkeys);
+
 static void shard_utility_hook(PlannedStmt *pstmt, const char *queryString,
 							   bool readOnlyTree,
 							   ProcessUtilityContext context,
@@ -457,14 +455,16 @@ ec_matches_dist_column(PlannerInfo *root, RelOptInfo *rel,
 }
 
 /*
- * Translate pathkeys into merge keys of a scan of rel: each must be
- * ordered by a plain column of rel with an operator and collation the
- * shards apply the same way.  On success the lists (attnos, operators,
- * collations, nulls-first flags, and the column expressions) are set,
- * palloc'd; returns false if any pathkey cannot be shipped.
+ * shardfdw_sort_keys: translate pathkeys into merge keys of a scan of rel
+ * (a base relation, or a join pushed down): each must be ordered by a
+ * plain column of a relation of rel with an operator and collation the
+ * shards apply the same way.  On success the lists (column attnos in
+ * their own tables, operators, collations, nulls-first flags, and the
+ * column expressions) are set, palloc'd; false if any pathkey cannot be
+ * shipped.
  */
-static bool
-pathkeys_to_sort_keys(PlannerInfo *root, RelOptInfo *rel, List *pathkeys,
+bool
+shardfdw_sort_keys(PlannerInfo *root, RelOptInfo *rel, List *pathkeys,
 					  List **attnos, List **ops, List **colls,
 					  List **nulls_first, List **exprs)
 {
@@ -489,9 +489,10 @@ pathkeys_to_sort_keys(PlannerInfo *root, RelOptInfo *rel, List *pathkeys,
 
 			while (e && IsA(e, RelabelType))
 				e = ((RelabelType *) e)->arg;
-			if (e && IsA(e, Var) && ((Var *) e)->varno == rel->relid &&
-				((Var *) e)->varlevelsup == 0 && ((Var *) e)->varattno > 0 &&
-				bms_equal(em->em_relids, rel->relids))
+			if (e && IsA(e, Var) && ((Var *) e)->varlevelsup == 0 &&
+				((Var *) e)->varattno > 0 && !em->em_is_child &&
+				bms_is_member(((Var *) e)->varno, rel->relids) &&
+				bms_equal(em->em_relids, bms_make_singleton(((Var *) e)->varno)))
 			{
 				found = em;
 				var = (Var *) e;
@@ -532,7 +533,7 @@ useful_pathkeys_list(PlannerInfo *root, RelOptInfo *rel)
 	ListCell   *lc;
 
 	if (root->query_pathkeys &&
-		pathkeys_to_sort_keys(root, rel, root->query_pathkeys,
+		shardfdw_sort_keys(root, rel, root->query_pathkeys,
 							  &a, &o, &c, &n, &e))
 		result = lappend(result, root->query_pathkeys);
 
@@ -556,14 +557,15 @@ useful_pathkeys_list(PlannerInfo *root, RelOptInfo *rel)
 			compare_pathkeys(pathkeys, root->query_pathkeys) != PATHKEYS_DIFFERENT &&
 			linitial(pathkeys) == linitial(root->query_pathkeys))
 			continue;
-		if (pathkeys_to_sort_keys(root, rel, pathkeys, &a, &o, &c, &n, &e))
+		if (shardfdw_sort_keys(root, rel, pathkeys, &a, &o, &c, &n, &e))
 			result = lappend(result, pathkeys);
 	}
 	return result;
 }
 
 /*
- * The row limit every shard may apply to a scan of baserel with the given
+ * shardfdw_remote_limit: the row limit every shard may apply to a scan of
+ * baserel (a base relation or a pushed-down join) with the given
  * pathkeys, or 0.  The planner's limit_tuples (LIMIT + OFFSET, when both
  * are constants and nothing like grouping comes between) bounds the rows
  * the query needs; it may be shipped when baserel is the only relation,
@@ -571,15 +573,15 @@ useful_pathkeys_list(PlannerInfo *root, RelOptInfo *rel)
  * (or the query has none).  The local Limit keeps the exact LIMIT/OFFSET.
  * FETCH ... WITH TIES is not shipped: a shard would cut inside a tie.
  */
-static int64
-remote_limit(PlannerInfo *root, RelOptInfo *baserel, List *pathkeys)
+int64
+shardfdw_remote_limit(PlannerInfo *root, RelOptInfo *baserel, List *pathkeys)
 {
 	ShardRelInfo *fpinfo = (ShardRelInfo *) baserel->fdw_private;
 
 	if (root->limit_tuples <= 0 || root->limit_tuples > (double) PG_INT32_MAX ||
 		fpinfo->local_conds != NIL || root->parse->rowMarks != NIL ||
+		(fpinfo->join && fpinfo->join->local_exprs != NIL) ||
 		root->parse->limitOption == LIMIT_OPTION_WITH_TIES ||
-		bms_membership(root->all_baserels) != BMS_SINGLETON ||
 		!bms_equal(root->all_baserels, baserel->relids))
 		return 0;
 	if (root->query_pathkeys != NIL &&
@@ -607,7 +609,7 @@ shardGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 									 fpinfo->startup_cost,
 									 fpinfo->total_cost,
 									 NIL, NULL, NULL,
-									 list_make1(makeInteger((int) Min(remote_limit(root, baserel, NIL),
+									 list_make1(makeInteger((int) Min(shardfdw_remote_limit(root, baserel, NIL),
 																	  PG_INT32_MAX)))));
 
 	/*
@@ -629,7 +631,7 @@ shardGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 			(fpinfo->total_cost - fpinfo->startup_cost) * 0.5 + sort_cost;
 		Cost		total = fpinfo->total_cost + sort_cost + merge_cost;
 
-		int64		limit = remote_limit(root, baserel, pathkeys);
+		int64		limit = shardfdw_remote_limit(root, baserel, pathkeys);
 
 		/* with a remote LIMIT each shard sorts and sends only the top rows */
 		if (limit > 0 && limit < fpinfo->rows)
@@ -729,7 +731,7 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	if (IS_UPPER_REL(baserel))
 		return plan_upper_scan(root, baserel, tlist, outer_plan);
 	if (IS_JOIN_REL(baserel))
-		return plan_join_scan(root, baserel, tlist, outer_plan);
+		return plan_join_scan(root, baserel, best_path, tlist, outer_plan);
 	fpinfo = (ShardRelInfo *) baserel->fdw_private;
 	attrs_used = bms_copy(fpinfo->attrs_used);
 
@@ -760,7 +762,7 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	{
 		ListCell   *lc2;
 
-		if (!pathkeys_to_sort_keys(root, baserel, best_path->path.pathkeys,
+		if (!shardfdw_sort_keys(root, baserel, best_path->path.pathkeys,
 								   &sort_attnos, &sort_ops, &sort_colls,
 								   &sort_nulls_first, &sort_exprs))
 			elog(ERROR, "shardfdw path has pathkeys it cannot ship");
@@ -803,6 +805,8 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	sp.sort_ops = sort_ops;
 	sp.sort_colls = sort_colls;
 	sp.sort_nulls_first = sort_nulls_first;
+	if (sort_exprs != NIL)
+		sp.merge_keys = merge_key_names(root, sort_exprs, false);
 	plan_targets(root, baserel, fpinfo, scan_clauses, &sp);
 
 	fdw_exprs = list_concat(list_copy(params_list), sp.prune_exprs);
@@ -815,6 +819,39 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 							NIL,
 							remote_exprs,
 							outer_plan);
+}
+
+/*
+ * Names of merge key columns for EXPLAIN (palloc'd): "col, ..." for a base
+ * scan, "alias.col, ..." when qualify.
+ */
+static char *
+merge_key_names(PlannerInfo *root, List *exprs, bool qualify)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, exprs)
+	{
+		Expr	   *e = lfirst(lc);
+		Var		   *v;
+		RangeTblEntry *rte;
+
+		while (IsA(e, RelabelType))
+			e = ((RelabelType *) e)->arg;
+		v = castNode(Var, e);
+		rte = planner_rt_fetch(v->varno, root);
+		if (buf.len > 0)
+			appendStringInfoString(&buf, ", ");
+		if (qualify)
+			appendStringInfo(&buf, "%s.", quote_identifier(rte->eref->aliasname));
+		appendStringInfoString(&buf,
+							   quote_identifier(get_attname(rte->relid,
+															v->varattno,
+															false)));
+	}
+	return buf.data;
 }
 
 /*
@@ -964,6 +1001,9 @@ make_fdw_private(ShardRelInfo *fpinfo, ScanPlan *sp)
 				break;
 			case ShardScanPrivateRelations:
 				item = (Node *) makeString(sp->relations ? sp->relations : "");
+				break;
+			case ShardScanPrivateMergeKeys:
+				item = (Node *) makeString(sp->merge_keys ? sp->merge_keys : "");
 				break;
 			case ShardScanPrivateCount:
 				break;
@@ -1348,12 +1388,13 @@ targets_from_join(ShardRelInfo *fp, ScanPlan *sp)
  * the columns the join's output and its local quals need.
  */
 static ForeignScan *
-plan_join_scan(PlannerInfo *root, RelOptInfo *joinrel, List *tlist,
-			   Plan *outer_plan)
+plan_join_scan(PlannerInfo *root, RelOptInfo *joinrel, ForeignPath *best_path,
+			   List *tlist, Plan *outer_plan)
 {
 	ShardRelInfo *fp = (ShardRelInfo *) joinrel->fdw_private;
 	ShardJoinInfo *j = fp->join;
 	List	   *scan_tlist;
+	List	   *sort_exprs = NIL;
 	List	   *params_list = NIL;
 	List	   *retrieved = NIL;
 	StringInfoData sql;
@@ -1368,6 +1409,33 @@ plan_join_scan(PlannerInfo *root, RelOptInfo *joinrel, List *tlist,
 	scan_tlist = add_to_flat_tlist(scan_tlist,
 								   pull_var_clause((Node *) j->local_exprs,
 												   PVC_RECURSE_PLACEHOLDERS));
+
+	/* ordered path: merge keys are columns of the scan tuple */
+	memset(&sp, 0, sizeof(sp));
+	if (best_path->path.pathkeys != NIL)
+	{
+		List	   *attnos;
+		List	   *exprs;
+		ListCell   *le;
+
+		if (!shardfdw_sort_keys(root, joinrel, best_path->path.pathkeys,
+								&attnos, &sp.sort_ops, &sp.sort_colls,
+								&sp.sort_nulls_first, &exprs))
+			elog(ERROR, "shardfdw join path has pathkeys it cannot ship");
+		foreach(le, exprs)
+		{
+			Expr	   *e = lfirst(le);
+			TargetEntry *tle;
+
+			while (IsA(e, RelabelType))
+				e = ((RelabelType *) e)->arg;
+			scan_tlist = add_to_flat_tlist(scan_tlist, list_make1(e));
+			tle = tlist_member(e, scan_tlist);
+			sp.sort_attnos = lappend_int(sp.sort_attnos, tle->resno);
+		}
+		sort_exprs = exprs;
+		sp.merge_keys = merge_key_names(root, exprs, true);
+	}
 
 	initStringInfo(&sql);
 	nestlevel = shardconn_set_transmission_modes();
@@ -1384,9 +1452,23 @@ plan_join_scan(PlannerInfo *root, RelOptInfo *joinrel, List *tlist,
 	if (scan_tlist == NIL)
 		appendStringInfoString(&sql, "NULL");
 	shardfdw_deparse_from_where(&sql, root, joinrel, &params_list);
+	sep = " ORDER BY ";
+	for (int k = 0; k < list_length(sort_exprs); k++)
+	{
+		appendStringInfoString(&sql, sep);
+		shardfdw_deparse_sort_item(&sql, root, joinrel,
+								   list_nth(sort_exprs, k),
+								   list_nth_oid(sp.sort_ops, k),
+								   list_nth_int(sp.sort_nulls_first, k) != 0,
+								   &params_list);
+		sep = ", ";
+	}
+	if (best_path->fdw_private != NIL &&
+		intVal(linitial(best_path->fdw_private)) > 0)
+		appendStringInfo(&sql, " LIMIT %d",
+						 intVal(linitial(best_path->fdw_private)));
 	shardconn_reset_transmission_modes(nestlevel);
 
-	memset(&sp, 0, sizeof(sp));
 	sp.sql = sql.data;
 	sp.retrieved_attrs = retrieved;
 	sp.nparams = list_length(params_list);
