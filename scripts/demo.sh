@@ -205,7 +205,7 @@ SELECT shardfdw.shard_for('userinfo'::regclass, 42);
 EXPLAIN (VERBOSE, COSTS OFF) SELECT userid, dbid FROM userinfo WHERE userid IN (1, 2, 3, 42);
 SELECT userid, dbid FROM userinfo WHERE userid IN (1, 2, 3, 42) ORDER BY userid;
 
-\echo '\n-- 4. count(*) over all shards (rows counted locally; aggregate push-down comes later).'
+\echo '\n-- 4. count(*) over all shards: each shard counts, the coordinator sums (Combine: count -> sum).'
 EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM userinfo;
 SELECT count(*) FROM userinfo;
 

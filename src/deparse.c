@@ -53,10 +53,10 @@
  * not allowed there.  Sort keys are checked by shardfdw_is_shippable_sort
  * and printed by shardfdw_deparse_sort_item.
  *
- * The deparse context is shaped for later join and upper-relation push
- * down: it carries the relation the SQL is for (foreignrel), the scan
- * relation underneath (scanrel), and whether column references must be
- * qualified with "rN." aliases.  Only base-relation scans exist today.
+ * The deparse context carries the relation the SQL is for (foreignrel),
+ * the scan relation underneath (scanrel), and whether column references
+ * must be qualified with "rN." aliases: they are for a join pushed down
+ * by join.c, whose FROM clause names each table rN.
  *
  * src/deparse.c
  *
