@@ -19,7 +19,7 @@ SELECT current_database() AS regdb \gset
 \set VERBOSITY terse
 
 SELECT $sql$
-CREATE FUNCTION mine(int) RETURNS bool LANGUAGE sql STABLE
+CREATE OR REPLACE FUNCTION mine(int) RETURNS bool LANGUAGE sql STABLE
   AS $f$SELECT satisfies_hash_partition('placement_probe'::regclass, 4,
                 substr(current_database(), 6)::int, $1)$f$;
 $sql$ AS mine_ddl \gset
@@ -299,7 +299,8 @@ SELECT cmp('SELECT g FROM {s}.pd ORDER BY g DESC NULLS LAST FETCH FIRST 1 ROW WI
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT id FROM pd WHERE plus_one(id) > 150 ORDER BY id LIMIT 3;
 SELECT id FROM pd WHERE plus_one(id) > 150 ORDER BY id LIMIT 3;
--- not shipped: a join
+-- a join with a replicated table is computed on the shards, ORDER BY and
+-- LIMIT included
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT a.id, r.id FROM pd a JOIN pdr r ON a.g = r.g ORDER BY a.id, r.id LIMIT 5;
 SELECT a.id, r.id FROM pd a JOIN pdr r ON a.g = r.g ORDER BY a.id, r.id LIMIT 5;

@@ -22,8 +22,8 @@
  *		stddev of int2/int4/int8/numeric: the shards return count, sum and
  *		sum of squares in numeric (exact); the coordinator applies
  *		PostgreSQL's formula (N*sumX2 - sumX^2) / (N*(N-1) or N*N) with the
- *		same numeric scales.  The square root is taken with ten guard
- *		digits and rounded to the variance's scale, as sqrt_var rounds.
+ *		same numeric scales; the square root is correctly rounded to the
+ *		variance's scale, as sqrt_var rounds it.
  *
  * Anything else (DISTINCT or ordered aggregates, float variances,
  * internal states such as string_agg, user-defined aggregates without such a rule) is
@@ -75,6 +75,7 @@ struct ShardCombiner
 	bool	   *empty_nulls;
 	bool	   *var_sample;		/* VAR: divide by N*(N-1), else N*N */
 	bool	   *var_sqrt;		/* VAR: stddev, else variance */
+	bool	   *int_sum;		/* AVG/VAR: the partial sum is int8 */
 
 	MemoryContext cxt;			/* everything below */
 	MemoryContext tablecxt;		/* groups; reset between scans */
@@ -128,7 +129,9 @@ shard_agg_combinable(Aggref *agg, ShardAggCombine *kind, Oid *combinefn,
 		 argtype == NUMERICOID))
 	{
 		*kind = SHARD_COMBINE_AVG;
-		*partial_types = list_make2_oid(NUMERICOID, INT8OID);
+		*partial_types = list_make2_oid(argtype == INT2OID ||
+										argtype == INT4OID ?
+										INT8OID : NUMERICOID, INT8OID);
 		return true;
 	}
 	if ((is_catalog_agg(agg->aggfnoid, "var_samp") ||
@@ -141,7 +144,10 @@ shard_agg_combinable(Aggref *agg, ShardAggCombine *kind, Oid *combinefn,
 		 argtype == NUMERICOID))
 	{
 		*kind = SHARD_COMBINE_VAR;
-		*partial_types = list_make3_oid(NUMERICOID, INT8OID, NUMERICOID);
+		*partial_types = list_make3_oid(argtype == INT2OID ||
+										argtype == INT4OID ?
+										INT8OID : NUMERICOID,
+										INT8OID, NUMERICOID);
 		return true;
 	}
 	if (is_catalog_agg(agg->aggfnoid, "sum") &&
@@ -190,16 +196,17 @@ shard_agg_deparse_partials(StringInfo buf, PlannerInfo *root,
 		return;
 	}
 	/*
-	 * avg: sum (as numeric, whatever the input type) and count; variance
-	 * adds the sum of squares, computed exactly in numeric.
+	 * avg: sum and count (the sum is int8 for int2/int4 input, numeric
+	 * otherwise: exact either way, and shared with a sum(x) of the query);
+	 * variance adds the sum of squares, computed exactly in numeric.
 	 */
 	arg = linitial_node(TargetEntry, agg->args)->expr;
 	for (int i = 0; i < (kind == SHARD_COMBINE_VAR ? 3 : 2); i++)
 	{
 		if (i == 0)
-			appendStringInfoString(buf, "sum((");
+			appendStringInfoString(buf, "sum(");
 		else if (i == 1)
-			appendStringInfoString(buf, ", count((");
+			appendStringInfoString(buf, ", count(");
 		else
 		{
 			appendStringInfoString(buf, ", sum((");
@@ -207,7 +214,7 @@ shard_agg_deparse_partials(StringInfo buf, PlannerInfo *root,
 			appendStringInfoString(buf, ")::numeric * (");
 		}
 		shardfdw_deparse_expr(buf, root, baserel, arg, params_list);
-		appendStringInfoString(buf, i == 1 ? "))" : ")::numeric)");
+		appendStringInfoString(buf, i == 2 ? ")::numeric)" : ")");
 		if (agg->aggfilter)
 		{
 			appendStringInfoString(buf, " FILTER (WHERE ");
@@ -306,6 +313,7 @@ shard_combiner_create(TupleDesc outdesc, int ngroup, Oid *eqops,
 	cb->empty_nulls = palloc(sizeof(bool) * Max(naggs, 1));
 	cb->var_sample = palloc0(sizeof(bool) * Max(naggs, 1));
 	cb->var_sqrt = palloc0(sizeof(bool) * Max(naggs, 1));
+	cb->int_sum = palloc0(sizeof(bool) * Max(naggs, 1));
 
 	for (int i = 0; i < naggs; i++)
 	{
@@ -326,8 +334,15 @@ shard_combiner_create(TupleDesc outdesc, int ngroup, Oid *eqops,
 		{
 			/* numeric sum in slot 0, int8 count in 1, numeric sumsq in 2 */
 			char	   *name = get_func_name(aggfnoids[i]);
+			Oid		   *argtypes;
+			int			nargs;
 
-			get_typlenbyval(NUMERICOID, &cb->typlen[i * STATES_PER_AGG],
+			/* int2/int4 input: the shards sum in int8 */
+			(void) get_func_signature(aggfnoids[i], &argtypes, &nargs);
+			cb->int_sum[i] = nargs == 1 &&
+				(argtypes[0] == INT2OID || argtypes[0] == INT4OID);
+			get_typlenbyval(cb->int_sum[i] ? INT8OID : NUMERICOID,
+							&cb->typlen[i * STATES_PER_AGG],
 							&cb->typbyval[i * STATES_PER_AGG]);
 			cb->var_sample[i] = strcmp(name, "var_pop") != 0 &&
 				strcmp(name, "stddev_pop") != 0;
@@ -474,9 +489,9 @@ shard_combiner_add(ShardCombiner *cb, Datum *values, bool *nulls)
 				break;
 			case SHARD_COMBINE_AVG:
 			case SHARD_COMBINE_VAR:
-				/* numeric sum in slot s, int8 count in slot s + 1 */
-				fold(cb, &cb->numeric_add, InvalidOid, svals, snulls, s,
-					 values[col], nulls[col]);
+				/* sum in slot s (int8 or numeric), int8 count in s + 1 */
+				fold(cb, cb->int_sum[i] ? &cb->int8_add : &cb->numeric_add,
+					 InvalidOid, svals, snulls, s, values[col], nulls[col]);
 				fold(cb, &cb->int8_add, InvalidOid, svals, snulls, s + 1,
 					 values[col + 1], nulls[col + 1]);
 				col += 2;
@@ -497,6 +512,14 @@ shard_combiner_add(ShardCombiner *cb, Datum *values, bool *nulls)
  */
 static Datum var_final(bool sample, bool stddev, Datum sumx, int64 n,
 					   Datum sumx2);
+
+/* Aggregate i's combined sum as numeric (it may be an int8 sum). */
+static Datum
+sum_as_numeric(ShardCombiner *cb, int i, Datum sum)
+{
+	return cb->int_sum[i] ? DirectFunctionCall1(int8_numeric, sum) : sum;
+}
+static Datum sqrt_rounded(Datum v, int32 rscale);
 
 /*
  * Variance or standard deviation from N, sum and sum of squares, as
@@ -529,11 +552,46 @@ var_final(bool sample, bool stddev, Datum sumx, int64 n, Datum sumx2)
 	if (!stddev)
 		return var;
 	rscale = DatumGetInt32(DirectFunctionCall1(numeric_scale, var));
-	return DirectFunctionCall2(numeric_round,
-							   DirectFunctionCall1(numeric_sqrt,
-												   DirectFunctionCall2(numeric_round, var,
-																	   Int32GetDatum(rscale + 10))),
-							   Int32GetDatum(rscale));
+	return sqrt_rounded(var, rscale);
+}
+
+/*
+ * The square root of v (> 0) correctly rounded (half up) to rscale
+ * digits, as PostgreSQL's sqrt_var gives it: a root with guard digits,
+ * rounded, then moved by one unit if exact squares show it is off.
+ */
+static Datum
+sqrt_rounded(Datum v, int32 rscale)
+{
+	char		str[32];
+	Datum		r;
+	Datum		half;
+	Datum		ulp;
+	Datum		lo;
+	Datum		hi;
+
+	r = DirectFunctionCall2(numeric_round,
+							DirectFunctionCall1(numeric_sqrt,
+												DirectFunctionCall2(numeric_round, v,
+																	Int32GetDatum(rscale + 10))),
+							Int32GetDatum(rscale));
+	snprintf(str, sizeof(str), "5e%d", -(rscale + 1));
+	half = DirectFunctionCall3(numeric_in, CStringGetDatum(str),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	snprintf(str, sizeof(str), "1e%d", -rscale);
+	ulp = DirectFunctionCall3(numeric_in, CStringGetDatum(str),
+							  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
+	/* the exact root must lie in [r - half, r + half) */
+	lo = DirectFunctionCall2(numeric_sub, r, half);
+	hi = DirectFunctionCall2(numeric_add, r, half);
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, v,
+										  DirectFunctionCall2(numeric_mul, lo, lo))) < 0)
+		r = DirectFunctionCall2(numeric_sub, r, ulp);
+	else if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, v,
+											   DirectFunctionCall2(numeric_mul, hi, hi))) >= 0)
+		r = DirectFunctionCall2(numeric_add, r, ulp);
+	return DirectFunctionCall2(numeric_round, r, Int32GetDatum(rscale));
 }
 
 static void
@@ -573,7 +631,8 @@ final_value(ShardCombiner *cb, int i, Datum *svals, bool *snulls,
 				else
 				{
 					*value = var_final(cb->var_sample[i], cb->var_sqrt[i],
-									   svals[s], n, svals[s + 2]);
+									   sum_as_numeric(cb, i, svals[s]), n,
+									   svals[s + 2]);
 					*isnull = false;
 				}
 				break;
@@ -586,7 +645,8 @@ final_value(ShardCombiner *cb, int i, Datum *svals, bool *snulls,
 			}
 			else
 			{
-				*value = DirectFunctionCall2(numeric_div, svals[s],
+				*value = DirectFunctionCall2(numeric_div,
+											 sum_as_numeric(cb, i, svals[s]),
 											 DirectFunctionCall1(int8_numeric,
 																 svals[s + 1]));
 				*isnull = false;
