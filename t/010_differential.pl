@@ -69,7 +69,8 @@ for my $id (@ids)
 {
 	my %r;
 	$r{id} = $id;
-	$r{k} = rand() < 0.05 ? 'NULL' : ($id * 7919 + rint(-50, 50)) * (rand() < 0.1 ? 1000003 : 1);
+	# (the big multiplier would overflow bigint for INT_MIN/INT_MAX ids)
+	$r{k} = rand() < 0.05 ? 'NULL' : ($id * 7919 + rint(-50, 50)) * (rand() < 0.1 && abs($id) < 1e6 ? 1000003 : 1);
 	$r{g} = rand() < 0.08 ? 'NULL' : rint(0, 9);
 	my $t = rand() < 0.07 ? undef : pick(@texts) . (rand() < 0.3 ? ' ' . rint(0, 20) : '');
 	$r{t} = defined $t ? sqlq($t) : 'NULL';
@@ -542,12 +543,520 @@ sub gen_query
 	return $templates[-1][1]->();
 }
 
-my $NQ = $ENV{SHARDFDW_DIFF_QUERIES} // 700;
+# ---------------------------------------------------------------- aggregates
+# A second pool of templates for the push-downs of grouping, aggregation,
+# ORDER BY (merged shard streams), LIMIT/OFFSET and DISTINCT.  Aggregates
+# are pushed whole (one target shard, replicated table, GROUP BY including
+# id), as partials combined on the coordinator (count, sum/avg of integer
+# and numeric input, min, max, bool_and/bool_or/every, bit_and/bit_or, sum
+# of float/interval), or computed locally (anything else); the templates
+# mix all three.
+#
+# Only values with a single representation per equality class are grouped
+# on or fed to min/max, as the result of a tie would depend on the input
+# order: float 0/-0 (min(f) + 0 folds -0 into 0), interval '1 day' vs
+# '24 hours' (justify_hours), numeric 2.5 vs 2.50 (the data has one scale
+# per value).  Float sums and averages depend on the order of additions
+# and are compared rounded.  FETCH FIRST ... WITH TIES is compared as a
+# set.
+
+# simple filters for FILTER (WHERE ...); one is stable (not shippable)
+sub fatom
+{
+	return pick(
+		sub { 'x.g > ' . rint(0, 9) },
+		sub { 'x.g IS NULL' },
+		sub { 'x.b' },
+		sub { 'NOT x.b' },
+		sub { 'x.t LIKE ' . rlikepat() },
+		sub { 'x.t < ' . rtext() },
+		sub { 'x.tc >= ' . rtext() },
+		sub { 'x.id % 2 = 0' },
+		sub { 'x.id < ' . rint(0, 2000) },
+		sub { 'x.n > ' . rnum() },
+		sub { 'x.d < ' . rdate() },
+		sub { 'x.ts > ' . rts() },
+		sub { 'x.tz < ' . rtz() },
+		sub { 'x.tz::date > ' . rdate() },
+		sub { 'x.f > ' . rint(-500, 500) },
+		sub { 'x.arr @> ARRAY[' . rint(0, 9) . ']' },
+		sub { 'x.t IS NOT NULL' },
+	)->();
+}
+sub fsuffix { return rand() < 0.3 ? ' FILTER (WHERE ' . fatom() . ')' : ''; }
+
+# combinable aggregates (and expressions over them); the argument is the
+# FILTER suffix
+my @comb_aggs = (
+	sub { "count(*)$_[0]" },
+	sub { "count(x.k)$_[0]" },
+	sub { "count(x.t)$_[0]" },
+	sub { "count(x.arr)$_[0]" },
+	sub { "sum(x.id)$_[0]" },
+	sub { "sum(x.g)$_[0]" },
+	sub { "sum(x.g::int2)$_[0]" },
+	sub { "sum(x.k)$_[0]" },
+	sub { "sum(x.n)$_[0]" },
+	sub { "sum(x.n * 2)$_[0]" },
+	sub { "sum(x.iv)$_[0]" },
+	sub { "avg(x.id)$_[0]" },
+	sub { "avg(x.g)$_[0]" },
+	sub { "avg(x.g::int2)$_[0]" },
+	sub { "avg(x.k)$_[0]" },
+	sub { "avg(x.n)$_[0]" },
+	sub { "min(x.id)$_[0]" },
+	sub { "max(x.id)$_[0]" },
+	sub { "min(x.k)$_[0]" },
+	sub { "max(x.k)$_[0]" },
+	sub { "min(x.t)$_[0]" },
+	sub { "max(x.t)$_[0]" },
+	sub { "min(x.tc)$_[0]" },
+	sub { "max(x.tc)$_[0]" },
+	sub { "min(lower(x.t))$_[0]" },
+	sub { "max(length(x.t))$_[0]" },
+	sub { "min(x.n)$_[0]" },
+	sub { "max(x.n)$_[0]" },
+	sub { "(min(x.f)$_[0]) + 0" },
+	sub { "(max(x.f)$_[0]) + 0" },
+	sub { "min(x.d)$_[0]" },
+	sub { "max(x.d)$_[0]" },
+	sub { "min(x.ts)$_[0]" },
+	sub { "max(x.ts)$_[0]" },
+	sub { "min(x.tz)$_[0]" },
+	sub { "max(x.tz)$_[0]" },
+	sub { "min(justify_hours(x.iv))$_[0]" },
+	sub { "count(x.u)$_[0]" },
+	sub { "min(x.u::text)$_[0]" },
+	sub { "min(x.arr)$_[0]" },
+	sub { "max(x.arr)$_[0]" },
+	sub { "bool_and(x.b)$_[0]" },
+	sub { "bool_or(x.b)$_[0]" },
+	sub { "every(x.g > 2)$_[0]" },
+	sub { "bit_and(x.g)$_[0]" },
+	sub { "bit_or(x.g)$_[0]" },
+	sub { "bit_and(x.k)$_[0]" },
+	sub { "bit_or(x.id)$_[0]" },
+	sub { "round((sum(x.f)$_[0])::numeric, 6)" },
+	# expressions over aggregates
+	sub { "count(*)$_[0] * 2 + 1" },
+	sub { "sum(x.n)$_[0] / NULLIF(count(x.n)$_[0], 0)" },
+	sub { "max(x.id)::bigint - min(x.id)$_[0]" },
+	sub { "coalesce(sum(x.k)$_[0], 0) + count(*)" },
+	sub { "CASE WHEN count(*)$_[0] > 10 THEN 'many' ELSE 'few' END" },
+	sub { "round(avg(x.n)$_[0], 2)" },
+	sub { "max(x.t)$_[0] || '/' || min(x.tc) COLLATE \"default\"" },
+	sub { "(bool_and(x.b) OR bool_or(x.b)$_[0]) IS NULL" },
+	sub { "avg(x.id)$_[0] * 2" },
+	sub { "sum(x.g)$_[0]::numeric / NULLIF(count(*), 0)" },
+);
+# not combinable: aggregation then runs locally (or whole on one shard)
+my @noncomb_aggs = (
+	sub { "string_agg(x.t, ',' ORDER BY x.t, x.id)$_[0]" },
+	sub { "string_agg(x.tc, '|' ORDER BY x.tc DESC NULLS FIRST, x.id)$_[0]" },
+	sub { "string_agg(x.t, ';' ORDER BY x.t COLLATE \"C\", x.id)$_[0]" },
+	sub { "count(DISTINCT x.g)$_[0]" },
+	sub { "count(DISTINCT x.t)$_[0]" },
+	sub { "sum(DISTINCT x.g)$_[0]" },
+	sub { "array_agg(x.id ORDER BY x.id)$_[0]" },
+	sub { "array_agg(x.g ORDER BY x.g DESC NULLS LAST, x.id)$_[0]" },
+	sub { "stddev(x.n)$_[0]" },
+	sub { "variance(x.id)$_[0]" },
+	sub { "stddev_pop(x.k)$_[0]" },
+	sub { "var_samp(x.g)$_[0]" },
+	# float8_accum raises an overflow for 1e300 squared unless an
+	# infinity or NaN came first: an error that depends on the input
+	# order, so the huge values are left out of these two
+	sub { "round(stddev(CASE WHEN abs(x.f) < 1e6 THEN x.f END)$_[0]::numeric, 6)" },
+	sub { "round(avg(CASE WHEN abs(x.f) < 1e6 THEN x.f END)$_[0]::numeric, 6)" },
+	sub { "avg(x.iv)$_[0]" },
+	sub { "min(x.t COLLATE \"C\")$_[0]" },
+	sub { "max(x.tc COLLATE \"default\")$_[0]" },
+	sub { "percentile_cont(0.5) WITHIN GROUP (ORDER BY x.n)$_[0]" },
+	sub { "percentile_disc(0.25) WITHIN GROUP (ORDER BY x.t)$_[0]" },
+	sub { "mode() WITHIN GROUP (ORDER BY x.g)$_[0]" },
+	sub { "json_agg(x.g ORDER BY x.id)$_[0]::text" },
+	sub { "max(x.tz::text)$_[0]" },
+	sub { "corr(x.g, x.id)$_[0] IS NULL" },
+);
+sub agg_list
+{
+	my ($n, $pnc) = @_;
+	my @l;
+	for (1 .. $n)
+	{
+		my $fs = fsuffix();
+		push @l, rand() < $pnc ? pick(@noncomb_aggs)->($fs) : pick(@comb_aggs)->($fs);
+	}
+	return @l;
+}
+
+# GROUP BY keys: [select expressions, a HAVING predicate on them]
+my @group_keys = (
+	[ ['x.g'], sub { 'x.g > ' . rint(0, 9) } ],
+	[ ['x.t'], sub { 'x.t < ' . rtext() } ],
+	[ ['x.tc'], sub { 'x.tc >= ' . rtext() } ],
+	[ ['x.b'], sub { 'x.b IS NOT FALSE' } ],
+	[ ['x.d'], sub { 'x.d > ' . rdate() } ],
+	[ ["date_trunc('month', x.ts)"], sub { "date_trunc('month', x.ts) < " . rts() } ],
+	[ ['x.g % 3'], sub { 'x.g % 3 <> ' . rint(0, 2) } ],
+	[ ['lower(x.t)'], sub { "lower(x.t) LIKE " . rlikepat() } ],
+	[ ['x.g', 'x.b'], sub { 'x.g IS NOT NULL' } ],
+	[ ['x.tc', 'x.b'], sub { 'x.b' } ],
+	[ ['x.b', 'x.g % 3'], sub { 'x.g % 3 = ' . rint(0, 2) } ],
+	[ ['extract(year from x.d)'], sub { 'extract(year from x.d) > 2019' } ],
+	[ ['x.arr'], sub { 'cardinality(x.arr) > ' . rint(0, 3) } ],
+	[ ['x.tz::date'], sub { 'x.tz::date > ' . rdate() } ],
+	[ ["date_trunc('day', x.tz)"], sub { "date_trunc('day', x.tz) > " . rtz() } ],
+	[ ['length(x.t)'], sub { 'length(x.t) > ' . rint(0, 8) } ],
+	[ ['x.u IS NULL'], sub { 'true' } ],
+	[ ['trunc(x.n) % 5'], sub { 'trunc(x.n) % 5 > 0' } ],
+	[ ['x.k % 10'], sub { 'x.k % 10 < 5' } ],
+	[ ["CASE WHEN x.g < 5 THEN 'lo' ELSE 'hi' END"], sub { "CASE WHEN x.g < 5 THEN 'lo' ELSE 'hi' END = 'lo'" } ],
+	[ ['x.id % 4'], sub { 'x.id % 4 <> 0' } ],
+	[ ['x.tc COLLATE "default"'], sub { 'true' } ],
+	[ ['x.t', 'x.g'], sub { 'x.g < 5' } ],
+);
+sub agg_having
+{
+	my $kp = shift;
+	return pick(
+		sub { 'count(*) > ' . rint(0, 40) },
+		sub { 'sum(x.n) > ' . rnum() },
+		sub { 'min(x.t) < ' . rtext() },
+		sub { 'bool_or(x.b)' },
+		sub { 'count(*) FILTER (WHERE x.b) >= ' . rint(1, 5) },
+		sub { 'max(x.id) % 2 = 0' },
+		sub { 'avg(x.k) > ' . rint(0, 8000000) },
+		sub { 'count(DISTINCT x.g) > 2' },
+		sub { 'string_agg(x.t, \'\') LIKE \'%a%\'' },
+		sub { $kp->() },
+		sub { $kp->() . ' AND count(*) > ' . rint(0, 10) },
+		sub { '(' . $kp->() . ' OR max(x.d) > ' . rdate() . ')' },
+	)->();
+}
+# an ORDER BY over output positions 1..$n in random order and directions
+sub positions_order
+{
+	my $n = shift;
+	my @p = (1 .. $n);
+	for (my $i = $#p; $i > 0; $i--) { my $j = int(rand($i + 1)); @p[$i, $j] = @p[$j, $i]; }
+	return join(', ', map { $_ . pick('', ' DESC', ' ASC') . pick('', ' NULLS FIRST', ' NULLS LAST') } @p);
+}
+# predicates that no row satisfies
+sub empty_pred
+{
+	return pick('x.id > 2147483647', 'x.g > 100', "x.t = 'no such text'",
+		'x.id BETWEEN 5000 AND 6000', 'x.id = ' . rint(4000, 100000),
+		'x.k < -1000000000', 'x.id IN (4001, 4002, NULL)', 'x.d > date \'2030-01-01\'',
+		'x.id = 7 AND x.id = 8', 'x.n > 1e20', 'x.tz < timestamptz \'1999-01-01 00:00+00\'');
+}
+sub order_key_using
+{
+	return pick('x.t USING ~<~', 'x.t USING ~>~', 'x.tc USING ~<~', 'x.g USING >',
+		'x.n USING <', 'x.d USING >', 'x.k USING <')
+	  . pick('', ' NULLS FIRST', ' NULLS LAST');
+}
+sub limit_clause
+{
+	my $s = ' LIMIT ' . pick(rint(0, 30), rint(0, 5), 1, 'ALL', 'NULL');
+	$s .= ' OFFSET ' . pick(rint(0, 50), 0, rint(100, 2100)) if rand() < 0.4;
+	return $s;
+}
+# A filter without atoms that can raise an error (x.n::int overflows on
+# some rows): under a LIMIT, or a merge that stops early, whether the
+# erring row is reached depends on the order the rows come in.
+sub safe_filt
+{
+	my $c = shift;
+	for (1 .. 100)
+	{
+		my $f = filt($c);
+		return $f unless $f =~ /::int\b/;
+	}
+	return "$c.g IS NOT NULL";
+}
+sub maybe_filt { return rand() < 0.7 ? ' WHERE ' . safe_filt('x') : ''; }
+
+my @agg_templates = (
+	# GROUP BY non-key columns: partial aggregates combined, or local
+	[ 30, sub {
+		my $gk = pick(@group_keys);
+		my @keys = @{ $gk->[0] };
+		my @aggs = agg_list(rint(1, 6), rand() < 0.3 ? 0.25 : 0);
+		my $sql = 'SELECT ' . join(', ', @keys, @aggs) . ' FROM @D x' . maybe_filt()
+		  . ' GROUP BY ' . join(', ', @keys);
+		$sql .= ' HAVING ' . agg_having($gk->[1]) if rand() < 0.35;
+		return [ $sql, 0 ] if rand() < 0.2;
+		# total: the group keys are unique per row
+		$sql .= ' ORDER BY ' . (rand() < 0.2 ? (scalar(@keys) + 1) . ' DESC, ' : '')
+		  . positions_order(scalar @keys);
+		$sql .= ' LIMIT ' . rint(0, 8) . (rand() < 0.3 ? ' OFFSET ' . rint(0, 5) : '') if rand() < 0.2;
+		[ $sql, 1 ] } ],
+	# group keys not in the output, aggregates only in HAVING
+	[ 4, sub {
+		my $gk = pick(@group_keys);
+		my @keys = @{ $gk->[0] };
+		[ 'SELECT ' . join(', ', agg_list(rint(1, 3), 0)) . ' FROM @D x' . maybe_filt()
+			. ' GROUP BY ' . join(', ', @keys), 0 ] } ],
+	[ 4, sub {
+		my $gk = pick(@group_keys);
+		my @keys = @{ $gk->[0] };
+		[ 'SELECT ' . join(', ', @keys) . ' FROM @D x' . maybe_filt()
+			. ' GROUP BY ' . join(', ', @keys)
+			. (rand() < 0.7 ? ' HAVING ' . agg_having($gk->[1]) : '')
+			. ' ORDER BY ' . positions_order(scalar @keys), 1 ] } ],
+	# without GROUP BY, over filters
+	[ 10, sub {
+		my $sql = 'SELECT ' . join(', ', agg_list(rint(1, 8), rand() < 0.3 ? 0.3 : 0))
+		  . ' FROM @D x' . maybe_filt();
+		$sql .= ' HAVING count(*) > ' . rint(0, 500) if rand() < 0.15;
+		[ $sql, 1 ] } ],
+	# GROUP BY the distribution column: shipped whole
+	[ 10, sub {
+		my @keys = rand() < 0.3 ? ('x.id', pick('x.g', 'x.t', 'x.b')) : ('x.id');
+		my $sql = 'SELECT ' . join(', ', @keys, agg_list(rint(1, 5), 0.4)) . ' FROM @D x'
+		  . ' WHERE ' . pick(safe_filt('x'), 'x.id < ' . rint(0, 300), 'x.id IN (' . ridlist() . ')', 'x.g = ' . rint(0, 9))
+		  . ' GROUP BY ' . join(', ', @keys);
+		$sql .= ' HAVING ' . pick('count(*) > 0', 'sum(x.n) > ' . rnum(), 'x.id % 3 = 0', 'min(x.t) > ' . rtext(), 'bool_or(x.b)') if rand() < 0.3;
+		$sql .= ' ORDER BY 1' . pick('', ' DESC');
+		$sql .= ' LIMIT ' . rint(0, 20) if rand() < 0.3;
+		[ $sql, 1 ] } ],
+	# one shard: WHERE id = k or id IN (...)
+	[ 10, sub {
+		my $w = pick('x.id = ' . rid(), 'x.id = ' . rid(), 'x.id IN (' . ridlist() . ')',
+			'x.id IN (' . join(', ', map { $_ * 4 + rint(0, 3) } 1 .. 3) . ')',
+			'x.id = ' . rid() . ' AND ' . fatom(), 'x.id = ANY(ARRAY[' . ridlist() . '])');
+		return [ 'SELECT ' . join(', ', agg_list(rint(1, 6), 0.4)) . " FROM \@D x WHERE $w", 1 ]
+		  if rand() < 0.6;
+		my $gk = pick(@group_keys);
+		my @keys = @{ $gk->[0] };
+		[ 'SELECT ' . join(', ', @keys, agg_list(rint(1, 4), 0.4)) . " FROM \@D x WHERE $w"
+			. ' GROUP BY ' . join(', ', @keys)
+			. (rand() < 0.3 ? ' HAVING ' . agg_having($gk->[1]) : '')
+			. ' ORDER BY ' . positions_order(scalar @keys), 1 ] } ],
+	# empty input
+	[ 8, sub {
+		my $from = pick('@D x WHERE ' . empty_pred(), '@D x WHERE ' . empty_pred(),
+			'@Z x', '@Z x WHERE ' . safe_filt('x'), '@E x WHERE x.id = ' . rid());
+		my $sql = 'SELECT ' . join(', ', agg_list(rint(1, 8), 0.2)) . " FROM $from";
+		return [ $sql, 1 ] if rand() < 0.7;
+		[ "SELECT x.g, " . join(', ', agg_list(rint(1, 3), 0.2)) . " FROM $from GROUP BY x.g", 0 ] } ],
+	# the modulo, shard-empty and replicated tables
+	[ 6, sub {
+		my $t = pick('@M', '@E', '@Z');
+		my $gk = pick(@group_keys);
+		my @keys = @{ $gk->[0] };
+		[ 'SELECT ' . join(', ', @keys, agg_list(rint(1, 5), 0.2)) . " FROM $t x" . maybe_filt()
+			. ' GROUP BY ' . join(', ', @keys) . ' ORDER BY ' . positions_order(scalar @keys), 1 ] } ],
+	[ 5, sub {
+		my $w = rand() < 0.5 ? ' WHERE r.g ' . cmpop() . ' ' . rint(0, 9) : '';
+		my @a = ('count(*)', 'sum(r.g)', 'avg(r.g)', 'sum(r.w)', 'avg(r.w)', 'min(r.name)',
+			'max(r.name COLLATE "C")', 'bit_or(r.g)', "string_agg(r.name, ',' ORDER BY r.name)",
+			'array_agg(r.g ORDER BY r.w DESC)', 'count(DISTINCT r.g % 3)', 'stddev(r.w)',
+			'bool_and(r.w > 3)', 'max(r.w) FILTER (WHERE r.name LIKE \'%e%\')');
+		my @s = map { pick(@a) } 1 .. rint(1, 5);
+		return [ 'SELECT ' . join(', ', @s) . " FROM \@R r$w", 1 ] if rand() < 0.5;
+		my $k = pick('r.g % 3', 'r.g', 'length(r.name)', 'r.name > \'n\'');
+		[ "SELECT $k, " . join(', ', @s) . " FROM \@R r$w GROUP BY 1"
+			. (rand() < 0.3 ? ' HAVING count(*) > 1' : '') . ' ORDER BY 1', 1 ] } ],
+	# aggregation over sorted input (GroupAggregate over merged streams)
+	[ 5, sub {
+		my $gk = pick(@group_keys);
+		my @keys = @{ $gk->[0] };
+		[ 'SET enable_hashagg = off; SELECT ' . join(', ', @keys, agg_list(rint(1, 4), 0.5))
+			. ' FROM @D x' . maybe_filt() . ' GROUP BY ' . join(', ', @keys)
+			. ' ORDER BY ' . positions_order(scalar @keys) . '; RESET enable_hashagg;', 1 ] } ],
+	# ORDER BY, total (id last), with or without LIMIT/OFFSET
+	[ 14, sub {
+		my $keys = join(', ', map { rand() < 0.15 ? order_key_using() : order_key() } 1 .. rint(1, 2));
+		my $w = maybe_filt();
+		my $lim = ($w eq '' || rand() < 0.6) ? limit_clause() : '';
+		[ 'SELECT ' . some_cols() . " FROM \@D x$w ORDER BY $keys, x.id"
+			. pick('', ' DESC', ' NULLS FIRST') . $lim, 1 ] } ],
+	[ 3, sub {
+		[ 'SELECT x.id, x.' . pick(qw(t tc n f d ts tz iv g b k u arr)) . ' FROM @D x ORDER BY x.id'
+			. pick('', ' DESC') . limit_clause(), 1 ] } ],
+	# FETCH FIRST ... WITH TIES: the ties make the result a well-defined set
+	[ 4, sub {
+		my $k = pick('x.g', 'x.b', 'x.t', 'x.tc', 'x.g % 3', 'x.d', 'x.g DESC NULLS LAST', 'x.b NULLS FIRST');
+		[ "SELECT x.id, x.g, x.b, x.t FROM \@D x" . maybe_filt() . " ORDER BY $k FETCH FIRST "
+			. rint(1, 12) . ' ROWS WITH TIES', 0 ] } ],
+	# LIMIT without ORDER BY: only the number of rows is deterministic
+	[ 8, sub {
+		my $inner = 'SELECT ' . pick('x.id', 'x.t', '*') . ' FROM @D x' . maybe_filt()
+		  . ' LIMIT ' . rint(0, 60) . (rand() < 0.4 ? ' OFFSET ' . pick(rint(0, 40), rint(100, 2000)) : '');
+		[ "SELECT count(*) FROM ($inner) s", 1 ] } ],
+	[ 3, sub {
+		my $inner = 'SELECT x.id, x.g FROM @D x' . maybe_filt() . ' ORDER BY ' . order_key()
+		  . ', x.id LIMIT ' . rint(0, 60) . (rand() < 0.4 ? ' OFFSET ' . rint(0, 40) : '');
+		[ "SELECT count(*), sum(s.id), max(s.g) FROM ($inner) s", 1 ] } ],
+	# DISTINCT
+	[ 6, sub {
+		my @c = map { pick('x.g', 'x.b', 'x.t', 'x.tc', 'x.d', 'lower(x.t)', 'x.g % 3', 'x.arr', "date_trunc('month', x.ts)") } 1 .. rint(1, 2);
+		[ (rand() < 0.3 ? 'SET enable_hashagg = off; ' : '') . 'SELECT DISTINCT ' . join(', ', @c)
+			. ' FROM @D x' . maybe_filt() . ' ORDER BY ' . positions_order(scalar @c)
+			. (rand() < 0.3 ? ' LIMIT ' . rint(1, 10) : '') . '; RESET enable_hashagg;', 1 ] } ],
+	[ 5, sub {
+		my $k = pick('x.g', 'x.b', 'x.t', 'x.tc', 'x.d', 'lower(x.t)', 'x.g % 3');
+		my $dir = pick('', ' DESC', ' NULLS FIRST', ' DESC NULLS LAST');
+		[ "SELECT DISTINCT ON ($k) $k, x.id, x.t, x.n FROM \@D x" . maybe_filt()
+			. " ORDER BY $k$dir, " . (rand() < 0.5 ? order_key() . ', ' : '') . 'x.id' . pick('', ' DESC')
+			. (rand() < 0.3 ? ' LIMIT ' . rint(1, 6) : ''), 1 ] } ],
+	# merge joins over sorted shard streams
+	[ 3, sub {
+		my $c = pick('t', 'tc', 'n', 'd', 'g', 'id');
+		[ "SET enable_hashjoin = off; SET enable_nestloop = off; SELECT x.id, y.id FROM \@D x JOIN \@L y ON x.$c = y.$c WHERE x.id < "
+			. rint(0, 300) . ' AND y.id < ' . rint(0, 300) . '; RESET enable_hashjoin; RESET enable_nestloop;', 0 ] } ],
+	# prepared aggregates, generic plans with $1 on id
+	[ 6, sub {
+		my $n = 'p' . int(rand(1e9));
+		my $mode = pick('force_generic_plan', 'force_generic_plan', 'force_custom_plan');
+		my $kind = rint(0, 3);
+		my ($params, $body, @args);
+		my $aggs = join(', ', agg_list(rint(1, 5), 0.25));
+		if ($kind == 0)
+		{
+			$params = 'int';
+			$body = "SELECT $aggs FROM \@D x WHERE x.id = \$1";
+			@args = map { rand() < 0.15 ? 'NULL' : rid() } 1 .. 5;
+		}
+		elsif ($kind == 1)
+		{
+			$params = 'int, int';
+			$body = "SELECT x.g, $aggs FROM \@D x WHERE x.id IN (\$1, \$2) GROUP BY x.g ORDER BY 1";
+			@args = map { rid() . ', ' . rid() } 1 .. 4;
+		}
+		elsif ($kind == 2)
+		{
+			$params = 'int[]';
+			$body = "SELECT $aggs FROM \@D x WHERE x.id = ANY(\$1)";
+			@args = ((map { 'ARRAY[' . ridlist() . ']' } 1 .. 4), 'NULL');
+		}
+		else
+		{
+			$params = 'int';
+			$body = "SELECT x.id, $aggs FROM \@D x WHERE x.id > \$1 GROUP BY x.id ORDER BY 1 LIMIT 4";
+			@args = map { rint(-10, 2000) } 1 .. 4;
+		}
+		my $sql = "SET plan_cache_mode = $mode; PREPARE $n($params) AS $body;";
+		$sql .= " EXECUTE $n($_);" for @args;
+		[ $sql . " DEALLOCATE $n; RESET plan_cache_mode;", 1 ] } ],
+	[ 2, sub {
+		my $n = 'p' . int(rand(1e9));
+		my $sql = "SET plan_cache_mode = force_generic_plan; PREPARE $n(int, int) AS SELECT x.id, x.t FROM \@D x ORDER BY x.t, x.id LIMIT \$1 OFFSET \$2;";
+		$sql .= " EXECUTE $n(" . rint(0, 10) . ', ' . rint(0, 30) . ');' for 1 .. 3;
+		[ $sql . " DEALLOCATE $n; RESET plan_cache_mode;", 1 ] } ],
+);
+push @agg_templates, (
+	# rescans: correlated subqueries over grouped, aggregated and sorted
+	# foreign scans with a parameter from the outer row
+	[ 6, sub {
+		my $sub = pick(
+			'(SELECT count(*) FROM @D x WHERE x.g = y.g)',
+			'(SELECT sum(x.n) FROM @D x WHERE x.id = y.id + 1)',
+			'(SELECT max(x.t) FROM @D x WHERE x.g = y.g AND x.b)',
+			'(SELECT avg(x.k) FILTER (WHERE x.g = y.g) FROM @D x WHERE x.id < ' . rint(0, 500) . ')',
+			q{(SELECT string_agg(x.t, ',' ORDER BY x.t, x.id) FROM @D x WHERE x.id IN (y.id, y.id + 4))},
+			'(SELECT x.t FROM @D x WHERE x.g = y.g ORDER BY x.t DESC NULLS LAST, x.id LIMIT 1)',
+			'(SELECT array_agg(s.c ORDER BY s.g) FROM (SELECT x.g, count(*) c FROM @D x WHERE x.id < y.id + 50 GROUP BY x.g) s)',
+			'(SELECT min(x.d) FROM @D x WHERE x.id BETWEEN y.id AND y.id + 30)');
+		[ "SELECT y.id, $sub FROM \@L y WHERE y.g = " . rint(0, 9) . ' AND y.id < ' . rint(0, 300), 0 ] } ],
+	[ 3, sub {
+		[ "SELECT y.id, s.* FROM \@L y, LATERAL (SELECT x.g, count(*), max(x.n) FROM \@D x WHERE x.id < y.id GROUP BY x.g ORDER BY 2 DESC, 1 NULLS FIRST LIMIT 2) s WHERE y.id < "
+			. rint(0, 60) . ' AND y.g = ' . rint(0, 9), 0 ] } ],
+	# aggregated foreign subqueries joined, unioned, windowed
+	[ 3, sub {
+		[ "SELECT s.g, s.c, y.id FROM (SELECT x.g, count(*) c FROM \@D x" . maybe_filt()
+			. " GROUP BY x.g) s JOIN \@L y ON y.id = s.c", 0 ] } ],
+	[ 2, sub {
+		[ "SELECT x.g, count(*), sum(x.n) FROM \@D x WHERE " . safe_filt('x') . " GROUP BY x.g UNION ALL SELECT NULL, count(*), sum(y.n) FROM \@E y WHERE " . safe_filt('y'), 0 ] } ],
+	[ 2, sub {
+		[ "SELECT x.g, count(*), rank() OVER (ORDER BY count(*) DESC, x.g), sum(sum(x.k)) OVER () FROM \@D x" . maybe_filt() . ' GROUP BY x.g ORDER BY 1', 1 ] } ],
+	[ 2, sub {
+		[ "SELECT DISTINCT count(*) FROM \@D x" . maybe_filt() . ' GROUP BY ' . pick('x.g', 'x.t', 'x.d', 'x.b') . ' ORDER BY 1', 1 ] } ],
+	[ 2, sub {
+		[ "SELECT x.g, x.b, count(*), sum(x.n), max(x.t) FROM \@D x" . maybe_filt()
+			. ' GROUP BY ' . pick('ROLLUP (x.g, x.b)', 'CUBE (x.g, x.b)', 'GROUPING SETS ((x.g), (x.b), ())'), 0 ] } ],
+	# parameters in FILTER and HAVING of a shipped aggregation
+	[ 3, sub {
+		my $n = 'p' . int(rand(1e9));
+		my $sql = 'SET plan_cache_mode = ' . pick('force_generic_plan', 'force_custom_plan')
+		  . "; PREPARE $n(int, numeric) AS SELECT x.g, count(*) FILTER (WHERE x.id < \$1), sum(x.n) FILTER (WHERE x.n > \$2), avg(x.k) FROM \@D x"
+		  . ' GROUP BY x.g HAVING max(x.n) > $2 OR count(*) < $1 ORDER BY 1;';
+		$sql .= " EXECUTE $n(" . rint(-10, 2000) . ', ' . rnum() . ');' for 1 .. 3;
+		[ $sql . " DEALLOCATE $n; RESET plan_cache_mode;", 1 ] } ],
+	# a scrollable cursor over aggregated and sorted scans
+	[ 2, sub {
+		my $q = pick('SELECT x.g, count(*), sum(x.n) FROM @D x GROUP BY x.g ORDER BY 1',
+			'SELECT x.id, x.t FROM @D x ORDER BY x.t, x.id LIMIT 40',
+			'SELECT x.id, count(*) FROM @D x WHERE x.id < 100 GROUP BY x.id ORDER BY 1');
+		[ "BEGIN; DECLARE c SCROLL CURSOR FOR $q; FETCH 3 c; FETCH BACKWARD 2 c; FETCH ABSOLUTE 5 c; FETCH LAST c; FETCH RELATIVE -3 c; MOVE FIRST c; FETCH 2 c; COMMIT;", 1 ] } ],
+);
+# joins (pushed down when co-located on the key, with a replicated side,
+# or pruned to one shard), with aggregates, ORDER BY, LIMIT and DISTINCT
+sub join_pair { return @{ pick([ '@H', '@E' ], [ '@H', '@H' ], [ '@M', '@M' ], [ '@E', '@H' ], [ '@D', '@E' ], [ '@H', '@M' ]) }; }
+push @agg_templates, (
+	[ 4, sub {
+		my ($a, $b) = join_pair();
+		[ "SELECT x.g, count(*), sum(y.n), max(y.t), avg(y.k), bool_or(y.b) FROM $a x JOIN $b y ON x.id = y.id"
+			. ' WHERE ' . safe_filt('x') . ' GROUP BY x.g' . (rand() < 0.3 ? ' HAVING count(*) > ' . rint(0, 50) : '')
+			. ' ORDER BY 1 NULLS FIRST', 1 ] } ],
+	[ 3, sub {
+		my ($a, $b) = join_pair();
+		[ "SELECT x.id, count(*), min(y.t), string_agg(y.tc, ',' ORDER BY y.tc) FROM $a x "
+			. pick('JOIN', 'LEFT JOIN') . " $b y ON y.id = x.id WHERE x.id < " . rint(0, 400)
+			. ' GROUP BY x.id ORDER BY 1' . pick('', ' DESC') . ' LIMIT ' . rint(1, 20), 1 ] } ],
+	[ 4, sub {
+		my ($a, $b) = join_pair();
+		[ "SELECT x.id, x.t, y.g, y.n FROM $a x " . pick('JOIN', 'LEFT JOIN', 'FULL JOIN') . " $b y ON x.id = y.id"
+			. (rand() < 0.5 ? ' AND y.g > ' . rint(0, 9) : '')
+			. (rand() < 0.5 ? ' WHERE ' . safe_filt('x') : '')
+			. ' ORDER BY ' . pick('x.t', 'x.t DESC NULLS FIRST', 'y.n', 'y.g DESC', 'x.d NULLS FIRST', 'x.tc')
+			. ', x.id, y.id' . limit_clause(), 1 ] } ],
+	[ 3, sub {
+		[ "SELECT x.id, r.name, r.w FROM \@D x JOIN \@R r ON r.g = x.g" . maybe_filt()
+			. ' ORDER BY ' . pick('r.name', 'r.w DESC', 'r.name COLLATE "C"', 'x.t') . ', x.id' . limit_clause(), 1 ] } ],
+	[ 3, sub {
+		[ "SELECT r.name, count(*), sum(x.n), min(x.t), avg(x.id) FROM \@D x "
+			. pick('JOIN', 'LEFT JOIN') . " \@R r ON r.g = x.g" . maybe_filt() . ' GROUP BY r.name ORDER BY 1 NULLS FIRST', 1 ] } ],
+	[ 2, sub {
+		my ($a, $b) = join_pair();
+		[ "SELECT DISTINCT x.g, y.b FROM $a x JOIN $b y ON x.id = y.id WHERE " . safe_filt('y') . ' ORDER BY 1, 2', 1 ] } ],
+	[ 2, sub {
+		my ($a, $b) = join_pair();
+		[ "SELECT count(*), count(x.id), count(y.id), sum(y.k) FROM $a x FULL JOIN $b y ON x.id = y.id AND y.g > " . rint(0, 9)
+			. ' AND x.b', 1 ] } ],
+	[ 3, sub {
+		my ($a, $b) = join_pair();
+		[ "SELECT count(*), sum(x.k), max(x.t) FROM $a x WHERE " . pick('', 'NOT ')
+			. "EXISTS (SELECT 1 FROM $b y WHERE y.id = x.id AND " . safe_filt('y') . ')', 1 ] } ],
+	[ 2, sub {
+		my ($a, $b) = join_pair();
+		[ "SELECT x.id, y.t FROM $a x JOIN $b y ON x.id = y.id WHERE x.id = " . rid()
+			. (rand() < 0.5 ? ' ORDER BY y.t LIMIT 1' : ''), 1 ] } ],
+);
+my $agg_totalw = 0;
+$agg_totalw += $_->[0] for @agg_templates;
+sub gen_agg_query
+{
+	my $x = rand($agg_totalw);
+	for my $t (@agg_templates)
+	{
+		return $t->[1]->() if ($x -= $t->[0]) < 0;
+	}
+	return $agg_templates[-1][1]->();
+}
+
+# $NG queries from the general mix, then $NA from the aggregate, sort,
+# limit and distinct pool.
+my $NG = $ENV{SHARDFDW_DIFF_QUERIES} // 700;
+my $NA = $ENV{SHARDFDW_DIFF_AGG_QUERIES} // 1100;
+my $NQ = $NG + $NA;
 my (@qtext, @qforeign, @qlocal, @qordered);
 my %localname = (d => 'd_local', dm => 'd_local', e => 'e_local');
 for my $i (1 .. $NQ)
 {
-	my ($sql, $ordered) = @{ gen_query() };
+	my ($sql, $ordered) = @{ $i <= $NG ? gen_query() : gen_agg_query() };
 	my $main = pick('d', 'd', 'dm', 'e');
 	my %f = (D => $main, E => 'e', Z => 'z', R => 'r', M => 'dm', H => 'd', L => 'd_local');
 	my %l = (D => $localname{$main}, E => 'e_local', Z => 'z_local', R => 'r_local',
@@ -669,13 +1178,15 @@ sub normalize
 	return join("\n", @out, map { "STDERR: $_" } @err) . "\n";
 }
 
-my ($nonempty, $errors, $mismatches) = (0, 0, 0);
+my ($nonempty, $errors, $mismatches, $silent) = (0, 0, 0, 0);
 for my $i (0 .. $NQ - 1)
 {
 	my $f = normalize($fres->[$i], $qordered[$i]);
 	my $l = normalize($lres->[$i], $qordered[$i]);
 	$nonempty++ if grep { /^\((\d+) rows?\)$/ && $1 > 0 } @{ $lres->[$i]{out} };
 	$errors++ if @{ $lres->[$i]{err} };
+	# (a query that printed nothing was swallowed, say by a stray quote)
+	$silent++ unless grep { $_ ne '' } @{ $lres->[$i]{out} }, @{ $lres->[$i]{err} };
 	my $name = "Q$i: $qtext[$i]";
 	$name =~ s/\s+/ /g;
 	$name =~ s/#/\\#/g;
@@ -687,9 +1198,11 @@ for my $i (0 .. $NQ - 1)
 	}
 }
 diag("queries: $NQ, non-empty results: $nonempty, errors (both sides): $errors, mismatches: $mismatches");
-cmp_ok($NQ, '>=', 600, 'at least 600 generated queries');
+cmp_ok($NQ, '>=', 1600, 'at least 1600 generated queries');
+cmp_ok($NA, '>=', 1000, 'at least 1000 aggregate/sort/limit/distinct queries');
 cmp_ok($nonempty, '>=', $NQ / 3, 'at least a third of the queries returned rows');
 cmp_ok($errors, '<', $NQ / 10, 'errors are rare');
+is($silent, 0, 'every query printed a result or an error');
 
 # ---------------------------------------------------------------- push-down
 sub explain_v
@@ -711,6 +1224,18 @@ $ex = explain_v("SELECT * FROM d WHERE ts >= timestamp '2020-05-01' AND d < date
 like($ex, qr/Remote SQL:.*WHERE.*ts.*d/s, 'date/timestamp quals pushed down');
 $ex = explain_v("SELECT * FROM r WHERE g = 1");
 like($ex, qr/Shards: 1 of 4/, 'replicated table read from one shard');
+$ex = explain_v("SELECT g, count(*), sum(n) FROM d GROUP BY g");
+like($ex, qr/Combine: count -> sum/, 'GROUP BY g: partial counts combined by sum');
+like($ex, qr/Remote SQL:.*count\(\*\).*GROUP BY/s, 'GROUP BY g: grouped on the shards');
+$ex = explain_v("SELECT id, count(*), string_agg(t, ',' ORDER BY t) FROM d GROUP BY id");
+like($ex, qr/aggregated whole/, 'GROUP BY id: aggregated whole on the shards');
+like($ex, qr/Remote SQL:.*string_agg.*GROUP BY/s, 'GROUP BY id: ordered aggregate shipped');
+$ex = explain_v("SELECT id, t FROM d ORDER BY t LIMIT 5");
+like($ex, qr/Merge: t\b/, 'ORDER BY t: shard streams merged');
+like($ex, qr/Remote SQL:.*ORDER BY.*\bt\b.*LIMIT 5/s, 'ORDER BY t LIMIT 5: sort and limit shipped');
+$ex = explain_v("SELECT count(*), min(t), bool_or(b) FROM d WHERE id = 42");
+like($ex, qr/aggregated whole/, 'aggregate over one shard shipped whole');
+like($ex, qr/Shards: 1 of 4/, 'aggregate over one shard hits one shard');
 
 $node->stop;
 done_testing();
