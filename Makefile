@@ -39,3 +39,7 @@ TAP_TESTS = 1
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Every object depends on the shared headers (PGXS tracks no header
+# dependencies): a changed struct must rebuild all of its users.
+$(OBJS): $(wildcard $(srcdir)/include/*.h)

@@ -64,6 +64,8 @@ struct ShardConn
 	bool		broken;			/* state unknown: drop at end of xact */
 	bool		invalidated;	/* server/mapping changed: remake when idle */
 	bool		wrote;			/* remote xact modified data */
+	bool		commit_deferred;	/* the batch in flight is the COMMIT of
+									 * a finished read-only transaction */
 	uint32		server_hashvalue;
 	uint32		mapping_hashvalue;
 	TimestampTz connected_at;

@@ -168,6 +168,7 @@ disconnect(ShardConn *c)
 	c->xact_pending = false;
 	c->broken = false;
 	c->wrote = false;
+	c->commit_deferred = false;
 	list_free_deep(c->queued);
 	c->queued = NIL;
 }
@@ -486,6 +487,9 @@ shardconn_get_many(ForeignServer *server, UserMapping *user,
 			memset(((char *) c) + sizeof(ShardConnKey), 0,
 				   sizeof(ShardConn) - sizeof(ShardConnKey));
 		}
+		/* the previous transaction's COMMIT has answered by now */
+		if (c->commit_deferred)
+			complete_other_owner(c);
 		if (c->conn && c->xact_depth == 0 && !c->busy &&
 			!connection_is_usable(c))
 			disconnect(c);
@@ -1022,6 +1026,21 @@ complete_other_owner(ShardConn *c)
 
 	one[0] = c;
 	(void) shardconn_wait_any(one, 1);
+	if (c->commit_deferred)
+	{
+		/* the COMMIT of an earlier read-only transaction: just check it */
+		c->commit_deferred = false;
+		if (c->batch_lost || c->batch_error)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("read-only remote transaction on %s did not commit cleanly; reconnecting",
+							shardconn_describe(c))));
+			disconnect(c);
+		}
+		clear_batch(c);
+		return;
+	}
 	if (c->absorb)
 		c->absorb(c, c->owner);
 	else
@@ -1277,7 +1296,20 @@ xact_callback(XactEvent event, void *arg)
 					list_free_deep(c->queued);
 					c->queued = NIL;
 					shardconn_send(c, "COMMIT TRANSACTION", 0, NULL, NULL, NULL);
-					pending[n++] = c;
+
+					/*
+					 * A REPEATABLE READ transaction that wrote nothing has
+					 * nothing to lose: its COMMIT is not waited for, and the
+					 * connection's next user reads the result.  That saves
+					 * a round trip per lookup.
+					 */
+					if (!c->wrote && !IsolationIsSerializable())
+					{
+						c->commit_deferred = true;
+						c->xact_depth = 0;
+					}
+					else
+						pending[n++] = c;
 				}
 				/* all shards commit in parallel; now collect */
 				for (int i = 0; i < n; i++)
@@ -1312,6 +1344,14 @@ xact_callback(XactEvent event, void *arg)
 			{
 				if (c->conn == NULL)
 					continue;
+				if (c->commit_deferred)
+				{
+					/* in flight; a connection to drop waits for it */
+					if (c->invalidated || !c->keep)
+						complete_other_owner(c);
+					else
+						continue;
+				}
 				if (c->busy && !shardconn_abandon(c))
 					c->broken = true;
 				if (c->xact_depth > 0 && !c->broken &&
@@ -1456,6 +1496,10 @@ shardfdw_disconnect_all(PG_FUNCTION_ARGS)
 	hash_seq_init(&scan, ConnectionHash);
 	while ((c = hash_seq_search(&scan)) != NULL)
 	{
+		if (c->conn == NULL)
+			continue;
+		if (c->commit_deferred)
+			complete_other_owner(c);
 		if (c->conn == NULL)
 			continue;
 		if (c->xact_depth > 0 || c->busy)
