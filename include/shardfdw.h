@@ -172,6 +172,9 @@ typedef enum ShardScanPrivateIndex
 	ShardScanPrivateRelations,	/* String: what a scanrelid-0 scan reads,
 								 * for EXPLAIN */
 	ShardScanPrivateMergeKeys,	/* String: the merge keys, for EXPLAIN */
+	ShardScanPrivateLimitCount, /* Integer: rows to return after the merge,
+								 * -1 for no limit */
+	ShardScanPrivateLimitOffset,	/* Integer: rows to skip first */
 	ShardScanPrivateCount		/* number of entries */
 } ShardScanPrivateIndex;
 
@@ -212,6 +215,20 @@ typedef struct ShardUpperInfo
 	List	   *partial_types;	/* OidList (partial mode) */
 	List	   *remote_having;	/* HAVING quals shipped (whole mode) */
 	List	   *local_having;	/* HAVING quals evaluated locally */
+
+	/*
+	 * ORDER BY and LIMIT shipped with the query block (ORDERED and FINAL
+	 * stages).  scan_only: the block is a plain scan or join (no grouping);
+	 * its output columns are the Vars the final target needs.
+	 */
+	bool		scan_only;
+	List	   *sort_exprs;
+	List	   *sort_ops;
+	List	   *sort_colls;
+	List	   *sort_nulls_first;
+	bool		has_limit;
+	int64		limit_count;	/* -1: no LIMIT, only OFFSET */
+	int64		limit_offset;
 } ShardUpperInfo;
 
 /* shardfdw.c */

@@ -145,6 +145,12 @@ struct ShardScanState
 	bool		combined;		/* every shard row has been folded */
 	MemoryContext out_cxt;		/* per output row */
 
+	/* OFFSET and LIMIT applied after the merge (-1: no limit) */
+	int64		limit_count;
+	int64		limit_offset;
+	int64		skipped;
+	int64		returned;
+
 	/* statistics for EXPLAIN ANALYZE */
 	double		rows_fetched;
 
@@ -168,6 +174,7 @@ static void cache_keys(ShardScanState *st, ScanShard *s);
 static int	merge_compare(Datum a, Datum b, void *arg);
 static TupleTableSlot *merge_next(ShardScanState *st, TupleTableSlot *slot);
 static HeapTuple next_append_row(ShardScanState *st);
+static TupleTableSlot *next_row(ForeignScanState *node);
 static TupleTableSlot *combine_next(ShardScanState *st, TupleTableSlot *slot);
 static TupleDesc partial_row_desc(TupleDesc scandesc, int ngroup,
 								  List *partial_types);
@@ -224,6 +231,10 @@ shardscan_begin(ForeignScanState *node, int eflags)
 	 */
 	st->combine_mode = intVal(list_nth(fdw_private,
 									   ShardScanPrivateCombineMode));
+	st->limit_count = intVal(list_nth(fdw_private,
+									  ShardScanPrivateLimitCount));
+	st->limit_offset = intVal(list_nth(fdw_private,
+									   ShardScanPrivateLimitOffset));
 	if (st->rel)
 		st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(st->rel));
 	else if (st->combine_mode == SHARD_COMBINE_NONE)
@@ -421,6 +432,8 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 	compute_params(st, econtext);
 	st->started = true;
 	st->ran = true;
+	st->skipped = 0;
+	st->returned = 0;
 	st->current = 0;
 	st->nactive = bms_num_members(st->targets);
 	if (st->nactive == 0)
@@ -638,10 +651,37 @@ advance(ScanShard *s)
 }
 
 /*
- * shardscan_iterate: the next row from any target shard, or an empty slot.
+ * shardscan_iterate: the next row, after the OFFSET and within the LIMIT
+ * this scan applies itself (when the shards could only pre-limit).
  */
 TupleTableSlot *
 shardscan_iterate(ForeignScanState *node)
+{
+	ShardScanState *st = (ShardScanState *) node->fdw_state;
+	TupleTableSlot *slot;
+
+	if (st->limit_count < 0 && st->limit_offset == 0)
+		return next_row(node);
+	if (st->limit_count >= 0 && st->returned >= st->limit_count)
+		return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+	for (;;)
+	{
+		slot = next_row(node);
+		if (TupIsNull(slot) || st->skipped >= st->limit_offset)
+			break;
+		st->skipped++;
+	}
+	if (!TupIsNull(slot))
+		st->returned++;
+	return slot;
+}
+
+/*
+ * The next row from any target shard (merged, combined or appended), or
+ * an empty slot.
+ */
+static TupleTableSlot *
+next_row(ForeignScanState *node)
 {
 	ShardScanState *st = (ShardScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
@@ -959,6 +999,8 @@ stop_scan(ShardScanState *st)
 	st->started = false;
 	st->nactive = 0;
 	st->shards = NULL;
+	st->skipped = 0;
+	st->returned = 0;
 	if (st->combiner)
 	{
 		shard_combiner_reset(st->combiner);
@@ -1004,6 +1046,8 @@ shardscan_rescan(ForeignScanState *node)
 		st->current = 0;
 		st->merge_started = false;
 		st->last_returned = -1;
+		st->skipped = 0;
+		st->returned = 0;
 		return;
 	}
 	stop_scan(st);
@@ -1117,6 +1161,15 @@ shardscan_explain(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyText("Merge",
 							strVal(list_nth(fdw_private,
 											ShardScanPrivateMergeKeys)),
+							es);
+	if (intVal(list_nth(fdw_private, ShardScanPrivateLimitCount)) >= 0 ||
+		intVal(list_nth(fdw_private, ShardScanPrivateLimitOffset)) > 0)
+		ExplainPropertyText("Limit",
+							psprintf("%d offset %d, after the merge",
+									 intVal(list_nth(fdw_private,
+													 ShardScanPrivateLimitCount)),
+									 intVal(list_nth(fdw_private,
+													 ShardScanPrivateLimitOffset))),
 							es);
 	if (es->verbose)
 		ExplainPropertyText("Remote SQL",

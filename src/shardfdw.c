@@ -49,6 +49,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/selfuncs.h"
+#include "utils/typcache.h"
 
 #include "combine.h"
 #include "connection.h"
@@ -87,6 +88,8 @@ typedef struct ScanPlan
 	ShardUpperInfo *upper;		/* NULL for a base-relation scan */
 	char	   *relations;		/* scanrelid 0: what is read, for EXPLAIN */
 	char	   *merge_keys;		/* merge keys, for EXPLAIN */
+	int64		limit_count;	/* applied by the scan: -1 none */
+	int64		limit_offset;
 } ScanPlan;
 
 void		_PG_init(void);
@@ -111,6 +114,12 @@ static void add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
 static ForeignScan *plan_upper_scan(PlannerInfo *root, RelOptInfo *rel,
 									List *tlist, Plan *outer_plan);
 static bool collect_aggs(Node *node, List **aggs, List *group_exprs);
+static ShardUpperInfo *upper_over(RelOptInfo *input_rel);
+static ForeignPath *our_path(RelOptInfo *rel, List *pathkeys);
+static void add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel,
+							 RelOptInfo *ordered_rel);
+static void add_final_path(PlannerInfo *root, RelOptInfo *input_rel,
+						   RelOptInfo *final_rel, FinalPathExtraData *extra);
 static ForeignScan *plan_join_scan(PlannerInfo *root, RelOptInfo *joinrel,
 								   ForeignPath *best_path, List *tlist,
 								   Plan *outer_plan);
@@ -1005,6 +1014,14 @@ make_fdw_private(ShardRelInfo *fpinfo, ScanPlan *sp)
 			case ShardScanPrivateMergeKeys:
 				item = (Node *) makeString(sp->merge_keys ? sp->merge_keys : "");
 				break;
+			case ShardScanPrivateLimitCount:
+				item = (Node *) makeInteger(sp->upper && sp->upper->has_limit ?
+											(int) sp->limit_count : -1);
+				break;
+			case ShardScanPrivateLimitOffset:
+				item = (Node *) makeInteger(sp->upper && sp->upper->has_limit ?
+											(int) sp->limit_offset : 0);
+				break;
 			case ShardScanPrivateCount:
 				break;
 		}
@@ -1022,9 +1039,20 @@ shardGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 						  RelOptInfo *input_rel, RelOptInfo *output_rel,
 						  void *extra)
 {
-	if (output_rel->fdw_private != NULL || input_rel->fdw_private == NULL ||
-		(input_rel->reloptkind != RELOPT_BASEREL &&
-		 !IS_JOIN_REL(input_rel)))
+	if (output_rel->fdw_private != NULL || input_rel->fdw_private == NULL)
+		return;
+	if (stage == UPPERREL_ORDERED)
+	{
+		add_ordered_path(root, input_rel, output_rel);
+		return;
+	}
+	if (stage == UPPERREL_FINAL)
+	{
+		add_final_path(root, input_rel, output_rel,
+					   (FinalPathExtraData *) extra);
+		return;
+	}
+	if (input_rel->reloptkind != RELOPT_BASEREL && !IS_JOIN_REL(input_rel))
 		return;
 	if (stage == UPPERREL_GROUP_AGG)
 	{
@@ -1039,6 +1067,223 @@ shardGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	else if (stage == UPPERREL_DISTINCT && !root->parse->hasDistinctOn)
 		add_grouping_path(root, input_rel, output_rel,
 						  root->parse->distinctClause, NULL);
+}
+
+/*
+ * The query block below an ORDERED or FINAL stage, as a ShardUpperInfo of
+ * our own (palloc'd): a copy of a grouped relation's (aggregated whole on
+ * the shards, so its rows are final), or a plain scan or join without
+ * local conditions.  NULL when the rows below are not ours to finish.
+ */
+static ShardUpperInfo *
+upper_over(RelOptInfo *input_rel)
+{
+	ShardUpperInfo *up;
+
+	if (IS_UPPER_REL(input_rel))
+	{
+		ShardUpperInfo *in = (ShardUpperInfo *) input_rel->fdw_private;
+
+		if (in->mode != SHARD_COMBINE_NONE || in->local_having != NIL)
+			return NULL;
+		up = palloc(sizeof(ShardUpperInfo));
+		memcpy(up, in, sizeof(ShardUpperInfo));
+		return up;
+	}
+	else
+	{
+		ShardRelInfo *fp = (ShardRelInfo *) input_rel->fdw_private;
+
+		if (fp->local_conds != NIL ||
+			(fp->join && fp->join->local_exprs != NIL))
+			return NULL;
+		up = palloc0(sizeof(ShardUpperInfo));
+		up->base = fp;
+		up->scanrel = input_rel;
+		up->mode = SHARD_COMBINE_NONE;
+		up->scan_only = true;
+		return up;
+	}
+}
+
+/*
+ * Our cheapest path of rel delivering pathkeys (NIL: any), or NULL.
+ */
+static ForeignPath *
+our_path(RelOptInfo *rel, List *pathkeys)
+{
+	ForeignPath *best = NULL;
+	ListCell   *lc;
+
+	foreach(lc, rel->pathlist)
+	{
+		Path	   *path = lfirst(lc);
+
+		if (!IsA(path, ForeignPath) || path->param_info != NULL ||
+			(pathkeys != NIL &&
+			 !pathkeys_contained_in(pathkeys, path->pathkeys)))
+			continue;
+		if (best == NULL || path->total_cost < best->path.total_cost)
+			best = (ForeignPath *) path;
+	}
+	return best;
+}
+
+/*
+ * ORDERED stage: ship the query's ORDER BY with the block below (a scan,
+ * join, or aggregation done whole), merging the shards' sorted streams.
+ * Sort keys of an aggregation must be its output columns, sorted by the
+ * type's default ordering.
+ */
+static void
+add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel,
+				 RelOptInfo *ordered_rel)
+{
+	ShardUpperInfo *up;
+	ForeignPath *in;
+	ListCell   *lc;
+	double		rows;
+	double		k;
+
+	if (root->parse->hasTargetSRFs || root->sort_pathkeys == NIL ||
+		(up = upper_over(input_rel)) == NULL || up->sort_exprs != NIL)
+		return;
+
+	if (up->scan_only)
+	{
+		List	   *attnos;
+
+		if (!shardfdw_sort_keys(root, input_rel, root->sort_pathkeys,
+								&attnos, &up->sort_ops, &up->sort_colls,
+								&up->sort_nulls_first, &up->sort_exprs))
+			return;
+		in = our_path(input_rel, root->sort_pathkeys);
+	}
+	else
+	{
+		List	   *outputs = list_concat(list_copy(up->group_exprs),
+										  up->aggs);
+
+		foreach(lc, root->sort_pathkeys)
+		{
+			PathKey    *pk = lfirst_node(PathKey, lc);
+			Expr	   *found = NULL;
+			Oid			type = InvalidOid;
+			Oid			sortop;
+			TypeCacheEntry *tc;
+			ListCell   *lc2;
+
+			foreach(lc2, pk->pk_eclass->ec_members)
+			{
+				EquivalenceMember *em = lfirst(lc2);
+				Expr	   *e = em->em_expr;
+
+				while (IsA(e, RelabelType))
+					e = ((RelabelType *) e)->arg;
+				if (list_member(outputs, e))
+				{
+					found = e;
+					type = em->em_datatype;
+					break;
+				}
+			}
+			if (found == NULL)
+				return;
+			sortop = get_opfamily_member(pk->pk_opfamily, type, type,
+										 pk->pk_strategy);
+			tc = lookup_type_cache(exprType((Node *) found),
+								   TYPECACHE_LT_OPR | TYPECACHE_GT_OPR);
+			if (!OidIsValid(sortop) ||
+				(sortop != tc->lt_opr && sortop != tc->gt_opr) ||
+				!shardfdw_is_shippable_sort(root, up->scanrel, found, sortop,
+											pk->pk_eclass->ec_collation))
+				return;
+			up->sort_exprs = lappend(up->sort_exprs, found);
+			up->sort_ops = lappend_oid(up->sort_ops, sortop);
+			up->sort_colls = lappend_oid(up->sort_colls,
+										 pk->pk_eclass->ec_collation);
+			up->sort_nulls_first = lappend_int(up->sort_nulls_first,
+											   pk->pk_nulls_first);
+		}
+		in = our_path(input_rel, NIL);
+	}
+	if (in == NULL)
+		return;
+
+	/* a grouped block is sorted on the shards, then merged */
+	rows = in->path.rows;
+	k = Max(up->base->est_shards, 1);
+	ordered_rel->fdw_private = up;
+	add_path(ordered_rel, (Path *)
+			 create_foreign_upper_path(root, ordered_rel,
+									   root->upper_targets[UPPERREL_ORDERED],
+									   rows, in->path.startup_cost,
+									   in->path.total_cost +
+									   rows * cpu_operator_cost *
+									   (LOG2(k) + 1),
+									   root->sort_pathkeys, NULL, NIL));
+}
+
+/*
+ * FINAL stage: ship LIMIT/OFFSET with the block below (ordered, grouped
+ * whole, or a plain scan or join).  One target shard runs the whole LIMIT
+ * and OFFSET; several each return LIMIT + OFFSET rows and the scan applies
+ * the exact OFFSET and LIMIT after merging.  Only constant counts.
+ */
+static void
+add_final_path(PlannerInfo *root, RelOptInfo *input_rel,
+			   RelOptInfo *final_rel, FinalPathExtraData *extra)
+{
+	Query	   *parse = root->parse;
+	ShardUpperInfo *up;
+	ForeignPath *in;
+	Const	   *count = (Const *) parse->limitCount;
+	Const	   *offset = (Const *) parse->limitOffset;
+	double		rows;
+	double		frac;
+
+	if (!extra->limit_needed || parse->hasTargetSRFs ||
+		parse->rowMarks != NIL ||
+		parse->limitOption != LIMIT_OPTION_COUNT ||
+		(count && !IsA(count, Const)) || (offset && !IsA(offset, Const)))
+		return;
+	/* with an ORDER BY, the block below must be our ordered one */
+	if (root->sort_pathkeys != NIL &&
+		!(IS_UPPER_REL(input_rel) &&
+		  ((ShardUpperInfo *) input_rel->fdw_private)->sort_exprs != NIL))
+		return;
+	if ((up = upper_over(input_rel)) == NULL ||
+		(in = our_path(input_rel, NIL)) == NULL)
+		return;
+
+	up->has_limit = true;
+	up->limit_count = (count == NULL || count->constisnull) ? -1 :
+		DatumGetInt64(count->constvalue);
+	up->limit_offset = (offset == NULL || offset->constisnull) ? 0 :
+		DatumGetInt64(offset->constvalue);
+	if (up->limit_count < -1 || up->limit_offset < 0 ||
+		up->limit_count > PG_INT32_MAX / 2 ||
+		up->limit_offset > PG_INT32_MAX / 2)
+		return;					/* let the executor complain / cope */
+
+	/*
+	 * Like a Limit node over the block, but the shards stop early and send
+	 * only the rows the limit keeps: their share of the run cost is halved.
+	 */
+	rows = in->path.rows;
+	if (up->limit_count >= 0)
+		rows = Min(rows, up->limit_count);
+	frac = in->path.rows > 0 ?
+		Min(1.0, (rows + up->limit_offset) / in->path.rows) * 0.5 : 0.5;
+	final_rel->fdw_private = up;
+	add_path(final_rel, (Path *)
+			 create_foreign_upper_path(root, final_rel,
+									   root->upper_targets[UPPERREL_FINAL],
+									   rows, in->path.startup_cost,
+									   in->path.startup_cost +
+									   (in->path.total_cost -
+										in->path.startup_cost) * frac,
+									   root->sort_pathkeys, NULL, NIL));
 }
 
 /*
@@ -1279,7 +1524,24 @@ plan_upper_scan(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 	int			i;
 	const char *sep;
 
-	/* the scan tuple */
+	/*
+	 * The scan tuple: the columns a plain block's output needs, or the
+	 * GROUP BY expressions and then each aggregate.
+	 */
+	if (up->scan_only)
+	{
+		scan_tlist = add_to_flat_tlist(NIL,
+									   pull_var_clause((Node *) tlist,
+													   PVC_RECURSE_PLACEHOLDERS));
+		foreach(lc, up->sort_exprs)
+		{
+			Expr	   *e = lfirst(lc);
+
+			while (IsA(e, RelabelType))
+				e = ((RelabelType *) e)->arg;
+			scan_tlist = add_to_flat_tlist(scan_tlist, list_make1(e));
+		}
+	}
 	forboth(lc, up->group_exprs, lc2, up->group_sgrefs)
 	{
 		TargetEntry *tle = makeTargetEntry(lfirst(lc),
@@ -1295,11 +1557,32 @@ plan_upper_scan(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 											 list_length(scan_tlist) + 1,
 											 NULL, false));
 
+	/* the shards, decided first: one shard runs LIMIT and OFFSET itself */
+	memset(&sp, 0, sizeof(sp));
+	if (fp->join)
+		targets_from_join(fp, &sp);
+	else
+		plan_targets(root, scanrel, fp, scanrel->baserestrictinfo, &sp);
+
 	/* the remote query */
 	initStringInfo(&sql);
 	nestlevel = shardconn_set_transmission_modes();
 	appendStringInfoString(&sql, "SELECT ");
 	sep = "";
+	if (up->scan_only)
+	{
+		foreach(lc, scan_tlist)
+		{
+			appendStringInfoString(&sql, sep);
+			shardfdw_deparse_expr(&sql, root, scanrel,
+								  lfirst_node(TargetEntry, lc)->expr,
+								  &params_list);
+			sep = ", ";
+			ncols++;
+		}
+		if (scan_tlist == NIL)
+			appendStringInfoString(&sql, "NULL");
+	}
 	foreach(lc, up->group_exprs)
 	{
 		appendStringInfoString(&sql, sep);
@@ -1339,22 +1622,98 @@ plan_upper_scan(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 		appendStringInfoChar(&sql, ')');
 		sep = " AND ";
 	}
+
+	/*
+	 * ORDER BY: a plain block's sort expressions as such, a grouped block's
+	 * by output position (its keys are output columns, in default order).
+	 * The merge reads the same positions of the scan tuple.
+	 */
+	sep = " ORDER BY ";
+	for (i = 0; i < list_length(up->sort_exprs); i++)
+	{
+		Expr	   *e = list_nth(up->sort_exprs, i);
+		Oid			op = list_nth_oid(up->sort_ops, i);
+		bool		nf = list_nth_int(up->sort_nulls_first, i) != 0;
+		TargetEntry *tle;
+
+		while (IsA(e, RelabelType))
+			e = ((RelabelType *) e)->arg;
+		tle = tlist_member(e, scan_tlist);
+		if (tle == NULL)
+			elog(ERROR, "shardfdw sort key is not in the scan tuple");
+		appendStringInfoString(&sql, sep);
+		if (up->scan_only)
+			shardfdw_deparse_sort_item(&sql, root, scanrel,
+									   list_nth(up->sort_exprs, i), op, nf,
+									   &params_list);
+		else
+			appendStringInfo(&sql, "%d %s NULLS %s", tle->resno,
+							 op == lookup_type_cache(exprType((Node *) e),
+													 TYPECACHE_LT_OPR)->lt_opr ?
+							 "ASC" : "DESC",
+							 nf ? "FIRST" : "LAST");
+		sp.sort_attnos = lappend_int(sp.sort_attnos, tle->resno);
+		sep = ", ";
+	}
+	sp.sort_ops = up->sort_ops;
+	sp.sort_colls = up->sort_colls;
+	sp.sort_nulls_first = up->sort_nulls_first;
+
+	/*
+	 * LIMIT/OFFSET: whole on one shard; else each shard returns LIMIT +
+	 * OFFSET rows and the scan applies OFFSET and LIMIT after the merge.
+	 */
+	sp.limit_count = -1;
+	sp.limit_offset = 0;
+	if (up->has_limit)
+	{
+		if (sp.mode == SHARD_PRUNE_ANY_ONE ||
+			(sp.mode == SHARD_PRUNE_NONE && list_length(sp.targets) == 1))
+		{
+			if (up->limit_count >= 0)
+				appendStringInfo(&sql, " LIMIT " INT64_FORMAT,
+								 up->limit_count);
+			if (up->limit_offset > 0)
+				appendStringInfo(&sql, " OFFSET " INT64_FORMAT,
+								 up->limit_offset);
+		}
+		else
+		{
+			if (up->limit_count >= 0)
+				appendStringInfo(&sql, " LIMIT " INT64_FORMAT,
+								 up->limit_count + up->limit_offset);
+			sp.limit_count = up->limit_count;
+			sp.limit_offset = up->limit_offset;
+		}
+	}
 	shardconn_reset_transmission_modes(nestlevel);
 
 	for (i = 1; i <= ncols; i++)
 		retrieved = lappend_int(retrieved, i);
 
-	memset(&sp, 0, sizeof(sp));
 	sp.sql = sql.data;
 	sp.retrieved_attrs = retrieved;
 	sp.nparams = list_length(params_list);
 	sp.upper = up;
-	sp.relations = psprintf("%s on %s", up->aggs ? "Aggregate" : "Grouping",
-							shardfdw_join_description(root, scanrel));
-	if (fp->join)
-		targets_from_join(fp, &sp);
+	if (up->scan_only)
+		sp.relations = shardfdw_join_description(root, scanrel);
 	else
-		plan_targets(root, scanrel, fp, scanrel->baserestrictinfo, &sp);
+		sp.relations = psprintf("%s on %s",
+								up->aggs ? "Aggregate" : "Grouping",
+								shardfdw_join_description(root, scanrel));
+	if (sp.sort_attnos != NIL && up->scan_only)
+		sp.merge_keys = merge_key_names(root, up->sort_exprs,
+										IS_JOIN_REL(scanrel));
+	else if (sp.sort_attnos != NIL)
+	{
+		StringInfoData keys;
+
+		initStringInfo(&keys);
+		foreach(lc, sp.sort_attnos)
+			appendStringInfo(&keys, "%scolumn %d", keys.len > 0 ? ", " : "",
+							 lfirst_int(lc));
+		sp.merge_keys = keys.data;
+	}
 
 	return make_foreignscan(tlist,
 							up->local_having,
