@@ -174,6 +174,15 @@ synchronous_commit = off        # loading speed only; the queries are read-only
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
 EOF
+    # The four shards share this machine's cores; on real hardware each has
+    # its own.  Parallel workers on every shard at once only thrash the CPUs
+    # here, so shards run without them (SHARD_PARALLEL_WORKERS, default 0).
+    # This applies alike to every anchor that reads the shards; the
+    # coordinator, where the local anchor runs, keeps the defaults.
+    if [ "$n" != coord ]; then
+        echo "max_parallel_workers_per_gather = ${SHARD_PARALLEL_WORKERS:-0}" \
+            >>"$BENCH_DIR/$n/postgresql.conf"
+    fi
     as_pg pg_ctl -D "$BENCH_DIR/$n" -l "$BENCH_DIR/$n.log" -w -t 60 start >/dev/null \
         || { tail -n 30 "$BENCH_DIR/$n.log" >&2; die "could not start $n"; }
 done

@@ -66,6 +66,14 @@ extern void shard_combiner_add(ShardCombiner *cb, Datum *values,
 							   bool *nulls);
 extern bool shard_combiner_next(ShardCombiner *cb, Datum *values,
 								bool *nulls);
+extern bool shard_combiner_next_states(ShardCombiner *cb, Datum *values,
+									   bool *nulls);
 extern void shard_combiner_reset(ShardCombiner *cb);
+extern ShardAggCombine shard_combiner_kind(ShardCombiner *cb, int i);
+extern bool shard_combiner_is_count(ShardCombiner *cb, int i);
+
+/* Number of partial columns of an aggregate combined by kind. */
+#define SHARD_AGG_PARTIAL_COLS(kind) \
+	((kind) == SHARD_COMBINE_AVG ? 2 : (kind) == SHARD_COMBINE_VAR ? 3 : 1)
 
 #endif							/* SHARDFDW_COMBINE_H */

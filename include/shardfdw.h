@@ -175,6 +175,11 @@ typedef enum ShardScanPrivateIndex
 	ShardScanPrivateLimitCount, /* Integer: rows to return after the merge,
 								 * -1 for no limit */
 	ShardScanPrivateLimitOffset,	/* Integer: rows to skip first */
+	ShardScanPrivateDistinctType,	/* Integer: type of x in count(DISTINCT
+									 * x) & co (two-level combine), or 0 */
+	ShardScanPrivateDistinctEqop,	/* Integer: its equality operator */
+	ShardScanPrivateDistinctCollation,	/* Integer: its collation */
+	ShardScanPrivateAggIsDistinct,	/* IntList: 1 for DISTINCT aggregates */
 	ShardScanPrivateCount		/* number of entries */
 } ShardScanPrivateIndex;
 
@@ -212,7 +217,11 @@ typedef struct ShardUpperInfo
 	List	   *aggs;			/* Aggrefs, each once */
 	List	   *agg_kinds;		/* IntList (partial mode) */
 	List	   *agg_combinefns; /* OidList (partial mode) */
-	List	   *partial_types;	/* OidList (partial mode) */
+	List	   *partial_types;	/* OidList (partial mode): the partial
+								 * columns the shards return */
+	Expr	   *distinct_expr;	/* x of the DISTINCT aggregates: the shards
+								 * group by it too (partial mode), or NULL */
+	List	   *agg_is_distinct;	/* IntList, parallel to aggs */
 	List	   *remote_having;	/* HAVING quals shipped (whole mode) */
 	List	   *local_having;	/* HAVING quals evaluated locally */
 

@@ -532,8 +532,12 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT array_agg(i4 ORDER BY i4) FROM pd WHERE id < 30;
 SELECT array_agg(i4 ORDER BY i4) FROM pd WHERE id < 30;
 SELECT cmp('SELECT g, array_agg(i4 ORDER BY i4 NULLS FIRST, id) FROM {s}.pd GROUP BY g');
+-- count(DISTINCT x): the shards return their distinct x per group, the
+-- coordinator removes duplicates across shards
 EXPLAIN (VERBOSE, COSTS OFF) SELECT count(DISTINCT g), count(*) FROM pd;
 SELECT count(DISTINCT g), count(*) FROM pd;
+SELECT cmp('SELECT b, count(DISTINCT g), min(DISTINCT g), max(DISTINCT g), count(*), sum(i4) FROM {s}.pd GROUP BY b');
+SELECT cmp('SELECT count(DISTINCT s) FROM {s}.pd WHERE id < 0');
 SELECT cmp('SELECT b, count(DISTINCT g), count(*), sum(DISTINCT i2) FROM {s}.pd GROUP BY b');
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT g, stddev(f), variance(f) FROM pd GROUP BY g;

@@ -715,3 +715,68 @@ shard_combiner_next(ShardCombiner *cb, Datum *values, bool *nulls)
 		return true;
 	}
 }
+
+/*
+ * shard_combiner_next_states: the next group's keys and its aggregates'
+ * combined states, in the layout of a partial row (per aggregate its
+ * partial columns), so that they can be folded again by another combiner
+ * (two-level combining of DISTINCT aggregates).  false when done.
+ * Pass-by-reference values point into the combiner.
+ */
+bool
+shard_combiner_next_states(ShardCombiner *cb, Datum *values, bool *nulls)
+{
+	TupleHashEntry entry;
+	Datum	   *svals;
+	bool	   *snulls;
+	int			nstates = cb->naggs * STATES_PER_AGG;
+	int			col = cb->ngroup;
+
+	Assert(cb->table != NULL);
+	if (!cb->iterating)
+	{
+		InitTupleHashIterator(cb->table, &cb->iter);
+		cb->iterating = true;
+	}
+	entry = ScanTupleHashTable(cb->table, &cb->iter);
+	if (entry == NULL)
+		return false;
+	ExecStoreMinimalTuple(entry->firstTuple, cb->firstslot, false);
+	slot_getallattrs(cb->firstslot);
+	for (int k = 0; k < cb->ngroup; k++)
+	{
+		values[k] = cb->firstslot->tts_values[k];
+		nulls[k] = cb->firstslot->tts_isnull[k];
+	}
+	svals = (Datum *) entry->additional;
+	snulls = (bool *) (svals + nstates);
+	for (int i = 0; i < cb->naggs; i++)
+	{
+		int			s = i * STATES_PER_AGG;
+		int			ncols = cb->kinds[i] == SHARD_COMBINE_AVG ? 2 :
+			cb->kinds[i] == SHARD_COMBINE_VAR ? 3 : 1;
+
+		for (int j = 0; j < ncols; j++)
+		{
+			values[col] = svals[s + j];
+			nulls[col] = snulls[s + j];
+			col++;
+		}
+	}
+	return true;
+}
+
+/* Combine rule of aggregate i of cb. */
+ShardAggCombine
+shard_combiner_kind(ShardCombiner *cb, int i)
+{
+	return cb->kinds[i];
+}
+
+/* Is aggregate i of cb a count (its combine function adds int8)? */
+bool
+shard_combiner_is_count(ShardCombiner *cb, int i)
+{
+	return cb->kinds[i] == SHARD_COMBINE_FN &&
+		cb->combine[i].fn_oid == F_INT8PL;
+}

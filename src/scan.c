@@ -142,6 +142,9 @@ struct ShardScanState
 	/* partial aggregates, combined here (SHARD_COMBINE_PARTIAL) */
 	ShardCombineMode combine_mode;
 	ShardCombiner *combiner;
+	ShardCombiner *distinct_combiner;	/* first level with DISTINCT
+										 * aggregates: keys + x */
+	List	   *agg_is_distinct;
 	bool		combined;		/* every shard row has been folded */
 	MemoryContext out_cxt;		/* per output row */
 
@@ -177,7 +180,8 @@ static HeapTuple next_append_row(ShardScanState *st);
 static TupleTableSlot *next_row(ForeignScanState *node);
 static TupleTableSlot *combine_next(ShardScanState *st, TupleTableSlot *slot);
 static TupleDesc partial_row_desc(TupleDesc scandesc, int ngroup,
-								  List *partial_types);
+								  Oid xtype, List *partial_types);
+static void fold_distinct_level(ShardScanState *st, TupleDesc scandesc);
 
 /*
  * shardscan_begin: set up the scan; nothing is sent to the shards yet.
@@ -252,6 +256,7 @@ shardscan_begin(ForeignScanState *node, int eflags)
 		Oid		   *collids = palloc(sizeof(Oid) * Max(naggs, 1));
 		Oid		   *eqops = palloc(sizeof(Oid) * Max(ngroup, 1));
 		Oid		   *gcolls = palloc(sizeof(Oid) * Max(ngroup, 1));
+		Oid			xtype;
 
 		for (int i = 0; i < naggs; i++)
 		{
@@ -270,12 +275,58 @@ shardscan_begin(ForeignScanState *node, int eflags)
 			gcolls[i] = list_nth_oid(list_nth(fdw_private,
 											  ShardScanPrivateGroupCollations), i);
 		}
+		xtype = (Oid) intVal(list_nth(fdw_private,
+									  ShardScanPrivateDistinctType));
+		st->agg_is_distinct = list_nth(fdw_private,
+									   ShardScanPrivateAggIsDistinct);
 		st->attinmeta = TupleDescGetAttInMetadata(partial_row_desc(scandesc, ngroup,
+																   xtype,
 																   list_nth(fdw_private,
 																			ShardScanPrivatePartialTypes)));
 		st->combiner = shard_combiner_create(scandesc, ngroup, eqops, gcolls,
 											 naggs, akinds, fns, aggoids,
 											 collids, estate->es_query_cxt);
+		if (OidIsValid(xtype))
+		{
+			/*
+			 * DISTINCT aggregates: a first level keyed by the group keys and
+			 * x folds the other aggregates and removes duplicate x across
+			 * shards; its groups feed the second level (st->combiner).
+			 */
+			TupleDesc	d1 = CreateTemplateTupleDesc(ngroup + 1 + naggs);
+			Oid		   *eqops1 = palloc(sizeof(Oid) * (ngroup + 1));
+			Oid		   *gcolls1 = palloc(sizeof(Oid) * (ngroup + 1));
+			int			n1 = 0;
+
+			for (int i = 1; i <= ngroup; i++)
+				TupleDescCopyEntry(d1, i, scandesc, i);
+			TupleDescInitEntry(d1, ngroup + 1, NULL, xtype, -1, 0);
+			memcpy(eqops1, eqops, sizeof(Oid) * ngroup);
+			memcpy(gcolls1, gcolls, sizeof(Oid) * ngroup);
+			eqops1[ngroup] = (Oid) intVal(list_nth(fdw_private,
+												   ShardScanPrivateDistinctEqop));
+			gcolls1[ngroup] = (Oid) intVal(list_nth(fdw_private,
+													ShardScanPrivateDistinctCollation));
+			for (int i = 0; i < naggs; i++)
+			{
+				if (list_nth_int(st->agg_is_distinct, i))
+					continue;
+				TupleDescCopyEntry(d1, ngroup + 2 + n1, scandesc,
+								   ngroup + 1 + i);
+				akinds[n1] = akinds[i];
+				fns[n1] = fns[i];
+				aggoids[n1] = aggoids[i];
+				collids[n1] = collids[i];
+				n1++;
+			}
+			d1->natts = ngroup + 1 + n1;	/* the columns filled in */
+			/* (the second level, made above, copied the arrays) */
+			st->distinct_combiner = shard_combiner_create(d1, ngroup + 1,
+														  eqops1, gcolls1,
+														  n1, akinds, fns,
+														  aggoids, collids,
+														  estate->es_query_cxt);
+		}
 		st->out_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											"shardfdw combined row",
 											ALLOCSET_SMALL_SIZES);
@@ -909,21 +960,87 @@ merge_next(ShardScanState *st, TupleTableSlot *slot)
  * (typed as in the scan tuple), then the partial columns.  palloc'd.
  */
 static TupleDesc
-partial_row_desc(TupleDesc scandesc, int ngroup, List *partial_types)
+partial_row_desc(TupleDesc scandesc, int ngroup, Oid xtype,
+				 List *partial_types)
 {
 	TupleDesc	desc = CreateTemplateTupleDesc(ngroup +
+											   (OidIsValid(xtype) ? 1 : 0) +
 											   list_length(partial_types));
 	ListCell   *lc;
 	int			attno = ngroup;
 
 	for (int i = 1; i <= ngroup; i++)
 		TupleDescCopyEntry(desc, i, scandesc, i);
+	if (OidIsValid(xtype))
+		TupleDescInitEntry(desc, ++attno, NULL, xtype, -1, 0);
 	foreach(lc, partial_types)
 	{
 		attno++;
 		TupleDescInitEntry(desc, attno, NULL, lfirst_oid(lc), -1, 0);
 	}
 	return desc;
+}
+
+/*
+ * Second level of DISTINCT aggregates: every (group keys, x) of the first
+ * level, now unique across shards, becomes one partial row of its group:
+ * count(DISTINCT x) counts 1 for a non-NULL x, min/max(DISTINCT x) take
+ * x, the other aggregates pass their first-level states on.
+ */
+static void
+fold_distinct_level(ShardScanState *st, TupleDesc scandesc)
+{
+	int			ngroup = scandesc->natts - list_length(st->agg_is_distinct);
+	int			nmax = scandesc->natts * 3 + 1;
+	Datum	   *v1 = palloc(sizeof(Datum) * nmax);
+	bool	   *n1 = palloc(sizeof(bool) * nmax);
+	Datum	   *v2 = palloc(sizeof(Datum) * nmax);
+	bool	   *n2 = palloc(sizeof(bool) * nmax);
+
+	while (shard_combiner_next_states(st->distinct_combiner, v1, n1))
+	{
+		int			in = ngroup + 1;	/* first-level states start here */
+		int			out = ngroup;
+		Datum		x = v1[ngroup];
+		bool		xnull = n1[ngroup];
+		ListCell   *lc;
+		int			i = 0;
+
+		memcpy(v2, v1, sizeof(Datum) * ngroup);
+		memcpy(n2, n1, sizeof(bool) * ngroup);
+		foreach(lc, st->agg_is_distinct)
+		{
+			ShardAggCombine kind = shard_combiner_kind(st->combiner, i);
+
+			if (lfirst_int(lc))
+			{
+				if (shard_combiner_is_count(st->combiner, i))
+				{
+					v2[out] = Int64GetDatum(xnull ? 0 : 1);
+					n2[out] = false;
+				}
+				else
+				{
+					v2[out] = x;
+					n2[out] = xnull;
+				}
+				out++;
+			}
+			else
+			{
+				for (int j = 0; j < SHARD_AGG_PARTIAL_COLS(kind); j++)
+				{
+					v2[out] = v1[in];
+					n2[out] = n1[in];
+					out++;
+					in++;
+				}
+			}
+			i++;
+		}
+		shard_combiner_add(st->combiner, v2, n2);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /*
@@ -948,11 +1065,14 @@ combine_next(ShardScanState *st, TupleTableSlot *slot)
 		while ((tuple = next_append_row(st)) != NULL)
 		{
 			heap_deform_tuple(tuple, rawdesc, rv, rn);
-			shard_combiner_add(st->combiner, rv, rn);
+			shard_combiner_add(st->distinct_combiner ?
+							   st->distinct_combiner : st->combiner, rv, rn);
 			CHECK_FOR_INTERRUPTS();
 		}
 		pfree(rv);
 		pfree(rn);
+		if (st->distinct_combiner)
+			fold_distinct_level(st, scandesc);
 		st->combined = true;
 	}
 
@@ -1004,6 +1124,8 @@ stop_scan(ShardScanState *st)
 	if (st->combiner)
 	{
 		shard_combiner_reset(st->combiner);
+		if (st->distinct_combiner)
+			shard_combiner_reset(st->distinct_combiner);
 		st->combined = false;
 	}
 }
@@ -1145,10 +1267,20 @@ shardscan_explain(ForeignScanState *node, ExplainState *es)
 		if (intVal(list_nth(fdw_private, ShardScanPrivateCombineMode)) ==
 			SHARD_COMBINE_PARTIAL)
 		{
+			List	   *distinct = list_nth(fdw_private,
+												ShardScanPrivateAggIsDistinct);
+
 			for (int i = 0; i < list_length(kinds); i++)
-				appendStringInfo(&comb, "%s%s", i > 0 ? ", " : "",
-								 shard_agg_explain(list_nth_oid(aggoids, i),
-												   list_nth_int(kinds, i)));
+			{
+				if (distinct != NIL && list_nth_int(distinct, i))
+					appendStringInfo(&comb, "%s%s(DISTINCT) -> distinct values per group",
+									 i > 0 ? ", " : "",
+									 get_func_name(list_nth_oid(aggoids, i)));
+				else
+					appendStringInfo(&comb, "%s%s", i > 0 ? ", " : "",
+									 shard_agg_explain(list_nth_oid(aggoids, i),
+													   list_nth_int(kinds, i)));
+			}
 			if (comb.len == 0)
 				appendStringInfoString(&comb, "duplicates removed");
 		}

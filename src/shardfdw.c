@@ -28,6 +28,7 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
 #include "foreign/fdwapi.h"
@@ -1008,6 +1009,27 @@ make_fdw_private(ShardRelInfo *fpinfo, ScanPlan *sp)
 			case ShardScanPrivatePartialTypes:
 				item = (Node *) (up ? up->partial_types : NIL);
 				break;
+			case ShardScanPrivateDistinctType:
+			case ShardScanPrivateDistinctEqop:
+			case ShardScanPrivateDistinctCollation:
+				{
+					Oid			v = InvalidOid;
+
+					if (up && up->distinct_expr)
+					{
+						Oid			type = exprType((Node *) up->distinct_expr);
+
+						v = i == ShardScanPrivateDistinctType ? type :
+							i == ShardScanPrivateDistinctEqop ?
+							lookup_type_cache(type, TYPECACHE_EQ_OPR)->eq_opr :
+							exprCollation((Node *) up->distinct_expr);
+					}
+					item = (Node *) makeInteger((int) v);
+					break;
+				}
+			case ShardScanPrivateAggIsDistinct:
+				item = (Node *) (up ? up->agg_is_distinct : NIL);
+				break;
 			case ShardScanPrivateRelations:
 				item = (Node *) makeString(sp->relations ? sp->relations : "");
 				break;
@@ -1450,12 +1472,50 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
 			ShardAggCombine kind;
 			Oid			combinefn;
 			List	   *types;
+			bool		distinct = agg->aggdistinct != NIL;
 
+			/*
+			 * count/min/max(DISTINCT x): the shards group by x as well and
+			 * the coordinator combines twice, first removing duplicate x
+			 * across shards (combine.c).  One x for all of them.
+			 */
+			if (distinct)
+			{
+				Aggref	   *plain;
+				Expr	   *x;
+				const char *name = get_func_name(agg->aggfnoid);
+
+				if (list_length(agg->args) != 1 || agg->aggorder != NIL ||
+					agg->aggfilter != NULL ||
+					get_func_namespace(agg->aggfnoid) != PG_CATALOG_NAMESPACE ||
+					(strcmp(name, "count") != 0 && strcmp(name, "min") != 0 &&
+					 strcmp(name, "max") != 0))
+					return;
+				x = linitial_node(TargetEntry, agg->args)->expr;
+				if (up->distinct_expr == NULL)
+				{
+					TypeCacheEntry *tc = lookup_type_cache(exprType((Node *) x),
+														   TYPECACHE_EQ_OPR |
+														   TYPECACHE_HASH_PROC);
+
+					if (!OidIsValid(tc->eq_opr) || !OidIsValid(tc->hash_proc) ||
+						!shardfdw_is_foreign_expr(root, input_rel, x))
+						return;
+					up->distinct_expr = x;
+				}
+				else if (!equal(up->distinct_expr, x))
+					return;
+				plain = copyObject(agg);
+				plain->aggdistinct = NIL;
+				agg = plain;
+			}
 			if (!shard_agg_combinable(agg, &kind, &combinefn, &types))
 				return;
 			up->agg_kinds = lappend_int(up->agg_kinds, kind);
 			up->agg_combinefns = lappend_oid(up->agg_combinefns, combinefn);
-			up->partial_types = list_concat(up->partial_types, types);
+			up->agg_is_distinct = lappend_int(up->agg_is_distinct, distinct);
+			if (!distinct)
+				up->partial_types = list_concat(up->partial_types, types);
 		}
 	}
 	if (havingqual)
@@ -1590,9 +1650,23 @@ plan_upper_scan(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 		sep = ", ";
 		ncols++;
 	}
+	if (up->distinct_expr)
+	{
+		appendStringInfoString(&sql, sep);
+		shardfdw_deparse_expr(&sql, root, scanrel, up->distinct_expr,
+							  &params_list);
+		sep = ", ";
+		ncols++;
+	}
 	i = 0;
 	foreach(lc, up->aggs)
 	{
+		if (up->mode == SHARD_COMBINE_PARTIAL &&
+			list_nth_int(up->agg_is_distinct, i))
+		{
+			i++;
+			continue;			/* computed from x on the coordinator */
+		}
 		appendStringInfoString(&sql, sep);
 		if (up->mode == SHARD_COMBINE_PARTIAL)
 			shard_agg_deparse_partials(&sql, root, scanrel, lfirst(lc),
@@ -1606,11 +1680,16 @@ plan_upper_scan(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 	}
 	ncols += up->mode == SHARD_COMBINE_PARTIAL ?
 		list_length(up->partial_types) : list_length(up->aggs);
+	if (sep[0] == '\0')
+		appendStringInfoString(&sql, "NULL");
 	shardfdw_deparse_from_where(&sql, root, scanrel, &params_list);
-	if (up->group_exprs != NIL)
+	if (up->group_exprs != NIL || up->distinct_expr)
 	{
+		int			nkeys = list_length(up->group_exprs) +
+			(up->distinct_expr ? 1 : 0);
+
 		appendStringInfoString(&sql, " GROUP BY ");
-		for (i = 1; i <= list_length(up->group_exprs); i++)
+		for (i = 1; i <= nkeys; i++)
 			appendStringInfo(&sql, "%s%d", i > 1 ? ", " : "", i);
 	}
 	sep = " HAVING ";
