@@ -655,6 +655,18 @@ SELECT cmp('SELECT d, count(*), sum(i4), avg(n), min(s), max(ts) FROM {s}.pd GRO
 SELECT cmp('SELECT id, count(*), avg(n) FROM {s}.pd GROUP BY id');
 ALTER FOREIGN TABLE pd OPTIONS (DROP fetch_size);
 
+-- DISTINCT ON: each shard keeps its first row per key, the local Unique
+-- over the merged stream the first one overall
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT DISTINCT ON (g) g, id, s FROM pd ORDER BY g, id DESC;
+SELECT cmp_ordered('SELECT DISTINCT ON (g) g, id, s FROM {s}.pd ORDER BY g, id DESC');
+SELECT cmp_ordered('SELECT DISTINCT ON (b, g) b, g, id FROM {s}.pd ORDER BY b, g, s DESC, id');
+-- not shipped with a key held constant (the shards' ORDER BY would not
+-- start with it)
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT DISTINCT ON (g) g, id FROM pd WHERE g = 3 ORDER BY g, id;
+SELECT DISTINCT ON (g) g, id FROM pd WHERE g = 3 ORDER BY g, id;
+
 -- clean up what this test created locally
 DROP FOREIGN TABLE pd, pdr, pd_empty, pd_some;
 DROP TABLE orders, limits;

@@ -150,6 +150,8 @@ static bool ec_matches_dist_column(PlannerInfo *root, RelOptInfo *rel,
 								   EquivalenceMember *em, void *arg);
 static Bitmapset *all_shards(int nshards);
 static char *merge_key_names(PlannerInfo *root, List *exprs, bool qualify);
+static List *remote_distinct_on(PlannerInfo *root, RelOptInfo *baserel,
+								List *pathkeys);
 static void plan_targets(PlannerInfo *root, RelOptInfo *baserel,
 						 ShardRelInfo *fpinfo, List *clauses, ScanPlan *sp);
 static List *make_fdw_private(ShardRelInfo *fpinfo, ScanPlan *sp);
@@ -574,6 +576,57 @@ useful_pathkeys_list(PlannerInfo *root, RelOptInfo *rel)
 }
 
 /*
+ * The DISTINCT ON expressions each shard may apply to a sorted scan of
+ * baserel (palloc'd List), or NIL.  Each shard then sends only its first
+ * row per key; the local Unique over the merged, ordered stream still
+ * picks the first row overall.  Dropping rows below the DISTINCT ON is
+ * only safe when nothing else reads them: baserel must be the query's only
+ * relation with no local filter, and no aggregates, window functions or
+ * set-returning functions come in between.  The keys must be plain columns
+ * that lead the scan's ORDER BY, as the shards require.
+ */
+static List *
+remote_distinct_on(PlannerInfo *root, RelOptInfo *baserel, List *pathkeys)
+{
+	Query	   *parse = root->parse;
+	ShardRelInfo *fpinfo = (ShardRelInfo *) baserel->fdw_private;
+	List	   *exprs = NIL;
+	List	   *attnos;
+	List	   *ops;
+	List	   *colls;
+	List	   *nf;
+	List	   *sort_exprs;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (!parse->hasDistinctOn || parse->hasAggs || parse->groupClause ||
+		parse->hasWindowFuncs || parse->hasTargetSRFs ||
+		parse->rowMarks != NIL || fpinfo->local_conds != NIL ||
+		!bms_equal(root->all_baserels, baserel->relids) ||
+		!shardfdw_sort_keys(root, baserel, pathkeys, &attnos, &ops, &colls,
+							&nf, &sort_exprs))
+		return NIL;
+	foreach(lc, parse->distinctClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		Expr	   *e = (Expr *) get_sortgroupclause_expr(sgc, parse->targetList);
+		Expr	   *k;
+
+		while (IsA(e, RelabelType))
+			e = ((RelabelType *) e)->arg;
+		if (i >= list_length(sort_exprs))
+			return NIL;
+		k = list_nth(sort_exprs, i++);
+		while (IsA(k, RelabelType))
+			k = ((RelabelType *) k)->arg;
+		if (!IsA(e, Var) || !equal(e, k))
+			return NIL;
+		exprs = lappend(exprs, e);
+	}
+	return exprs;
+}
+
+/*
  * shardfdw_remote_limit: the row limit every shard may apply to a scan of
  * baserel (a base relation or a pushed-down join) with the given
  * pathkeys, or 0.  The planner's limit_tuples (LIMIT + OFFSET, when both
@@ -650,7 +703,8 @@ shardGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 				 create_foreignscan_path(root, baserel, NULL,
 										 fpinfo->rows, startup, total,
 										 pathkeys, NULL, NULL,
-										 list_make1(makeInteger((int) Min(limit, PG_INT32_MAX)))));
+										 list_make2(makeInteger((int) Min(limit, PG_INT32_MAX)),
+													remote_distinct_on(root, baserel, pathkeys))));
 	}
 
 	if (fpinfo->opts.dist_attno == InvalidAttrNumber)
@@ -805,6 +859,25 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 		intVal(linitial(best_path->fdw_private)) > 0)
 		appendStringInfo(&sql, " LIMIT %d",
 						 intVal(linitial(best_path->fdw_private)));
+	if (list_length(best_path->fdw_private) > 1 &&
+		lsecond(best_path->fdw_private) != NIL)
+	{
+		/* "SELECT ..." becomes "SELECT DISTINCT ON (keys) ..." */
+		StringInfoData dsql;
+		const char *dsep = "";
+
+		initStringInfo(&dsql);
+		appendStringInfoString(&dsql, "SELECT DISTINCT ON (");
+		foreach(lc, (List *) lsecond(best_path->fdw_private))
+		{
+			appendStringInfoString(&dsql, dsep);
+			shardfdw_deparse_expr(&dsql, root, baserel, lfirst(lc),
+								  &params_list);
+			dsep = ", ";
+		}
+		appendStringInfo(&dsql, ") %s", sql.data + strlen("SELECT "));
+		sql = dsql;
+	}
 	shardconn_reset_transmission_modes(nestlevel);
 
 	memset(&sp, 0, sizeof(sp));
@@ -1905,6 +1978,7 @@ plan_join_scan(PlannerInfo *root, RelOptInfo *joinrel, ForeignPath *best_path,
 		intVal(linitial(best_path->fdw_private)) > 0)
 		appendStringInfo(&sql, " LIMIT %d",
 						 intVal(linitial(best_path->fdw_private)));
+
 	shardconn_reset_transmission_modes(nestlevel);
 
 	sp.sql = sql.data;
