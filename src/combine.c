@@ -520,6 +520,8 @@ sum_as_numeric(ShardCombiner *cb, int i, Datum sum)
 	return cb->int_sum[i] ? DirectFunctionCall1(int8_numeric, sum) : sum;
 }
 static Datum sqrt_rounded(Datum v, int32 rscale);
+static TupleHashEntry next_entry(ShardCombiner *cb, Datum *values,
+								 bool *nulls);
 
 /*
  * Variance or standard deviation from N, sum and sum of squares, as
@@ -663,6 +665,7 @@ final_value(ShardCombiner *cb, int i, Datum *svals, bool *snulls,
 bool
 shard_combiner_next(ShardCombiner *cb, Datum *values, bool *nulls)
 {
+	TupleHashEntry entry;
 	Datum	   *svals;
 	bool	   *snulls;
 	int			nstates = cb->naggs * STATES_PER_AGG;
@@ -687,33 +690,42 @@ shard_combiner_next(ShardCombiner *cb, Datum *values, bool *nulls)
 		return true;
 	}
 
+	entry = next_entry(cb, values, nulls);
+	if (entry == NULL)
+		return false;
+	svals = (Datum *) entry->additional;
+	snulls = (bool *) (svals + nstates);
+	for (int i = 0; i < cb->naggs; i++)
+		final_value(cb, i, svals, snulls, false,
+					&values[cb->ngroup + i], &nulls[cb->ngroup + i]);
+	return true;
+}
+
+/*
+ * The next group of cb's hash table, its keys copied into values/nulls
+ * (from the group's first row), or NULL when all have been returned.
+ */
+static TupleHashEntry
+next_entry(ShardCombiner *cb, Datum *values, bool *nulls)
+{
+	TupleHashEntry entry;
+
 	if (!cb->iterating)
 	{
 		InitTupleHashIterator(cb->table, &cb->iter);
 		cb->iterating = true;
 	}
-	for (;;)
+	entry = ScanTupleHashTable(cb->table, &cb->iter);
+	if (entry == NULL)
+		return NULL;
+	ExecStoreMinimalTuple(entry->firstTuple, cb->firstslot, false);
+	slot_getallattrs(cb->firstslot);
+	for (int k = 0; k < cb->ngroup; k++)
 	{
-		TupleHashEntry entry = ScanTupleHashTable(cb->table, &cb->iter);
-
-		if (entry == NULL)
-			return false;
-
-		/* group keys from the group's first row */
-		ExecStoreMinimalTuple(entry->firstTuple, cb->firstslot, false);
-		slot_getallattrs(cb->firstslot);
-		for (int k = 0; k < cb->ngroup; k++)
-		{
-			values[k] = cb->firstslot->tts_values[k];
-			nulls[k] = cb->firstslot->tts_isnull[k];
-		}
-		svals = (Datum *) entry->additional;
-		snulls = (bool *) (svals + nstates);
-		for (int i = 0; i < cb->naggs; i++)
-			final_value(cb, i, svals, snulls, false,
-						&values[cb->ngroup + i], &nulls[cb->ngroup + i]);
-		return true;
+		values[k] = cb->firstslot->tts_values[k];
+		nulls[k] = cb->firstslot->tts_isnull[k];
 	}
+	return entry;
 }
 
 /*
@@ -733,30 +745,16 @@ shard_combiner_next_states(ShardCombiner *cb, Datum *values, bool *nulls)
 	int			col = cb->ngroup;
 
 	Assert(cb->table != NULL);
-	if (!cb->iterating)
-	{
-		InitTupleHashIterator(cb->table, &cb->iter);
-		cb->iterating = true;
-	}
-	entry = ScanTupleHashTable(cb->table, &cb->iter);
+	entry = next_entry(cb, values, nulls);
 	if (entry == NULL)
 		return false;
-	ExecStoreMinimalTuple(entry->firstTuple, cb->firstslot, false);
-	slot_getallattrs(cb->firstslot);
-	for (int k = 0; k < cb->ngroup; k++)
-	{
-		values[k] = cb->firstslot->tts_values[k];
-		nulls[k] = cb->firstslot->tts_isnull[k];
-	}
 	svals = (Datum *) entry->additional;
 	snulls = (bool *) (svals + nstates);
 	for (int i = 0; i < cb->naggs; i++)
 	{
 		int			s = i * STATES_PER_AGG;
-		int			ncols = cb->kinds[i] == SHARD_COMBINE_AVG ? 2 :
-			cb->kinds[i] == SHARD_COMBINE_VAR ? 3 : 1;
 
-		for (int j = 0; j < ncols; j++)
+		for (int j = 0; j < SHARD_AGG_PARTIAL_COLS(cb->kinds[i]); j++)
 		{
 			values[col] = svals[s + j];
 			nulls[col] = snulls[s + j];

@@ -1058,24 +1058,19 @@ make_fdw_private(ShardRelInfo *fpinfo, ScanPlan *sp)
 				item = (Node *) (up ? up->agg_combinefns : NIL);
 				break;
 			case ShardScanPrivateAggFnOids:
-				{
-					List	   *oids = NIL;
-					ListCell   *lc;
-
-					if (up)
-						foreach(lc, up->aggs)
-							oids = lappend_oid(oids, lfirst_node(Aggref, lc)->aggfnoid);
-					item = (Node *) oids;
-					break;
-				}
 			case ShardScanPrivateAggInputCollids:
 				{
 					List	   *oids = NIL;
 					ListCell   *lc;
 
-					if (up)
-						foreach(lc, up->aggs)
-							oids = lappend_oid(oids, lfirst_node(Aggref, lc)->inputcollid);
+					foreach(lc, up ? up->aggs : NIL)
+					{
+						Aggref	   *agg = lfirst_node(Aggref, lc);
+
+						oids = lappend_oid(oids,
+										   i == ShardScanPrivateAggFnOids ?
+										   agg->aggfnoid : agg->inputcollid);
+					}
 					item = (Node *) oids;
 					break;
 				}
