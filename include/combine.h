@@ -70,7 +70,9 @@ extern bool shard_combiner_next_states(ShardCombiner *cb, Datum *values,
 									   bool *nulls);
 extern void shard_combiner_reset(ShardCombiner *cb);
 extern ShardAggCombine shard_combiner_kind(ShardCombiner *cb, int i);
-extern bool shard_combiner_is_count(ShardCombiner *cb, int i);
+extern void shard_combiner_distinct_partial(ShardCombiner *cb, int i,
+											Datum x, bool xnull, Datum *out,
+											bool *outnull);
 
 /* Number of partial columns of an aggregate combined by kind. */
 #define SHARD_AGG_PARTIAL_COLS(kind) \

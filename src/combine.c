@@ -76,6 +76,9 @@ struct ShardCombiner
 	bool	   *var_sample;		/* VAR: divide by N*(N-1), else N*N */
 	bool	   *var_sqrt;		/* VAR: stddev, else variance */
 	bool	   *int_sum;		/* AVG/VAR: the partial sum is int8 */
+	FmgrInfo   *transfn;		/* FN: the aggregate's transition function,
+								 * to turn a DISTINCT value into a partial */
+	Oid		   *argtype;		/* the aggregate's declared argument type */
 
 	MemoryContext cxt;			/* everything below */
 	MemoryContext tablecxt;		/* groups; reset between scans */
@@ -314,16 +317,32 @@ shard_combiner_create(TupleDesc outdesc, int ngroup, Oid *eqops,
 	cb->var_sample = palloc0(sizeof(bool) * Max(naggs, 1));
 	cb->var_sqrt = palloc0(sizeof(bool) * Max(naggs, 1));
 	cb->int_sum = palloc0(sizeof(bool) * Max(naggs, 1));
+	cb->transfn = palloc0(sizeof(FmgrInfo) * Max(naggs, 1));
+	cb->argtype = palloc0(sizeof(Oid) * Max(naggs, 1));
 
 	for (int i = 0; i < naggs; i++)
 	{
 		Oid			rettype = TupleDescAttr(outdesc, ngroup + i)->atttypid;
 
+		Oid		   *sigtypes;
+		int			nsig;
+
 		cb->kinds[i] = kinds[i];
 		cb->inputcollids[i] = inputcollids[i];
 		cb->empty_nulls[i] = true;
+		(void) get_func_signature(aggfnoids[i], &sigtypes, &nsig);
+		cb->argtype[i] = nsig == 1 ? sigtypes[0] : InvalidOid;
 		if (kinds[i] == SHARD_COMBINE_FN)
 		{
+			HeapTuple	tup = SearchSysCache1(AGGFNOID,
+											  ObjectIdGetDatum(aggfnoids[i]));
+
+			if (!HeapTupleIsValid(tup))
+				elog(ERROR, "cache lookup failed for aggregate %u",
+					 aggfnoids[i]);
+			fmgr_info_cxt(((Form_pg_aggregate) GETSTRUCT(tup))->aggtransfn,
+						  &cb->transfn[i], cxt);
+			ReleaseSysCache(tup);
 			fmgr_info_cxt(combinefns[i], &cb->combine[i], cxt);
 			get_typlenbyval(rettype, &cb->typlen[i * STATES_PER_AGG],
 							&cb->typbyval[i * STATES_PER_AGG]);
@@ -771,10 +790,97 @@ shard_combiner_kind(ShardCombiner *cb, int i)
 	return cb->kinds[i];
 }
 
-/* Is aggregate i of cb a count (its combine function adds int8)? */
-bool
-shard_combiner_is_count(ShardCombiner *cb, int i)
+/*
+ * shard_combiner_distinct_partial: the partial columns (SHARD_AGG_PARTIAL_
+ * COLS of its kind) that one distinct value x contributes to aggregate i:
+ * for a combine-function aggregate, its transition function applied once
+ * to x from the initial state (with PostgreSQL's strictness rules); for
+ * sums, averages and variances x itself, a count of 1 and x squared.  A
+ * NULL x contributes nothing.  Results are palloc'd in the caller's
+ * context when not by value.
+ */
+void
+shard_combiner_distinct_partial(ShardCombiner *cb, int i, Datum x,
+								bool xnull, Datum *out, bool *outnull)
 {
-	return cb->kinds[i] == SHARD_COMBINE_FN &&
-		cb->combine[i].fn_oid == F_INT8PL;
+	int			ncols = SHARD_AGG_PARTIAL_COLS(cb->kinds[i]);
+	Datum		xn;
+
+	for (int j = 0; j < ncols; j++)
+	{
+		out[j] = (Datum) 0;
+		outnull[j] = true;
+	}
+	if (cb->kinds[i] == SHARD_COMBINE_FN)
+	{
+		FmgrInfo   *fn = &cb->transfn[i];
+		Datum		state = cb->empty_values[i];
+		bool		statenull = cb->empty_nulls[i];
+
+		if (xnull && fn->fn_strict)
+		{
+			/* a strict transition ignores NULL input: the initial state */
+			out[0] = state;
+			outnull[0] = statenull;
+		}
+		else if (statenull && fn->fn_strict)
+		{
+			/* a strict transition starts from the first input */
+			out[0] = x;
+			outnull[0] = false;
+		}
+		else
+		{
+			LOCAL_FCINFO(fcinfo, 2);
+
+			InitFunctionCallInfoData(*fcinfo, fn, 2, cb->inputcollids[i],
+									 NULL, NULL);
+			fcinfo->args[0].value = state;
+			fcinfo->args[0].isnull = statenull;
+			fcinfo->args[1].value = x;
+			fcinfo->args[1].isnull = xnull;
+			out[0] = FunctionCallInvoke(fcinfo);
+			outnull[0] = fcinfo->isnull;
+		}
+		return;
+	}
+	if (xnull)
+	{
+		if (cb->kinds[i] != SHARD_COMBINE_NUMERIC_SUM)
+		{
+			out[1] = Int64GetDatum(0);	/* count */
+			outnull[1] = false;
+		}
+		return;
+	}
+
+	/* x as numeric (and as int8 for the int8 sums of int2/int4) */
+	switch (cb->argtype[i])
+	{
+		case INT2OID:
+			xn = DirectFunctionCall1(int2_numeric, x);
+			break;
+		case INT4OID:
+			xn = DirectFunctionCall1(int4_numeric, x);
+			break;
+		case INT8OID:
+			xn = DirectFunctionCall1(int8_numeric, x);
+			break;
+		default:
+			xn = x;
+			break;
+	}
+	out[0] = !cb->int_sum[i] ? xn :
+		Int64GetDatum(cb->argtype[i] == INT2OID ? (int64) DatumGetInt16(x) :
+					  (int64) DatumGetInt32(x));
+	outnull[0] = false;
+	if (cb->kinds[i] == SHARD_COMBINE_NUMERIC_SUM)
+		return;
+	out[1] = Int64GetDatum(1);
+	outnull[1] = false;
+	if (cb->kinds[i] == SHARD_COMBINE_VAR)
+	{
+		out[2] = DirectFunctionCall2(numeric_mul, xn, xn);
+		outnull[2] = false;
+	}
 }

@@ -1028,17 +1028,23 @@ complete_other_owner(ShardConn *c)
 	(void) shardconn_wait_any(one, 1);
 	if (c->commit_deferred)
 	{
-		/* the COMMIT of an earlier read-only transaction: just check it */
+		/*
+		 * The COMMIT of an earlier read-only transaction: nothing can have
+		 * been lost, so a dead connection is just remade when next used; an
+		 * error answer to COMMIT is worth a WARNING.
+		 */
 		c->commit_deferred = false;
-		if (c->batch_lost || c->batch_error)
-		{
+		if (c->batch_error)
 			ereport(WARNING,
-					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("read-only remote transaction on %s did not commit cleanly; reconnecting",
-							shardconn_describe(c))));
+					(errcode(ERRCODE_WARNING),
+					 errmsg("COMMIT of a read-only remote transaction failed on %s; reconnecting",
+							shardconn_describe(c)),
+					 errdetail_internal("%s",
+										PQresultErrorMessage(c->batch_error))));
+		if (c->batch_lost || c->batch_error)
 			disconnect(c);
-		}
-		clear_batch(c);
+		else
+			clear_batch(c);
 		return;
 	}
 	if (c->absorb)

@@ -984,8 +984,9 @@ partial_row_desc(TupleDesc scandesc, int ngroup, Oid xtype,
 /*
  * Second level of DISTINCT aggregates: every (group keys, x) of the first
  * level, now unique across shards, becomes one partial row of its group:
- * count(DISTINCT x) counts 1 for a non-NULL x, min/max(DISTINCT x) take
- * x, the other aggregates pass their first-level states on.
+ * the DISTINCT aggregates get the partial that x alone gives
+ * (shard_combiner_distinct_partial), the others pass their first-level
+ * states on.
  */
 static void
 fold_distinct_level(ShardScanState *st, TupleDesc scandesc)
@@ -1014,17 +1015,9 @@ fold_distinct_level(ShardScanState *st, TupleDesc scandesc)
 
 			if (lfirst_int(lc))
 			{
-				if (shard_combiner_is_count(st->combiner, i))
-				{
-					v2[out] = Int64GetDatum(xnull ? 0 : 1);
-					n2[out] = false;
-				}
-				else
-				{
-					v2[out] = x;
-					n2[out] = xnull;
-				}
-				out++;
+				shard_combiner_distinct_partial(st->combiner, i, x, xnull,
+												&v2[out], &n2[out]);
+				out += SHARD_AGG_PARTIAL_COLS(kind);
 			}
 			else
 			{
@@ -1296,13 +1289,19 @@ shardscan_explain(ForeignScanState *node, ExplainState *es)
 							es);
 	if (intVal(list_nth(fdw_private, ShardScanPrivateLimitCount)) >= 0 ||
 		intVal(list_nth(fdw_private, ShardScanPrivateLimitOffset)) > 0)
+	{
+		int			count = intVal(list_nth(fdw_private,
+											ShardScanPrivateLimitCount));
+		int			offset = intVal(list_nth(fdw_private,
+											 ShardScanPrivateLimitOffset));
+
 		ExplainPropertyText("Limit",
-							psprintf("%d offset %d, after the merge",
-									 intVal(list_nth(fdw_private,
-													 ShardScanPrivateLimitCount)),
-									 intVal(list_nth(fdw_private,
-													 ShardScanPrivateLimitOffset))),
+							count >= 0 ?
+							psprintf("%d offset %d, after the merge", count,
+									 offset) :
+							psprintf("all offset %d, after the merge", offset),
 							es);
+	}
 	if (es->verbose)
 		ExplainPropertyText("Remote SQL",
 							strVal(list_nth(fdw_private, ShardScanPrivateSql)),

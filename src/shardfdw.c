@@ -1543,21 +1543,17 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
 			bool		distinct = agg->aggdistinct != NIL;
 
 			/*
-			 * count/min/max(DISTINCT x): the shards group by x as well and
-			 * the coordinator combines twice, first removing duplicate x
+			 * agg(DISTINCT x): the shards group by x as well and the
+			 * coordinator combines twice, first removing duplicate x
 			 * across shards (combine.c).  One x for all of them.
 			 */
 			if (distinct)
 			{
 				Aggref	   *plain;
 				Expr	   *x;
-				const char *name = get_func_name(agg->aggfnoid);
 
 				if (list_length(agg->args) != 1 || agg->aggorder != NIL ||
-					agg->aggfilter != NULL ||
-					get_func_namespace(agg->aggfnoid) != PG_CATALOG_NAMESPACE ||
-					(strcmp(name, "count") != 0 && strcmp(name, "min") != 0 &&
-					 strcmp(name, "max") != 0))
+					agg->aggfilter != NULL)
 					return;
 				x = linitial_node(TargetEntry, agg->args)->expr;
 				if (up->distinct_expr == NULL)
