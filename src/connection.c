@@ -97,6 +97,7 @@ static bool poll_batch(ShardConn *c);
 static bool wait_batch_until(ShardConn *c, TimestampTz deadline);
 static void complete_other_owner(ShardConn *c);
 static void report_lost(int elevel, ShardConn *c);
+static bool ends_connection(const PGresult *res);
 static bool run_in_abort(ShardConn *c, const char *sql);
 static void xact_callback(XactEvent event, void *arg);
 static void subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -1034,7 +1035,9 @@ complete_other_owner(ShardConn *c)
 		 * error answer to COMMIT is worth a WARNING.
 		 */
 		c->commit_deferred = false;
-		if (c->batch_error)
+		if (c->batch_error && !c->batch_lost &&
+			PQstatus(c->conn) == CONNECTION_OK &&
+			!ends_connection(c->batch_error))
 			ereport(WARNING,
 					(errcode(ERRCODE_WARNING),
 					 errmsg("COMMIT of a read-only remote transaction failed on %s; reconnecting",
@@ -1068,6 +1071,20 @@ shardconn_orphan(ShardConn *c, void *owner)
 		c->owner = NULL;
 		c->absorb = NULL;
 	}
+}
+
+/*
+ * Is res an error that ends the session (FATAL or PANIC, e.g. the backend
+ * was terminated), as opposed to an error of the statement?
+ */
+static bool
+ends_connection(const PGresult *res)
+{
+	const char *severity = PQresultErrorField(res,
+											  PG_DIAG_SEVERITY_NONLOCALIZED);
+
+	return severity != NULL &&
+		(strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0);
 }
 
 /* Raise the error for a connection lost during a batch. */
