@@ -81,13 +81,7 @@ ensure_packages
 stop_demo
 
 # Refuse to start on ports some other server already holds.
-for n in "${NODES[@]}"; do
-    rc=0
-    "$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$(node_port "$n")" -t 2 || rc=$?
-    if [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]; then
-        die "port $(node_port "$n") on 127.0.0.1 is already in use; stop that server first"
-    fi
-done
+for n in "${NODES[@]}"; do require_free_port "$(node_port "$n")"; done
 
 # On any failure from here on, say what is left running and how to stop it.
 on_exit() {

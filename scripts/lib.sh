@@ -127,3 +127,13 @@ stop_clusters_under() {
         }
     done < <(find "$root" -name postmaster.pid -type f 2>/dev/null)
 }
+
+# require_free_port PORT: die unless no PostgreSQL server answers (or even
+# rejects) on 127.0.0.1:PORT.
+require_free_port() {
+    local rc=0
+    "$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$1" -t 2 || rc=$?
+    if [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]; then
+        die "port $1 on 127.0.0.1 is already in use; stop that server first"
+    fi
+}
