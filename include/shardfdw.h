@@ -131,6 +131,9 @@ typedef struct ShardJoinInfo
 	List	   *local_exprs;	/* Exprs evaluated on the coordinator */
 	bool		any_one;		/* both sides replicated */
 	Bitmapset  *targets;		/* target shards (unless any_one) */
+	struct ShardRelInfo *prune_side;	/* side whose run-time key
+										 * conditions choose the shards,
+										 * or NULL */
 	List	   *group_safe_vars;	/* distribution columns that never mix
 									 * shards in the join's output */
 } ShardJoinInfo;

@@ -667,6 +667,17 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT DISTINCT ON (g) g, id FROM pd WHERE g = 3 ORDER BY g, id;
 SELECT DISTINCT ON (g) g, id FROM pd WHERE g = 3 ORDER BY g, id;
 
+-- a pushed join chooses its shards at run time from a generic plan's key
+SET plan_cache_mode = force_generic_plan;
+PREPARE jr(int) AS
+  SELECT a.id, r.v FROM pd a JOIN pdr r ON r.g = a.g WHERE a.id = $1 ORDER BY r.v;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE jr(7);
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE jr(7);
+EXECUTE jr(7);
+SELECT a.id, r.v FROM loc.pd a JOIN loc.pdr r ON r.g = a.g WHERE a.id = 7 ORDER BY r.v;
+DEALLOCATE jr;
+RESET plan_cache_mode;
+
 -- clean up what this test created locally
 DROP FOREIGN TABLE pd, pdr, pd_empty, pd_some;
 DROP TABLE orders, limits;

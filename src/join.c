@@ -19,7 +19,9 @@
  *	- both sides pruned at plan time to the same single shard.
  *
  * Target shards: the intersection of the sides' shards for INNER and SEMI,
- * the preserved side's for LEFT, RIGHT and ANTI, the union for FULL.
+ * the preserved side's for LEFT, RIGHT and ANTI, the union for FULL -- or,
+ * when plan time cannot narrow them, chosen at run time from one side's
+ * key conditions (generic plans).
  * Each side with remote conditions is sent as a subquery, so its filter
  * applies before the join whatever the join type; SEMI and ANTI joins
  * become [NOT] EXISTS.  Only joins of two base tables are pushed; a side
@@ -282,11 +284,49 @@ shardfdw_join_paths(PlannerInfo *root, RelOptInfo *joinrel,
 		goto not_pushable;
 
 	/*
+	 * Run-time pruning: when plan time left every shard a target, a side
+	 * whose key conditions hold Params (a generic plan's "id = $1") may
+	 * choose the shards at execution -- the side whose rows decide the
+	 * result: the distributed side next to a replicated one, either side
+	 * of a co-located inner join, the preserved side of an outer join.
+	 * Its options (distribution) then stand for the join's.
+	 */
+	if (!j->any_one &&
+		bms_num_members(j->targets) == fp->opts.nshards)
+	{
+		ShardRelInfo *cand[2] = {NULL, NULL};
+
+		if (i_rep)
+			cand[0] = o;
+		else if (o_rep)
+			cand[0] = i;
+		else if (joined_on_keys(outerrel, o, innerrel, i, j->joinclauses))
+		{
+			if (jointype == JOIN_INNER || jointype == JOIN_SEMI)
+			{
+				cand[0] = o;
+				cand[1] = i;
+			}
+			else if (jointype == JOIN_LEFT || jointype == JOIN_ANTI)
+				cand[0] = o;
+			else if (jointype == JOIN_RIGHT)
+				cand[0] = i;
+		}
+		for (int c = 0; c < 2 && j->prune_side == NULL; c++)
+			if (cand[c] && cand[c]->prunable && !cand[c]->prune_static)
+				j->prune_side = cand[c];
+		if (j->prune_side)
+			fp->opts = j->prune_side->opts;
+	}
+
+	/*
 	 * Costs: both sides are read and joined on the shards (weighted at half,
 	 * as for aggregates: other machines, in parallel), then the join's rows
 	 * cross the network.
 	 */
-	fp->est_shards = j->any_one ? 1 : Max(bms_num_members(j->targets), 1);
+	fp->est_shards = j->any_one ? 1 :
+		j->prune_side ? j->prune_side->est_shards :
+		Max(bms_num_members(j->targets), 1);
 	fp->rows = joinrel->rows;
 	fp->retrieved_rows = joinrel->rows;
 	k = fp->est_shards;

@@ -1870,7 +1870,8 @@ plan_upper_scan(PlannerInfo *root, RelOptInfo *rel, List *tlist,
 }
 
 /*
- * Target shards of a scan over a pushed-down join: fixed by join.c.
+ * Target shards of a scan over a pushed-down join: fixed by join.c, or
+ * chosen at run time from one side's key conditions.
  */
 static void
 targets_from_join(ShardRelInfo *fp, ScanPlan *sp)
@@ -1880,6 +1881,13 @@ targets_from_join(ShardRelInfo *fp, ScanPlan *sp)
 	sp->targets = NIL;
 	sp->prune_exprs = NIL;
 	sp->prune_is_array = NIL;
+	if (fp->join->prune_side)
+	{
+		sp->mode = SHARD_PRUNE_RUNTIME;
+		sp->prune_exprs = fp->join->prune_side->prune_exprs;
+		sp->prune_is_array = fp->join->prune_side->prune_is_array;
+		return;
+	}
 	sp->mode = fp->join->any_one ? SHARD_PRUNE_ANY_ONE : SHARD_PRUNE_NONE;
 	while ((shard = bms_next_member(fp->join->targets, shard)) >= 0)
 		sp->targets = lappend_int(sp->targets, shard);
@@ -1978,7 +1986,9 @@ plan_join_scan(PlannerInfo *root, RelOptInfo *joinrel, ForeignPath *best_path,
 	sp.relations = shardfdw_join_description(root, joinrel);
 	targets_from_join(fp, &sp);
 
-	return make_foreignscan(tlist, j->local_exprs, 0, params_list,
+	return make_foreignscan(tlist, j->local_exprs, 0,
+							list_concat(list_copy(params_list),
+										sp.prune_exprs),
 							make_fdw_private(fp, &sp), scan_tlist, NIL,
 							outer_plan);
 }
