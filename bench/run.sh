@@ -149,15 +149,9 @@ raw "shardfdw source fingerprint (sha1 of Makefile, *.control, *.sql, src/*.c, i
 # ---------------------------------------------------------------- start servers
 for n in "${NODES[@]}"; do
     step "initdb + start $n (port $(node_port "$n"))"
-    as_pg initdb -D "$BENCH_DIR/$n" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
-        >"$BENCH_DIR/$n.initdb.log" 2>&1 || { cat "$BENCH_DIR/$n.initdb.log" >&2; die "initdb $n failed"; }
+    init_node "$BENCH_DIR" "$n" "$(node_port "$n")"
     cat >>"$BENCH_DIR/$n/postgresql.conf" <<EOF
-
 # --- shardfdw benchmark (bench/run.sh) ---
-port = $(node_port "$n")
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$BENCH_DIR'
-max_connections = 100
 shared_buffers = $SHARED_BUFFERS
 work_mem = $WORK_MEM
 maintenance_work_mem = 256MB

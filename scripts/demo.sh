@@ -105,15 +105,9 @@ build_and_install "$DEMO_DIR/build" "$DEMO_DIR/build.log" \
 # ------------------------------------------------------------------ servers
 for n in "${NODES[@]}"; do
     log "initdb $n (port $(node_port "$n"))"
-    as_pg initdb -D "$DEMO_DIR/$n" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
-        >"$DEMO_DIR/$n.initdb.log" 2>&1 || { cat "$DEMO_DIR/$n.initdb.log" >&2; die "initdb $n failed"; }
+    init_node "$DEMO_DIR" "$n" "$(node_port "$n")"
     cat >>"$DEMO_DIR/$n/postgresql.conf" <<EOF
-
 # --- shardfdw demo ---
-port = $(node_port "$n")
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$DEMO_DIR'
-max_connections = 100
 max_prepared_transactions = 20      # reserved for cross-shard 2PC (not implemented yet)
 shared_buffers = 64MB
 log_min_messages = warning

@@ -137,3 +137,20 @@ require_free_port() {
         die "port $1 on 127.0.0.1 is already in use; stop that server first"
     fi
 }
+
+# init_node DIR NAME PORT: initdb DIR/NAME as the postgres user (trust auth,
+# UTF8, C.UTF-8) and give it the settings every local test server shares:
+# PORT on 127.0.0.1 only, its Unix socket in DIR.  Callers append their own
+# settings to DIR/NAME/postgresql.conf.
+init_node() {
+    local dir=$1 name=$2 port=$3
+    as_pg initdb -D "$dir/$name" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+        >"$dir/$name.initdb.log" 2>&1 || { cat "$dir/$name.initdb.log" >&2; die "initdb $name failed"; }
+    cat >>"$dir/$name/postgresql.conf" <<EOF_NODE
+
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+max_connections = 100
+EOF_NODE
+}
