@@ -17,7 +17,8 @@ OBJS = \
 	src/scan.o \
 	src/import.o \
 	src/combine.o \
-	src/join.o
+	src/join.o \
+	src/upper.o
 
 EXTENSION = shardfdw
 DATA = shardfdw--1.0.sql

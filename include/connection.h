@@ -66,6 +66,10 @@ struct ShardConn
 	bool		wrote;			/* remote xact modified data */
 	bool		commit_deferred;	/* the batch in flight is the COMMIT of
 									 * a finished read-only transaction */
+	bool		prefetch_repair;	/* a speculative statement failed: the
+									 * next batch first rolls back to its
+									 * savepoint (see shardconn_send_speculative) */
+	int			prefetch_repair_level;	/* xact_depth it was sent at */
 	uint32		server_hashvalue;
 	uint32		mapping_hashvalue;
 	TimestampTz connected_at;
@@ -86,6 +90,10 @@ struct ShardConn
 	ShardStmt  *batch_stmts;	/* malloc'd deep copy of the statements */
 	int			batch_nstmts;
 	int			batch_nowed;	/* owed commands sent before them */
+	int			batch_total;	/* queries of the batch, setup included */
+	bool		batch_speculative;	/* last statement runs under the
+									 * prefetch savepoint */
+	bool		batch_spec_failed;	/* ... and it failed */
 	int			batch_err_stmt; /* statement that failed, or -1 */
 	bool		batch_lost;		/* connection lost during the batch */
 	char	   *lost_message;	/* malloc'd libpq message when lost */
@@ -137,6 +145,29 @@ extern void shardconn_send(ShardConn *c, const char *sql, int nparams,
 extern void shardconn_send_stmts(ShardConn *c, const ShardStmt *stmts,
 								 int nstmts, void *owner,
 								 ShardConnAbsorb absorb);
+
+/*
+ * Like shardconn_send_stmts, for a batch whose last statement (a FETCH)
+ * the executor has not asked for yet: it runs under a savepoint of its
+ * own, so that its failure does not abort the remote transaction.  Use
+ * shardconn_speculative_error on the completed batch before
+ * shardconn_result.  The savepoint is released in the same batch when the
+ * statement succeeds, and rolled back in front of the connection's next
+ * batch when it failed, whoever completes the batch (an orphaned batch's
+ * failure is then simply forgotten).
+ */
+extern void shardconn_send_speculative(ShardConn *c, const ShardStmt *stmts,
+									   int nstmts, void *owner,
+									   ShardConnAbsorb absorb);
+
+/*
+ * Wait for c's batch; if it was sent speculatively and its last statement
+ * failed, return the remote error as an ErrorData palloc'd in
+ * CurrentMemoryContext (to be raised with ReThrowError when the rows are
+ * really needed), and consume the batch.  Otherwise return NULL and leave
+ * the batch to shardconn_result.
+ */
+extern struct ErrorData *shardconn_speculative_error(ShardConn *c);
 
 /*
  * A shard to read a replicated table from: one this user already has a

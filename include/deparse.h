@@ -44,37 +44,52 @@ extern void shardfdw_classify_conditions(PlannerInfo *root,
 										 List **local_conds);
 
 /*
- * Append "SELECT cols FROM rel [WHERE conds]" for baserel to buf.
- * *retrieved_attrs gets the attnums fetched, in order; Params met in
- * remote_conds (RestrictInfos) are appended to *params_list and printed as
- * $n, n being their 1-based position in that list.
+ * The query block one foreign scan sends to its shards.  The planners
+ * (shardfdw.c for base relations, join.c and upper.c) describe it here;
+ * shardfdw_deparse_query alone turns it into SQL:
+ *
+ *	SELECT [DISTINCT ON (distinct_on)] <select list>
+ *	  FROM <scanrel> [WHERE ...]
+ *	  [GROUP BY 1, ..., ngroup] [HAVING having]
+ *	  [ORDER BY sort items] [LIMIT limit_count] [OFFSET limit_offset]
+ *
+ * The select list is the columns attrs_used of a base relation (targets
+ * NIL and !use_targets), or the expressions targets over scanrel.  The
+ * FROM clause is the base table with its conditions conds, or the join
+ * recorded by join.c in scanrel's ShardJoinInfo.
  */
-extern void shardfdw_deparse_select(StringInfo buf, PlannerInfo *root,
-									RelOptInfo *baserel,
-									Bitmapset *attrs_used,
-									List *remote_conds,
+typedef struct ShardRemoteQuery
+{
+	RelOptInfo *scanrel;		/* base relation or pushed-down join */
+	Bitmapset  *attrs_used;		/* base relation: the columns fetched */
+	bool		use_targets;	/* the select list is targets */
+	List	   *targets;		/* Exprs over scanrel */
+	List	   *conds;			/* base relation: its shipped conditions
+								 * (RestrictInfos or Exprs) */
+	int			ngroup;			/* leading targets that are GROUP BY keys */
+	List	   *having;			/* Exprs */
+	List	   *distinct_on;	/* Exprs */
+	List	   *sort_exprs;		/* ORDER BY expressions, or NIL with: */
+	List	   *sort_positions; /* IntList: ORDER BY these targets (1-based) */
+	List	   *sort_ops;		/* OidList: ordering operators */
+	List	   *sort_nulls_first;	/* IntList */
+	int64		limit_count;	/* -1: no LIMIT */
+	int64		limit_offset;	/* 0: no OFFSET */
+} ShardRemoteQuery;
+
+/* A ShardRemoteQuery reading scanrel with no clause but FROM (palloc'd). */
+extern ShardRemoteQuery *shardfdw_remote_query(RelOptInfo *scanrel);
+
+/*
+ * The SQL of q, palloc'd.  *retrieved_attrs gets the attnums of the
+ * columns fetched (base select list) or 1..n (targets).  Params met are
+ * appended to *params_list and printed as $n (with params_list NULL,
+ * typed NULL placeholders: EXPLAIN-only text).
+ */
+extern char *shardfdw_deparse_query(PlannerInfo *root,
+									const ShardRemoteQuery *q,
 									List **retrieved_attrs,
 									List **params_list);
-
-/*
- * Append the SQL text of expr (accepted by shardfdw_is_foreign_expr or
- * shardfdw_is_foreign_upper_expr) over baserel, columns unqualified as in
- * shardfdw_deparse_select.  Params are added to *params_list and printed
- * as $n; with params_list NULL, typed NULL placeholders are printed.
- */
-extern void shardfdw_deparse_expr(StringInfo buf, PlannerInfo *root,
-								  RelOptInfo *baserel, Expr *expr,
-								  List **params_list);
-
-/*
- * Append one ORDER BY item: "expr ASC|DESC NULLS FIRST|LAST", or
- * "expr USING op NULLS ..." when sortop is not the default ordering
- * operator of expr's type.  Params as for shardfdw_deparse_expr.
- */
-extern void shardfdw_deparse_sort_item(StringInfo buf, PlannerInfo *root,
-									   RelOptInfo *baserel, Expr *expr,
-									   Oid sortop, bool nulls_first,
-									   List **params_list);
 
 /* "SELECT cols FROM rel" fetching every column, for ANALYZE. */
 extern void shardfdw_deparse_analyze_sql(StringInfo buf, Relation rel,

@@ -12,6 +12,7 @@
 
 #include "lib/stringinfo.h"
 #include "nodes/pathnodes.h"
+#include "nodes/plannodes.h"
 
 /* GetForeignJoinPaths: offer the join of two shardfdw tables per shard. */
 extern void shardfdw_join_paths(PlannerInfo *root, RelOptInfo *joinrel,
@@ -20,12 +21,14 @@ extern void shardfdw_join_paths(PlannerInfo *root, RelOptInfo *joinrel,
 								JoinPathExtraData *extra);
 
 /*
- * Append " FROM ... [WHERE ...]" for a scan of rel (a shardfdw base
- * relation, or a join pushed down by shardfdw_join_paths).  Params go to
- * *params_list.
+ * GetForeignPlan of a join pushed down by shardfdw_join_paths: the
+ * ForeignScan, its fdw_scan_tlist the columns the join's output and its
+ * local quals need.
  */
-extern void shardfdw_deparse_from_where(StringInfo buf, PlannerInfo *root,
-										RelOptInfo *rel, List **params_list);
+extern ForeignScan *shardfdw_plan_join_scan(PlannerInfo *root,
+											RelOptInfo *joinrel,
+											ForeignPath *best_path,
+											List *tlist, Plan *outer_plan);
 
 /* "t1 INNER JOIN t2" for EXPLAIN, palloc'd. */
 extern char *shardfdw_join_description(PlannerInfo *root, RelOptInfo *rel);

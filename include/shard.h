@@ -42,4 +42,19 @@ extern Bitmapset *shard_eval_prune(const ShardTableOptions *opts,
 								   List *exprs, List *exprstates,
 								   List *is_array, ExprContext *econtext);
 
+/*
+ * Does comparing the distribution column under collation collid (the
+ * input collation of an equality, of a GROUP BY key, of an equivalence
+ * class) decide equality the way placement does?  Only then may it prune
+ * shards or keep equal keys on one shard: under another collation, keys
+ * equal to each other (say 'abc' and 'ABC' under a case-insensitive one)
+ * can live on different shards.  This is the rule of PostgreSQL's
+ * partition pruning.
+ */
+static inline bool
+shard_collation_matches(const ShardTableOptions *opts, Oid collid)
+{
+	return !OidIsValid(opts->dist_collation) || opts->dist_collation == collid;
+}
+
 #endif							/* SHARDFDW_SHARD_H */

@@ -24,6 +24,7 @@
 #include "access/attnum.h"
 #include "nodes/bitmapset.h"
 #include "nodes/pathnodes.h"
+#include "nodes/primnodes.h"
 #include "foreign/foreign.h"
 
 /* Hard upper bound on shards in one cluster (p0 .. p4095). */
@@ -139,6 +140,20 @@ typedef struct ShardJoinInfo
 } ShardJoinInfo;
 
 /*
+ * fdw_private of a shardfdw ForeignPath of a base relation or a join: a
+ * List indexed by these, made by shardfdw_path_private (NIL for a
+ * parameterized path: no limit, no DISTINCT ON).
+ */
+typedef enum ShardPathPrivateIndex
+{
+	ShardPathPrivateLimit,		/* Integer: LIMIT each shard applies (rows
+								 * the query can need), 0 for none */
+	ShardPathPrivateDistinctOn, /* List: DISTINCT ON key Exprs each shard
+								 * applies, or NIL */
+	ShardPathPrivateCount		/* number of entries */
+} ShardPathPrivateIndex;
+
+/*
  * fdw_private of a shardfdw ForeignScan: a List indexed by these.
  */
 typedef enum ShardScanPrivateIndex
@@ -161,28 +176,14 @@ typedef enum ShardScanPrivateIndex
 
 	/* scans of an upper relation (scanrelid 0): grouped / aggregated */
 	ShardScanPrivateRelid,		/* Integer: OID of the foreign table */
-	ShardScanPrivateCombineMode,	/* Integer: ShardCombineMode */
-	ShardScanPrivateNGroup,		/* Integer: group columns leading the scan
-								 * tuple, followed by one per aggregate */
-	ShardScanPrivateGroupEqops, /* OidList: equality ops of group keys */
-	ShardScanPrivateGroupCollations,	/* OidList */
-	ShardScanPrivateAggKinds,	/* IntList: ShardAggCombine per aggregate */
-	ShardScanPrivateAggCombineFns,	/* OidList */
-	ShardScanPrivateAggFnOids,	/* OidList */
-	ShardScanPrivateAggInputCollids,	/* OidList */
-	ShardScanPrivatePartialTypes,	/* OidList: types of the partial
-									 * columns the shards return */
+	ShardScanPrivateCombine,	/* List: the combine plan (combine.c's own
+								 * encoding), NIL for base and join scans */
 	ShardScanPrivateRelations,	/* String: what a scanrelid-0 scan reads,
 								 * for EXPLAIN */
 	ShardScanPrivateMergeKeys,	/* String: the merge keys, for EXPLAIN */
 	ShardScanPrivateLimitCount, /* Integer: rows to return after the merge,
 								 * -1 for no limit */
 	ShardScanPrivateLimitOffset,	/* Integer: rows to skip first */
-	ShardScanPrivateDistinctType,	/* Integer: type of x in count(DISTINCT
-									 * x) & co (two-level combine), or 0 */
-	ShardScanPrivateDistinctEqop,	/* Integer: its equality operator */
-	ShardScanPrivateDistinctCollation,	/* Integer: its collation */
-	ShardScanPrivateAggIsDistinct,	/* IntList: 1 for DISTINCT aggregates */
 	ShardScanPrivateCount		/* number of entries */
 } ShardScanPrivateIndex;
 
@@ -243,13 +244,64 @@ typedef struct ShardUpperInfo
 	int64		limit_offset;
 } ShardUpperInfo;
 
+/* expr without the binary-compatible relabelings on top of it */
+static inline Expr *
+strip_relabel(Expr *expr)
+{
+	while (expr && IsA(expr, RelabelType))
+		expr = ((RelabelType *) expr)->arg;
+	return expr;
+}
+
+/*
+ * What the GetForeignPlan of a base relation, a join (join.c) or an upper
+ * relation (upper.c) puts into the plan's fdw_private, as a struct:
+ * shardfdw_make_fdw_private turns it into the List indexed by
+ * ShardScanPrivateIndex.  Allocated in the planner's memory context.
+ */
+typedef struct ShardScanPlan
+{
+	char	   *sql;			/* the remote SELECT */
+	List	   *retrieved_attrs;
+	int			nparams;		/* remote query parameters (leading
+								 * fdw_exprs) */
+	ShardPruneMode mode;
+	List	   *targets;		/* IntList: shards, SHARD_PRUNE_NONE */
+	List	   *prune_exprs;	/* SHARD_PRUNE_RUNTIME: key expressions */
+	List	   *prune_is_array;
+	List	   *sort_attnos;	/* merge keys (scan tuple attnos) */
+	List	   *sort_ops;
+	List	   *sort_colls;
+	List	   *sort_nulls_first;
+	ShardUpperInfo *upper;		/* NULL for a base-relation or join scan */
+	char	   *relations;		/* scanrelid 0: what is read, for EXPLAIN */
+	char	   *merge_keys;		/* merge keys, for EXPLAIN */
+	int64		limit_count;	/* applied by the scan: -1 none */
+	int64		limit_offset;
+} ShardScanPlan;
+
+/* log base 2, for sort and merge costs */
+#define SHARDFDW_LOG2(x)  (log(x) / 0.693147180559945)
+
 /* shardfdw.c */
 extern int	shardfdw_explain_shard_list_max;
+extern List *shardfdw_make_fdw_private(ShardRelInfo *fpinfo,
+									   ShardScanPlan *sp);
+extern void shardfdw_plan_targets(PlannerInfo *root, RelOptInfo *baserel,
+								  ShardRelInfo *fpinfo, List *clauses,
+								  ShardScanPlan *sp);
+extern void shardfdw_targets_from_join(ShardRelInfo *fp, ShardScanPlan *sp);
+extern void shardfdw_check_ctid_conditions(RelOptInfo *rel,
+										   ShardRelInfo *fpinfo,
+										   ShardScanPlan *sp);
+extern char *shardfdw_merge_key_names(PlannerInfo *root, List *exprs,
+									  bool qualify);
 extern bool shardfdw_sort_keys(PlannerInfo *root, RelOptInfo *rel,
 							   List *pathkeys, List **attnos, List **ops,
 							   List **colls, List **nulls_first,
 							   List **exprs);
 extern int64 shardfdw_remote_limit(PlannerInfo *root, RelOptInfo *rel,
 								   List *pathkeys);
+extern List *shardfdw_path_private(int64 limit, List *distinct_on);
 
 #endif							/* SHARDFDW_H */

@@ -36,7 +36,8 @@ PG_OS_USER=postgres
 # TAP Perl modules (PostgreSQL::Test::Cluster, under pgxs/src/test/perl);
 # postgresql-server-dev-15 brings PGXS, libpq-dev and clang/llvm for the
 # bitcode; libipc-run-perl is needed by PostgreSQL::Test::Cluster; perl brings
-# prove; plproxy is the benchmark anchor.
+# prove; plproxy is the benchmark anchor; sqlsmith generates the random queries
+# of t/020_sqlsmith.pl.
 REQUIRED_PACKAGES=(
     "postgresql-$PG_MAJOR"
     "postgresql-client-$PG_MAJOR"
@@ -44,6 +45,7 @@ REQUIRED_PACKAGES=(
     "postgresql-$PG_MAJOR-plproxy"
     libipc-run-perl
     perl
+    sqlsmith
     make
     gcc
 )

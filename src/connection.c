@@ -69,6 +69,14 @@
 	"SELECT pg_catalog.set_config('datestyle', 'ISO', false), " \
 	"pg_catalog.set_config('timezone', 'UTC', false)"
 
+/*
+ * The savepoint a speculative statement runs under (released in the same
+ * batch when it succeeds).  At most one exists per connection: one batch
+ * is in flight at a time, and a failed one is rolled back first thing in
+ * the next batch.
+ */
+#define SHARDCONN_PREFETCH_SAVEPOINT "shardfdw_prefetch"
+
 /* How long abort processing waits for a shard before giving up on it. */
 #define SHARDCONN_ABORT_TIMEOUT_MS 30000
 
@@ -80,7 +88,9 @@ static bool xact_got_connection = false;
 static void init_connection_hash(void);
 static void connect_entries(ForeignServer *server, UserMapping *user,
 							ShardConn **entries, int n);
+static bool password_required(UserMapping *user);
 static void check_password_rules(UserMapping *user);
+static void check_password_used(UserMapping *user, ShardConn *c);
 static long ms_until(TimestampTz deadline);
 static void report_connect_failure(ShardConn *c, const char *detail);
 static void disconnect(ShardConn *c);
@@ -92,6 +102,10 @@ static void free_stmts(ShardStmt *stmts, int n);
 static const char *batch_sql(ShardConn *c);
 static void retry_batch(ShardConn *c);
 static void clear_batch(ShardConn *c);
+static void send_stmts(ShardConn *c, const ShardStmt *stmts, int nstmts,
+					   void *owner, ShardConnAbsorb absorb, bool speculative);
+static bool settle_speculative(ShardConn *c);
+static int	batch_error_stmt(ShardConn *c);
 static void finish_batch(ShardConn *c);
 static bool poll_batch(ShardConn *c);
 static bool wait_batch_until(ShardConn *c, TimestampTz deadline);
@@ -170,6 +184,7 @@ disconnect(ShardConn *c)
 	c->broken = false;
 	c->wrote = false;
 	c->commit_deferred = false;
+	c->prefetch_repair = false;
 	list_free_deep(c->queued);
 	c->queued = NIL;
 }
@@ -196,16 +211,36 @@ connection_is_usable(ShardConn *c)
 	return true;
 }
 
+/* The password_required option of a user mapping (default true). */
+static bool
+password_required(UserMapping *user)
+{
+	ListCell   *lc;
+
+	foreach(lc, user->options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, "password_required") == 0)
+			return defGetBoolean(def);
+	}
+	return true;
+}
+
 /*
- * Non-superusers must authenticate with a password, as in postgres_fdw,
- * unless a superuser set password_required 'false' on their mapping.
+ * The rules of postgres_fdw for a role that is not a superuser, unless a
+ * superuser set password_required 'false' on the mapping: the mapping must
+ * hold a non-empty password (an empty one would make libpq fall back to
+ * the coordinator OS user's ~/.pgpass, PGPASSWORD or service file), and
+ * (check_password_used) the shard must have asked for it.  user->userid is
+ * the role the mapping is used for now, which for a PUBLIC mapping need not
+ * be the role that made a cached connection: both are checked every time
+ * a connection is handed out, not only when it is made.
  */
 static void
 check_password_rules(UserMapping *user)
 {
 	ListCell   *lc;
-	bool		required = true;
-	bool		has_password = false;
 
 	if (superuser_arg(user->userid))
 		return;
@@ -213,16 +248,31 @@ check_password_rules(UserMapping *user)
 	{
 		DefElem    *def = lfirst_node(DefElem, lc);
 
-		if (strcmp(def->defname, "password_required") == 0)
-			required = defGetBoolean(def);
-		else if (strcmp(def->defname, "password") == 0)
-			has_password = true;
+		if (strcmp(def->defname, "password") == 0 &&
+			defGetString(def)[0] != '\0')
+			return;
 	}
-	if (required && !has_password)
-		ereport(ERROR,
-				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-				 errmsg("password is required"),
-				 errdetail("Non-superusers must provide a password in the user mapping.")));
+	if (!password_required(user))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+			 errmsg("password is required"),
+			 errdetail("Non-superusers must provide a password in the user mapping."),
+			 errhint("Add a non-empty password to the user mapping, or have a superuser set password_required 'false' on it.")));
+}
+
+/* Did c's shard ask for the password, where the rules above require it? */
+static void
+check_password_used(UserMapping *user, ShardConn *c)
+{
+	if (superuser_arg(user->userid) || PQconnectionUsedPassword(c->conn) ||
+		!password_required(user))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+			 errmsg("password is required"),
+			 errdetail("Non-superuser cannot connect if the server does not request a password."),
+			 errhint("Target server's authentication method must be changed or set password_required=false in the user mapping attributes.")));
 }
 
 /*
@@ -392,30 +442,7 @@ connect_entries(ForeignServer *server, UserMapping *user,
 		}
 
 		for (int i = 0; i < n; i++)
-		{
-			ShardConn  *c = entries[i];
-
-			if (!superuser_arg(user->userid) &&
-				!PQconnectionUsedPassword(c->conn))
-			{
-				bool		required = true;
-				ListCell   *lc;
-
-				foreach(lc, user->options)
-				{
-					DefElem    *def = lfirst_node(DefElem, lc);
-
-					if (strcmp(def->defname, "password_required") == 0)
-						required = defGetBoolean(def);
-				}
-				if (required)
-					ereport(ERROR,
-							(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-							 errmsg("password is required"),
-							 errdetail("Non-superuser cannot connect if the server does not request a password."),
-							 errhint("Target server's authentication method must be changed or set password_required=false in the user mapping attributes.")));
-			}
-		}
+			check_password_used(user, entries[i]);
 	}
 	PG_CATCH();
 	{
@@ -473,6 +500,8 @@ shardconn_get_many(ForeignServer *server, UserMapping *user,
 	int			shard = -1;
 
 	init_connection_hash();
+	/* for the role using the mapping now, also on cached connections */
+	check_password_rules(user);
 	todo = palloc(sizeof(ShardConn *) * Max(bms_num_members(shards), 1));
 	while ((shard = bms_next_member(shards, shard)) >= 0)
 	{
@@ -496,6 +525,13 @@ shardconn_get_many(ForeignServer *server, UserMapping *user,
 			disconnect(c);
 		if (c->conn == NULL)
 			todo[ntodo++] = c;
+		else
+		{
+			/* made for another role (PUBLIC mapping), or before a change */
+			check_password_used(user, c);
+			/* a reconnect (retry) must be made for this role, too */
+			c->userid = user->userid;
+		}
 		out[shard] = c;
 	}
 	connect_entries(server, user, todo, ntodo);
@@ -584,6 +620,8 @@ clear_batch(ShardConn *c)
 	c->batch_stmts = NULL;
 	c->batch_nstmts = 0;
 	c->batch_err_stmt = -1;
+	c->batch_speculative = false;
+	c->batch_spec_failed = false;
 	c->batch_lost = false;
 	free(c->lost_message);
 	c->lost_message = NULL;
@@ -632,13 +670,18 @@ send_batch(ShardConn *c)
 		c->xact_depth = 1;
 		c->batch_began_xact = true;
 	}
-	while (c->xact_depth < level)
+	if (c->prefetch_repair)
 	{
-		snprintf(cmd, sizeof(cmd), "SAVEPOINT s%d", c->xact_depth + 1);
-		if (!PQsendQueryParams(c->conn, cmd, 0, NULL, NULL, NULL, NULL, 0))
+		/* undo a failed speculative statement before anything else */
+		if (!PQsendQueryParams(c->conn,
+							   "ROLLBACK TO SAVEPOINT " SHARDCONN_PREFETCH_SAVEPOINT,
+							   0, NULL, NULL, NULL, NULL, 0) ||
+			!PQsendQueryParams(c->conn,
+							   "RELEASE SAVEPOINT " SHARDCONN_PREFETCH_SAVEPOINT,
+							   0, NULL, NULL, NULL, NULL, 0))
 			goto failed;
-		nq++;
-		c->xact_depth++;
+		nq += 2;
+		c->prefetch_repair = false;
 	}
 	foreach(lc, c->queued)
 	{
@@ -649,14 +692,43 @@ send_batch(ShardConn *c)
 	}
 	list_free_deep(c->queued);
 	c->queued = NIL;
+
+	/*
+	 * New savepoints last: a queued RELEASE of an earlier savepoint of the
+	 * same level must not release the new one.
+	 */
+	while (c->xact_depth < level)
+	{
+		snprintf(cmd, sizeof(cmd), "SAVEPOINT s%d", c->xact_depth + 1);
+		if (!PQsendQueryParams(c->conn, cmd, 0, NULL, NULL, NULL, NULL, 0))
+			goto failed;
+		nq++;
+		c->xact_depth++;
+	}
 	c->batch_nowed = nq;
 
 	for (int i = 0; i < c->batch_nstmts; i++)
 	{
 		ShardStmt  *st = &c->batch_stmts[i];
 
+		if (c->batch_speculative && i == c->batch_nstmts - 1)
+		{
+			if (!PQsendQueryParams(c->conn,
+								   "SAVEPOINT " SHARDCONN_PREFETCH_SAVEPOINT,
+								   0, NULL, NULL, NULL, NULL, 0))
+				goto failed;
+			nq++;
+		}
 		if (!PQsendQueryParams(c->conn, st->sql, st->nparams, NULL,
 							   st->params, NULL, NULL, 0))
+			goto failed;
+		nq++;
+	}
+	if (c->batch_speculative)
+	{
+		if (!PQsendQueryParams(c->conn,
+							   "RELEASE SAVEPOINT " SHARDCONN_PREFETCH_SAVEPOINT,
+							   0, NULL, NULL, NULL, NULL, 0))
 			goto failed;
 		nq++;
 	}
@@ -665,6 +737,7 @@ send_batch(ShardConn *c)
 
 	c->busy = true;
 	c->batch_left = nq;
+	c->batch_total = nq;
 	return true;
 
 failed:
@@ -764,6 +837,83 @@ void
 shardconn_send_stmts(ShardConn *c, const ShardStmt *stmts, int nstmts,
 					 void *owner, ShardConnAbsorb absorb)
 {
+	send_stmts(c, stmts, nstmts, owner, absorb, false);
+}
+
+/*
+ * shardconn_send_speculative: see connection.h.
+ */
+void
+shardconn_send_speculative(ShardConn *c, const ShardStmt *stmts, int nstmts,
+						   void *owner, ShardConnAbsorb absorb)
+{
+	send_stmts(c, stmts, nstmts, owner, absorb, true);
+}
+
+/*
+ * Settle a speculative batch of c that has completed: if its statement
+ * failed (and nothing else did: owed commands and the connection are
+ * fine), owe the rollback to the prefetch savepoint to the next batch and
+ * return true, leaving the error in c->batch_error.
+ */
+static bool
+settle_speculative(ShardConn *c)
+{
+	if (!c->batch_speculative || !c->batch_spec_failed || c->batch_lost ||
+		c->batch_error == NULL || c->batch_err_stmt != c->batch_nstmts - 1 ||
+		PQstatus(c->conn) != CONNECTION_OK)
+		return false;
+	c->prefetch_repair = true;
+	c->prefetch_repair_level = c->xact_depth;
+	return true;
+}
+
+/*
+ * shardconn_speculative_error: see connection.h.  The error is built by
+ * shardconn_report, which only formats it (no resource is acquired between
+ * the ereport and its catch), and copied out of the error state.
+ */
+ErrorData *
+shardconn_speculative_error(ShardConn *c)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ErrorData  *volatile edata = NULL;
+	PGresult   *res;
+
+	if (c->busy)
+	{
+		ShardConn  *one[1];
+
+		one[0] = c;
+		(void) shardconn_wait_any(one, 1);
+	}
+	if (!settle_speculative(c))
+		return NULL;
+	res = c->batch_error;
+	c->batch_error = NULL;
+	PG_TRY();
+	{
+		shardconn_report(ERROR, res, c, batch_sql(c));
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	clear_batch(c);
+	return edata;
+}
+
+/*
+ * Send a batch (see shardconn_send_stmts); speculative as for
+ * shardconn_send_speculative.
+ */
+static void
+send_stmts(ShardConn *c, const ShardStmt *stmts, int nstmts, void *owner,
+		   ShardConnAbsorb absorb, bool speculative)
+{
 	if (c->busy)
 		complete_other_owner(c);
 	clear_batch(c);
@@ -786,6 +936,7 @@ shardconn_send_stmts(ShardConn *c, const ShardStmt *stmts, int nstmts,
 
 	c->batch_stmts = copy_stmts(stmts, nstmts);
 	c->batch_nstmts = nstmts;
+	c->batch_speculative = speculative;
 	c->owner = owner;
 	c->absorb = absorb;
 
@@ -815,6 +966,7 @@ retry_batch(ShardConn *c)
 	int			nstmts = c->batch_nstmts;
 	void	   *owner = c->owner;
 	ShardConnAbsorb absorb = c->absorb;
+	bool		speculative = c->batch_speculative;
 
 	/* keep the statements across the reset */
 	c->batch_stmts = NULL;
@@ -832,6 +984,8 @@ retry_batch(ShardConn *c)
 	connect_entries(server, user, &c, 1);
 	c->owner = owner;
 	c->absorb = absorb;
+	c->batch_speculative = speculative;
+	c->prefetch_repair = false;
 	if (!send_batch(c))
 	{
 		c->broken = true;
@@ -839,6 +993,31 @@ retry_batch(ShardConn *c)
 	}
 	/* a retried batch is not retried again */
 	c->batch_began_xact = false;
+}
+
+/*
+ * Which statement of c's batch is the query now being read (the one
+ * batch_left counts down to)?  -1 for the commands around the statements
+ * (setup, owed commands, the prefetch savepoint); sets batch_spec_failed
+ * when it is the speculative statement.
+ */
+static int
+batch_error_stmt(ShardConn *c)
+{
+	int			k = c->batch_total - c->batch_left - c->batch_nowed;
+	int			n = c->batch_nstmts;
+
+	if (k < 0)
+		return -1;
+	if (!c->batch_speculative || k < n - 1)
+		return k < n ? k : -1;
+	if (k == n)
+	{
+		/* (k == n - 1 is the SAVEPOINT, k == n + 1 the RELEASE) */
+		c->batch_spec_failed = true;
+		return n - 1;
+	}
+	return -1;
 }
 
 /* The batch has been read to its Sync: leave pipeline mode. */
@@ -912,8 +1091,7 @@ poll_batch(ShardConn *c)
 				if (c->batch_error == NULL)
 				{
 					c->batch_error = res;
-					c->batch_err_stmt = c->batch_nowed + c->batch_nstmts -
-						c->batch_left - c->batch_nowed;
+					c->batch_err_stmt = batch_error_stmt(c);
 				}
 				else
 					PQclear(res);
@@ -922,7 +1100,7 @@ poll_batch(ShardConn *c)
 				PQclear(res);
 				break;
 			default:
-				if (c->batch_left == 1)
+				if (c->batch_left == (c->batch_speculative ? 2 : 1))
 				{
 					/* the batch's own statement */
 					if (c->batch_result)
@@ -1052,6 +1230,8 @@ complete_other_owner(ShardConn *c)
 	}
 	if (c->absorb)
 		c->absorb(c, c->owner);
+	else if (settle_speculative(c))
+		clear_batch(c);			/* nobody wanted what failed */
 	else
 	{
 		PGresult   *res = shardconn_result(c);
@@ -1382,6 +1562,7 @@ xact_callback(XactEvent event, void *arg)
 					c->broken = true;
 				c->xact_depth = 0;
 				c->wrote = false;
+				c->prefetch_repair = false;
 				list_free_deep(c->queued);
 				c->queued = NIL;
 				clear_batch(c);
@@ -1435,6 +1616,9 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			/* cursors of the rolled-back levels are gone with them */
 			list_free_deep(c->queued);
 			c->queued = NIL;
+			/* and so is a failed prefetch's savepoint inside them */
+			if (c->prefetch_repair && c->prefetch_repair_level >= level)
+				c->prefetch_repair = false;
 			snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%d", level);
 			if (!c->broken && !run_in_abort(c, sql))
 				c->broken = true;

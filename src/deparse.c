@@ -86,6 +86,7 @@
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
+#include "connection.h"
 #include "deparse.h"
 #include "option.h"
 
@@ -221,6 +222,12 @@ static void deparse_column_ref(StringInfo buf, Index varno, Oid relid,
 static void append_remote_relname(StringInfo buf, const char *schema,
 								  const char *table);
 static void append_conditions(List *exprs, deparse_expr_cxt *context);
+static void append_conds(List *exprs, const char *sep,
+						 deparse_expr_cxt *context);
+static void deparse_from_where(const ShardRemoteQuery *q,
+							   deparse_expr_cxt *context);
+static void deparse_join_side(RelOptInfo *rel, deparse_expr_cxt *context);
+static List *clauses_of(List *restrictinfos);
 static char *deparse_type_name(Oid typid, int32 typmod);
 static void append_function_name(Oid funcid, deparse_expr_cxt *context);
 static void append_operator_name(Oid opno, deparse_expr_cxt *context);
@@ -900,7 +907,13 @@ foreign_expr_walker(Node *node, foreign_glob_cxt *glob_cxt,
 					state = value_collation_state(collation, var->vartype);
 					break;
 				}
-				if (var->varattno <= 0)
+				/*
+				 * ctid has its remote value (where a ctid condition may
+				 * not be used is up to the planner); whole-row references
+				 * and the other system columns are evaluated locally.
+				 */
+				if (var->varattno <= 0 &&
+					var->varattno != SelfItemPointerAttributeNumber)
 					return false;
 
 				/*
@@ -1304,108 +1317,244 @@ foreign_expr_walker(Node *node, foreign_glob_cxt *glob_cxt,
  */
 
 /*
- * shardfdw_deparse_select: append "SELECT cols FROM rel [WHERE conds]" for
- * baserel to buf.  *retrieved_attrs is set to a new IntList of the attnums
- * fetched, in order; Params found in remote_conds (RestrictInfos, or bare
- * expressions) are appended to *params_list (whose cells the caller owns)
- * and printed as $n.  params_list may be NULL for text that is only
- * explained, never executed: Params are then printed as typed NULLs.
- * Everything is allocated in CurrentMemoryContext.
+ * shardfdw_remote_query: see deparse.h.
  */
-void
-shardfdw_deparse_select(StringInfo buf, PlannerInfo *root,
-						RelOptInfo *baserel, Bitmapset *attrs_used,
-						List *remote_conds, List **retrieved_attrs,
-						List **params_list)
+ShardRemoteQuery *
+shardfdw_remote_query(RelOptInfo *scanrel)
 {
-	ShardRelInfo *fpinfo = (ShardRelInfo *) baserel->fdw_private;
-	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+	ShardRemoteQuery *q = palloc0(sizeof(ShardRemoteQuery));
+
+	q->scanrel = scanrel;
+	q->limit_count = -1;
+	return q;
+}
+
+/*
+ * shardfdw_deparse_query: see deparse.h.  The one place that builds a
+ * remote SELECT; every clause is appended by the steps below, in order,
+ * with the transmission modes set so that constants print portably.
+ */
+char *
+shardfdw_deparse_query(PlannerInfo *root, const ShardRemoteQuery *q,
+					   List **retrieved_attrs, List **params_list)
+{
+	RelOptInfo *rel = q->scanrel;
+	StringInfoData sql;
+	StringInfo	buf = &sql;
 	deparse_expr_cxt context;
-	Relation	rel;
+	ListCell   *lc;
+	const char *sep;
+	int			nestlevel;
 
-	if (fpinfo == NULL)
-		elog(ERROR, "shardfdw relation %u has no planner state",
-			 baserel->relid);
+	initStringInfo(&sql);
+	nestlevel = shardconn_set_transmission_modes();
+	init_expr_cxt(&context, buf, root, rel, params_list);
+	*retrieved_attrs = NIL;
 
-	context.root = root;
-	context.foreignrel = baserel;
-	context.scanrel = baserel;
-	context.buf = buf;
-	context.params_list = params_list;
-	context.qualify_col = false;
-	context.case_frame = NULL;
-
-	/* The planner already holds a lock on every relation it plans. */
-	rel = table_open(rte->relid, NoLock);
-
+	/* SELECT [DISTINCT ON (...)] */
 	appendStringInfoString(buf, "SELECT ");
-	deparse_target_list(buf, rel, baserel->relid, attrs_used,
-						context.qualify_col, retrieved_attrs);
+	if (q->distinct_on != NIL)
+	{
+		appendStringInfoString(buf, "DISTINCT ON (");
+		sep = "";
+		foreach(lc, q->distinct_on)
+		{
+			appendStringInfoString(buf, sep);
+			deparse_expr(lfirst(lc), &context);
+			sep = ", ";
+		}
+		appendStringInfoString(buf, ") ");
+	}
+
+	/* the select list */
+	if (!q->use_targets)
+	{
+		RangeTblEntry *rte = planner_rt_fetch(rel->relid, root);
+		Relation	relation = table_open(rte->relid, NoLock);
+
+		deparse_target_list(buf, relation, rel->relid, q->attrs_used,
+							context.qualify_col, retrieved_attrs);
+		table_close(relation, NoLock);
+	}
+	else
+	{
+		sep = "";
+		foreach(lc, q->targets)
+		{
+			appendStringInfoString(buf, sep);
+			deparse_expr(lfirst(lc), &context);
+			sep = ", ";
+			*retrieved_attrs = lappend_int(*retrieved_attrs,
+										   list_length(*retrieved_attrs) + 1);
+		}
+		/* "SELECT FROM t" is valid, but older servers reject it */
+		if (q->targets == NIL)
+			appendStringInfoString(buf, "NULL");
+	}
+
+	/* FROM, WHERE */
+	deparse_from_where(q, &context);
+
+	/* GROUP BY (by position), HAVING */
+	for (int i = 1; i <= q->ngroup; i++)
+		appendStringInfo(buf, "%s%d", i == 1 ? " GROUP BY " : ", ", i);
+	append_conds(q->having, " HAVING ", &context);
+
+	/* ORDER BY: expressions, or positions of the select list */
+	sep = " ORDER BY ";
+	for (int i = 0; i < list_length(q->sort_ops); i++)
+	{
+		Oid			op = list_nth_oid(q->sort_ops, i);
+		bool		nf = list_nth_int(q->sort_nulls_first, i) != 0;
+
+		appendStringInfoString(buf, sep);
+		if (q->sort_exprs != NIL)
+		{
+			Expr	   *e = list_nth(q->sort_exprs, i);
+
+			append_sort_key(e, &context);
+			append_sort_suffix(op, exprType((Node *) e), nf, &context);
+		}
+		else
+		{
+			int			pos = list_nth_int(q->sort_positions, i);
+
+			appendStringInfo(buf, "%d", pos);
+			append_sort_suffix(op, exprType(list_nth(q->targets, pos - 1)),
+							   nf, &context);
+		}
+		sep = ", ";
+	}
+
+	/* LIMIT, OFFSET */
+	if (q->limit_count >= 0)
+		appendStringInfo(buf, " LIMIT " INT64_FORMAT, q->limit_count);
+	if (q->limit_offset > 0)
+		appendStringInfo(buf, " OFFSET " INT64_FORMAT, q->limit_offset);
+
+	shardconn_reset_transmission_modes(nestlevel);
+	return sql.data;
+}
+
+/* The clauses of a list of RestrictInfos (or Exprs), as a new List. */
+static List *
+clauses_of(List *restrictinfos)
+{
+	List	   *r = NIL;
+	ListCell   *lc;
+
+	foreach(lc, restrictinfos)
+	{
+		Node	   *n = lfirst(lc);
+
+		if (IsA(n, RestrictInfo))
+			n = (Node *) ((RestrictInfo *) n)->clause;
+		r = lappend(r, n);
+	}
+	return r;
+}
+
+/*
+ * Append exprs (RestrictInfos or Exprs) joined by AND, each parenthesized,
+ * the first preceded by sep.
+ */
+static void
+append_conds(List *exprs, const char *sep, deparse_expr_cxt *context)
+{
+	if (exprs == NIL)
+		return;
+	appendStringInfoString(context->buf, sep);
+	append_conditions(exprs, context);
+}
+
+/*
+ * " FROM ... [WHERE ...]" of q: the base table with q->conds, or the join
+ * recorded in the scan relation's ShardJoinInfo: sides as in
+ * deparse_join_side, SEMI and ANTI joins as [NOT] EXISTS, the conditions
+ * above an outer join in WHERE.
+ */
+static void
+deparse_from_where(const ShardRemoteQuery *q, deparse_expr_cxt *context)
+{
+	StringInfo	buf = context->buf;
+	ShardRelInfo *fp = (ShardRelInfo *) q->scanrel->fdw_private;
+	ShardJoinInfo *j = fp->join;
+	const char *jt;
 
 	appendStringInfoString(buf, " FROM ");
-	append_remote_relname(buf, fpinfo->opts.schema_name,
-						  fpinfo->opts.table_name);
-	if (context.qualify_col)
-		appendStringInfo(buf, " %s%u", SHARDFDW_REL_ALIAS_PREFIX,
-						 baserel->relid);
-
-	table_close(rel, NoLock);
-
-	if (remote_conds != NIL)
+	if (j == NULL)
 	{
-		appendStringInfoString(buf, " WHERE ");
-		append_conditions(remote_conds, &context);
+		append_remote_relname(buf, fp->opts.schema_name, fp->opts.table_name);
+		append_conds(q->conds, " WHERE ", context);
+		return;
 	}
+
+	deparse_join_side(j->outerrel, context);
+	if (j->jointype == JOIN_SEMI || j->jointype == JOIN_ANTI)
+	{
+		appendStringInfoString(buf, j->jointype == JOIN_SEMI ?
+							   " WHERE EXISTS (SELECT NULL FROM " :
+							   " WHERE NOT EXISTS (SELECT NULL FROM ");
+		deparse_join_side(j->innerrel, context);
+		append_conds(j->joinclauses, " WHERE ", context);
+		appendStringInfoChar(buf, ')');
+		append_conds(j->otherclauses, " AND ", context);
+		return;
+	}
+	switch (j->jointype)
+	{
+		case JOIN_LEFT:
+			jt = " LEFT JOIN ";
+			break;
+		case JOIN_RIGHT:
+			jt = " RIGHT JOIN ";
+			break;
+		case JOIN_FULL:
+			jt = " FULL JOIN ";
+			break;
+		default:
+			jt = " INNER JOIN ";
+			break;
+	}
+	appendStringInfoString(buf, jt);
+	deparse_join_side(j->innerrel, context);
+	if (j->joinclauses == NIL)
+		appendStringInfoString(buf, " ON (TRUE)");
+	else
+		append_conds(j->joinclauses, " ON ", context);
+	append_conds(j->otherclauses, " WHERE ", context);
 }
 
 /*
- * shardfdw_deparse_expr: append the SQL text of expr, which
- * shardfdw_is_foreign_expr or shardfdw_is_foreign_upper_expr accepted, to
- * buf.  Columns of baserel are printed unqualified, by their remote names,
- * as in the WHERE clause of shardfdw_deparse_select; Params (and Vars of
- * other relations) are appended to *params_list (whose cells the caller
- * owns) and printed as $n, or as typed NULL placeholders when params_list
- * is NULL.  Aggregates are printed as in deparse_aggref.  The text is
- * printed as is: a bare constant is fine in a select list but would be a
- * column position in GROUP BY or ORDER BY (use shardfdw_deparse_sort_item
- * for the latter).  Everything is allocated in CurrentMemoryContext.
+ * One side of a join: "schema.table rN", or "(SELECT * FROM schema.table
+ * WHERE conds) rN" when it has remote conditions, so that they apply
+ * before the join whatever its type.  ctid is no column of "*": it is
+ * added when the query reads it.  The conditions are printed unqualified,
+ * inside the subquery.
  */
-void
-shardfdw_deparse_expr(StringInfo buf, PlannerInfo *root, RelOptInfo *baserel,
-					  Expr *expr, List **params_list)
+static void
+deparse_join_side(RelOptInfo *rel, deparse_expr_cxt *context)
 {
-	deparse_expr_cxt context;
+	StringInfo	buf = context->buf;
+	ShardRelInfo *fp = (ShardRelInfo *) rel->fdw_private;
 
-	init_expr_cxt(&context, buf, root, baserel, params_list);
-	deparse_expr(expr, &context);
-}
+	if (fp->remote_conds == NIL)
+		append_remote_relname(buf, fp->opts.schema_name, fp->opts.table_name);
+	else
+	{
+		deparse_expr_cxt side;
 
-/*
- * shardfdw_deparse_sort_item: append one ORDER BY item for expr sorted by
- * sortop to buf: "expr ASC|DESC NULLS FIRST|LAST", or "expr USING op
- * NULLS FIRST|LAST" when sortop is not the default "<" or ">" of expr's
- * type.  The caller checked the sort with shardfdw_is_shippable_sort.
- * Params and memory as in shardfdw_deparse_expr.
- *
- * Design: NULLS FIRST/LAST is always spelled out, so the shard's defaults
- * never matter.  A constant is printed with an explicit cast, since a bare
- * integer literal would be read as an output column position and a bare
- * boolean one is rejected.  Note that a bare column name as ORDER BY item
- * is matched against the output column names of the SELECT first (SQL92
- * rule): the caller must not give any output column the name of a table
- * column unless it is that column.
- */
-void
-shardfdw_deparse_sort_item(StringInfo buf, PlannerInfo *root,
-						   RelOptInfo *baserel, Expr *expr, Oid sortop,
-						   bool nulls_first, List **params_list)
-{
-	deparse_expr_cxt context;
-
-	init_expr_cxt(&context, buf, root, baserel, params_list);
-	append_sort_key(expr, &context);
-	append_sort_suffix(sortop, exprType((Node *) expr), nulls_first,
-					   &context);
+		init_expr_cxt(&side, buf, context->root, rel, context->params_list);
+		appendStringInfoString(buf,
+							   bms_is_member(SelfItemPointerAttributeNumber -
+											 FirstLowInvalidHeapAttributeNumber,
+											 fp->attrs_used) ?
+							   "(SELECT *, ctid FROM " : "(SELECT * FROM ");
+		append_remote_relname(buf, fp->opts.schema_name, fp->opts.table_name);
+		append_conds(clauses_of(fp->remote_conds), " WHERE ", &side);
+		appendStringInfoChar(buf, ')');
+	}
+	appendStringInfo(buf, " %s%u", SHARDFDW_REL_ALIAS_PREFIX, rel->relid);
 }
 
 /*
@@ -1590,30 +1739,84 @@ deparse_target_list(StringInfo buf, Relation rel, Index rtindex,
 		*retrieved_attrs = lappend_int(*retrieved_attrs, i);
 	}
 
+	/* ctid, the only system column with a remote value */
+	if (bms_is_member(SelfItemPointerAttributeNumber -
+					  FirstLowInvalidHeapAttributeNumber, attrs_used))
+	{
+		if (!first)
+			appendStringInfoString(buf, ", ");
+		first = false;
+		deparse_column_ref(buf, rtindex, relid, SelfItemPointerAttributeNumber,
+						   qualify_col);
+		*retrieved_attrs = lappend_int(*retrieved_attrs,
+									   SelfItemPointerAttributeNumber);
+	}
+
 	/* "SELECT FROM t" is valid, but older servers reject it. */
 	if (first)
 		appendStringInfoString(buf, "NULL");
 }
 
 /*
- * deparse_column_ref: append the quoted remote name of column attno of
- * foreign table relid, prefixed by the alias "r<varno>." if qualify_col.
+ * deparse_column_ref: append the reference to column attno of relation
+ * relid (range table index varno, used as the "r<varno>" qualifier when
+ * qualify_col).
+ *
+ * A user column is its quoted remote name.  A whole-row reference (attno
+ * 0) is ROW() of the non-dropped columns in local order, which the
+ * coordinator reads back with the row type's input function; ctid is the
+ * remote ctid (it identifies a row within its shard only).  Other system
+ * columns are not stored remotely: tableoid is the local foreign table's
+ * OID, the others 0, as postgres_fdw does.  When qualified (a join), the
+ * relation may be on the nullable side of an outer join, so whole-row and
+ * constant system values are wrapped to go NULL with the rest of the row:
+ * "(r.*)::text IS NOT NULL" is false exactly for a NULL-extended row.
  */
 static void
 deparse_column_ref(StringInfo buf, Index varno, Oid relid, AttrNumber attno,
 				   bool qualify_col)
 {
-	char	   *colname;
+	char		qual[32];
 
-	if (attno <= 0)
-		elog(ERROR, "shardfdw cannot deparse system or whole-row column %d",
-			 attno);
-
+	qual[0] = '\0';
 	if (qualify_col)
-		appendStringInfo(buf, "%s%u.", SHARDFDW_REL_ALIAS_PREFIX, varno);
+		snprintf(qual, sizeof(qual), "%s%u.", SHARDFDW_REL_ALIAS_PREFIX,
+				 varno);
 
-	colname = shardfdw_column_name(relid, attno);
-	appendStringInfoString(buf, quote_identifier(colname));
+	if (attno == SelfItemPointerAttributeNumber)
+		appendStringInfo(buf, "%sctid", qual);
+	else if (attno == 0 || attno < 0)
+	{
+		if (qualify_col)
+			appendStringInfo(buf, "CASE WHEN (%s*)::text IS NOT NULL THEN ",
+							 qual);
+		if (attno == 0)
+		{
+			Relation	rel = table_open(relid, NoLock);
+			TupleDesc	tupdesc = RelationGetDescr(rel);
+			const char *sep = "";
+
+			appendStringInfoString(buf, "ROW(");
+			for (int i = 1; i <= tupdesc->natts; i++)
+			{
+				if (TupleDescAttr(tupdesc, i - 1)->attisdropped)
+					continue;
+				appendStringInfo(buf, "%s%s%s", sep, qual,
+								 quote_identifier(shardfdw_column_name(relid, i)));
+				sep = ", ";
+			}
+			appendStringInfoChar(buf, ')');
+			table_close(rel, NoLock);
+		}
+		else
+			appendStringInfo(buf, "%u",
+							 attno == TableOidAttributeNumber ? relid : 0);
+		if (qualify_col)
+			appendStringInfoString(buf, " END");
+	}
+	else
+		appendStringInfo(buf, "%s%s", qual,
+						 quote_identifier(shardfdw_column_name(relid, attno)));
 }
 
 /*

@@ -22,10 +22,11 @@
  * the preserved side's for LEFT, RIGHT and ANTI, the union for FULL -- or,
  * when plan time cannot narrow them, chosen at run time from one side's
  * key conditions (generic plans).
- * Each side with remote conditions is sent as a subquery, so its filter
- * applies before the join whatever the join type; SEMI and ANTI joins
- * become [NOT] EXISTS.  Only joins of two base tables are pushed; a side
- * with local conditions keeps the join local.
+ * The remote SQL is written by deparse.c: each side with remote conditions
+ * is sent as a subquery, so its filter applies before the join whatever
+ * the join type; SEMI and ANTI joins become [NOT] EXISTS.  Only joins of
+ * two base tables are pushed; a side with local conditions keeps the join
+ * local.
  *
  * src/join.c
  *
@@ -36,19 +37,24 @@
 #include <math.h>
 
 #include "access/stratnum.h"
+#include "access/sysattr.h"
 #include "access/table.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
+#include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "optimizer/tlist.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "deparse.h"
+#include "connection.h"
 #include "join.h"
+#include "shard.h"
 #include "shardfdw.h"
 
 static bool is_dist_var(RelOptInfo *rel, ShardRelInfo *fp, Node *node);
@@ -56,10 +62,7 @@ static bool joined_on_keys(RelOptInfo *outerrel, ShardRelInfo *o,
 						   RelOptInfo *innerrel, ShardRelInfo *i,
 						   List *joinclauses);
 static Bitmapset *side_targets(ShardRelInfo *fp);
-static void deparse_side(StringInfo buf, PlannerInfo *root, RelOptInfo *rel,
-						 List **params_list);
-static void append_conds(StringInfo buf, PlannerInfo *root, RelOptInfo *rel,
-						 List *exprs, const char *sep, List **params_list);
+static bool same_runtime_key(ShardRelInfo *o, ShardRelInfo *i);
 
 /* Is node the distribution column of base relation rel? */
 static bool
@@ -101,7 +104,8 @@ joined_on_keys(RelOptInfo *outerrel, ShardRelInfo *o, RelOptInfo *innerrel,
 
 		if (!IsA(op, OpExpr) || list_length(op->args) != 2 ||
 			get_op_opfamily_strategy(op->opno, o->opts.dist_hash_opfamily) !=
-			HTEqualStrategyNumber)
+			HTEqualStrategyNumber ||
+			!shard_collation_matches(&o->opts, op->inputcollid))
 			continue;
 		l = linitial(op->args);
 		r = lsecond(op->args);
@@ -110,6 +114,29 @@ joined_on_keys(RelOptInfo *outerrel, ShardRelInfo *o, RelOptInfo *innerrel,
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Are both sides restricted, at run time, to the one shard of the same key
+ * value (a generic plan's "a.id = $1" that PostgreSQL applies to both sides
+ * of "a JOIN b ON a.id = b.id", leaving no join clause)?  Then every row
+ * of either side lives on that shard, and any join of them can be computed
+ * there.
+ */
+static bool
+same_runtime_key(ShardRelInfo *o, ShardRelInfo *i)
+{
+	return o->prunable && i->prunable && !o->prune_static &&
+		!i->prune_static &&
+		list_length(o->prune_exprs) == 1 &&
+		!linitial_int(o->prune_is_array) &&
+		!linitial_int(i->prune_is_array) &&
+		equal(o->prune_exprs, i->prune_exprs) &&
+		o->opts.distribution == i->opts.distribution &&
+		o->opts.nshards == i->opts.nshards &&
+		(o->opts.distribution != SHARD_DIST_HASH ||
+		 (o->opts.dist_hash_opfamily == i->opts.dist_hash_opfamily &&
+		  o->opts.dist_collation == i->opts.dist_collation));
 }
 
 /* Shards a side must be read on, as fixed at plan time (palloc'd). */
@@ -162,12 +189,32 @@ shardfdw_join_paths(PlannerInfo *root, RelOptInfo *joinrel,
 		jointype != JOIN_RIGHT && jointype != JOIN_FULL &&
 		jointype != JOIN_SEMI && jointype != JOIN_ANTI)
 		return;
-	/* placeholders would need evaluating inside the join: keep it local */
-	if (list_length(pull_var_clause((Node *) joinrel->reltarget->exprs,
-									PVC_INCLUDE_PLACEHOLDERS)) !=
-		list_length(pull_var_clause((Node *) joinrel->reltarget->exprs,
-									PVC_RECURSE_PLACEHOLDERS)))
+	/*
+	 * The inner side of SEMI and ANTI joins is printed inside [NOT] EXISTS:
+	 * none of its columns can be in the join's output.  (An anti join made
+	 * of "LEFT JOIN ... WHERE inner.col IS NULL" still outputs the inner
+	 * columns, always NULL.)
+	 */
+	if ((jointype == JOIN_SEMI || jointype == JOIN_ANTI) &&
+		bms_overlap(pull_varnos(root, (Node *) joinrel->reltarget->exprs),
+					innerrel->relids))
 		return;
+
+	/*
+	 * A placeholder to be evaluated below the join's top (say coalesce()
+	 * of a subquery on the nullable side of an outer join) must go NULL
+	 * with its side, which computing it over the join's output would not
+	 * do: keep such a join local.  One evaluated at the join itself is
+	 * computed over the joined rows, which is right.
+	 */
+	foreach(lc, root->placeholder_list)
+	{
+		PlaceHolderInfo *phinfo = lfirst(lc);
+
+		if (bms_is_subset(phinfo->ph_eval_at, joinrel->relids) &&
+			bms_nonempty_difference(joinrel->relids, phinfo->ph_eval_at))
+			return;
+	}
 
 	/* the join's own planner state: server options of the outer side */
 	fp = palloc0(sizeof(ShardRelInfo));
@@ -261,6 +308,8 @@ shardfdw_join_paths(PlannerInfo *root, RelOptInfo *joinrel,
 		else if (o->prune_static && i->prune_static &&
 				 bms_num_members(ot) == 1 && bms_equal(ot, it))
 			ok = true;
+		else if (same_runtime_key(o, i))
+			ok = true;
 
 		switch (jointype)
 		{
@@ -312,6 +361,8 @@ shardfdw_join_paths(PlannerInfo *root, RelOptInfo *joinrel,
 			else if (jointype == JOIN_RIGHT)
 				cand[0] = i;
 		}
+		else if (same_runtime_key(o, i))
+			cand[0] = o;		/* either side: both read one same shard */
 		for (int c = 0; c < 2 && j->prune_side == NULL; c++)
 			if (cand[c] && cand[c]->prunable && !cand[c]->prune_static)
 				j->prune_side = cand[c];
@@ -347,7 +398,8 @@ shardfdw_join_paths(PlannerInfo *root, RelOptInfo *joinrel,
 			 create_foreign_join_path(root, joinrel, NULL, joinrel->rows,
 									  startup, total, NIL,
 									  joinrel->lateral_relids, NULL,
-									  list_make1(makeInteger((int) shardfdw_remote_limit(root, joinrel, NIL)))));
+									  shardfdw_path_private(shardfdw_remote_limit(root, joinrel, NIL),
+															NIL)));
 
 	/* in the query's order: every shard sorts, the scan merges */
 	if (root->query_pathkeys != NIL)
@@ -378,7 +430,7 @@ shardfdw_join_paths(PlannerInfo *root, RelOptInfo *joinrel,
 											  startup + sort, sorted_total,
 											  root->query_pathkeys,
 											  joinrel->lateral_relids, NULL,
-											  list_make1(makeInteger((int) limit))));
+											  shardfdw_path_private(limit, NIL)));
 		}
 	}
 	return;
@@ -388,115 +440,81 @@ not_pushable:
 }
 
 /*
- * Append exprs (over rel's columns) joined by AND, the first preceded by
- * sep.
+ * The ForeignScan of a join computed on the shards: fdw_scan_tlist holds
+ * the columns the join's output and its local quals need.
  */
-static void
-append_conds(StringInfo buf, PlannerInfo *root, RelOptInfo *rel,
-			 List *exprs, const char *sep, List **params_list)
+ForeignScan *
+shardfdw_plan_join_scan(PlannerInfo *root, RelOptInfo *joinrel, ForeignPath *best_path,
+			   List *tlist, Plan *outer_plan)
 {
-	ListCell   *lc;
-
-	foreach(lc, exprs)
-	{
-		appendStringInfoString(buf, sep);
-		appendStringInfoChar(buf, '(');
-		shardfdw_deparse_expr(buf, root, rel, lfirst(lc), params_list);
-		appendStringInfoChar(buf, ')');
-		sep = " AND ";
-	}
-}
-
-/*
- * One side of a join: "schema.table rN", or "(SELECT * FROM schema.table
- * WHERE conds) rN" when it has remote conditions, so they apply before the
- * join whatever its type.
- */
-static void
-deparse_side(StringInfo buf, PlannerInfo *root, RelOptInfo *rel,
-			 List **params_list)
-{
-	ShardRelInfo *fp = (ShardRelInfo *) rel->fdw_private;
-	Relation	relation = table_open(fp->opts.relid, NoLock);
-	List	   *conds = NIL;
-	ListCell   *lc;
-
-	foreach(lc, fp->remote_conds)
-		conds = lappend(conds, lfirst_node(RestrictInfo, lc)->clause);
-	if (conds == NIL)
-		shardfdw_deparse_relation(buf, relation);
-	else
-	{
-		appendStringInfoString(buf, "(SELECT * FROM ");
-		shardfdw_deparse_relation(buf, relation);
-		append_conds(buf, root, rel, conds, " WHERE ", params_list);
-		appendStringInfoChar(buf, ')');
-	}
-	appendStringInfo(buf, " r%u", rel->relid);
-	table_close(relation, NoLock);
-}
-
-/*
- * shardfdw_deparse_from_where: see join.h.
- */
-void
-shardfdw_deparse_from_where(StringInfo buf, PlannerInfo *root,
-							RelOptInfo *rel, List **params_list)
-{
-	ShardRelInfo *fp = (ShardRelInfo *) rel->fdw_private;
+	ShardRelInfo *fp = (ShardRelInfo *) joinrel->fdw_private;
 	ShardJoinInfo *j = fp->join;
-	const char *jt;
+	List	   *scan_tlist;
+	List	   *sort_exprs = NIL;
+	List	   *params_list = NIL;
+	List	   *retrieved = NIL;
+	ShardRemoteQuery *q;
+	char	   *sql;
+	ShardScanPlan	sp;
 
-	if (j == NULL)
+	scan_tlist = add_to_flat_tlist(NIL,
+								   pull_var_clause((Node *) joinrel->reltarget->exprs,
+												   PVC_RECURSE_PLACEHOLDERS));
+	scan_tlist = add_to_flat_tlist(scan_tlist,
+								   pull_var_clause((Node *) j->local_exprs,
+												   PVC_RECURSE_PLACEHOLDERS));
+
+	/* ordered path: merge keys are columns of the scan tuple */
+	memset(&sp, 0, sizeof(sp));
+	if (best_path->path.pathkeys != NIL)
 	{
-		Relation	relation = table_open(fp->opts.relid, NoLock);
-		List	   *conds = NIL;
-		ListCell   *lc;
+		List	   *attnos;
+		List	   *exprs;
+		ListCell   *le;
 
-		appendStringInfoString(buf, " FROM ");
-		shardfdw_deparse_relation(buf, relation);
-		table_close(relation, NoLock);
-		foreach(lc, fp->remote_conds)
-			conds = lappend(conds, lfirst_node(RestrictInfo, lc)->clause);
-		append_conds(buf, root, rel, conds, " WHERE ", params_list);
-		return;
+		if (!shardfdw_sort_keys(root, joinrel, best_path->path.pathkeys,
+								&attnos, &sp.sort_ops, &sp.sort_colls,
+								&sp.sort_nulls_first, &exprs))
+			elog(ERROR, "shardfdw join path has pathkeys it cannot ship");
+		foreach(le, exprs)
+		{
+			Expr	   *e = lfirst(le);
+			TargetEntry *tle;
+
+			while (IsA(e, RelabelType))
+				e = ((RelabelType *) e)->arg;
+			scan_tlist = add_to_flat_tlist(scan_tlist, list_make1(e));
+			tle = tlist_member(e, scan_tlist);
+			sp.sort_attnos = lappend_int(sp.sort_attnos, tle->resno);
+		}
+		sort_exprs = exprs;
+		sp.merge_keys = shardfdw_merge_key_names(root, exprs, true);
 	}
 
-	appendStringInfoString(buf, " FROM ");
-	deparse_side(buf, root, j->outerrel, params_list);
-	if (j->jointype == JOIN_SEMI || j->jointype == JOIN_ANTI)
-	{
-		appendStringInfoString(buf, j->jointype == JOIN_SEMI ?
-							   " WHERE EXISTS (SELECT NULL FROM " :
-							   " WHERE NOT EXISTS (SELECT NULL FROM ");
-		deparse_side(buf, root, j->innerrel, params_list);
-		append_conds(buf, root, rel, j->joinclauses, " WHERE ", params_list);
-		appendStringInfoChar(buf, ')');
-		append_conds(buf, root, rel, j->otherclauses, " AND ", params_list);
-		return;
-	}
-	switch (j->jointype)
-	{
-		case JOIN_LEFT:
-			jt = " LEFT JOIN ";
-			break;
-		case JOIN_RIGHT:
-			jt = " RIGHT JOIN ";
-			break;
-		case JOIN_FULL:
-			jt = " FULL JOIN ";
-			break;
-		default:
-			jt = " INNER JOIN ";
-			break;
-	}
-	appendStringInfoString(buf, jt);
-	deparse_side(buf, root, j->innerrel, params_list);
-	if (j->joinclauses == NIL)
-		appendStringInfoString(buf, " ON (TRUE)");
-	else
-		append_conds(buf, root, rel, j->joinclauses, " ON ", params_list);
-	append_conds(buf, root, rel, j->otherclauses, " WHERE ", params_list);
+	q = shardfdw_remote_query(joinrel);
+	q->use_targets = true;
+	q->targets = get_tlist_exprs(scan_tlist, false);
+	q->sort_exprs = sort_exprs;
+	q->sort_ops = sp.sort_ops;
+	q->sort_nulls_first = sp.sort_nulls_first;
+	if (best_path->fdw_private != NIL &&
+		intVal(list_nth(best_path->fdw_private, ShardPathPrivateLimit)) > 0)
+		q->limit_count = intVal(list_nth(best_path->fdw_private,
+										 ShardPathPrivateLimit));
+	sql = shardfdw_deparse_query(root, q, &retrieved, &params_list);
+
+	sp.sql = sql;
+	sp.retrieved_attrs = retrieved;
+	sp.nparams = list_length(params_list);
+	sp.relations = shardfdw_join_description(root, joinrel);
+	shardfdw_targets_from_join(fp, &sp);
+	shardfdw_check_ctid_conditions(joinrel, fp, &sp);
+
+	return make_foreignscan(tlist, j->local_exprs, 0,
+							list_concat(list_copy(params_list),
+										sp.prune_exprs),
+							shardfdw_make_fdw_private(fp, &sp), scan_tlist, NIL,
+							outer_plan);
 }
 
 /*

@@ -11,7 +11,10 @@
  * our back still gets a clear error rather than a wrong answer.
  *
  * Invariants: a server's pN options are numbered 0 .. N-1 without gaps;
- * credentials (user, password) appear only in user mappings.
+ * credentials (user and every libpq option libpq marks as secret:
+ * password, sslpassword) appear only in user mappings, which only their
+ * user and superusers can read; sslcert and sslkey may appear in a user
+ * mapping only when a superuser sets them (as in postgres_fdw).
  *
  * src/option.c
  *
@@ -61,9 +64,12 @@ static const ShardOption shard_options[] = {
 	{"connection_lifetime", ForeignServerRelationId},
 	{"extensions", ForeignServerRelationId},
 	{"keep_connections", ForeignServerRelationId},
-	/* user mapping */
+	/* user mapping (any other secret libpq option is accepted there too) */
 	{"user", UserMappingRelationId},
 	{"password", UserMappingRelationId},
+	{"sslpassword", UserMappingRelationId},
+	{"sslcert", UserMappingRelationId},
+	{"sslkey", UserMappingRelationId},
 	{"password_required", UserMappingRelationId},
 	/* table */
 	{"schema_name", ForeignTableRelationId},
@@ -99,6 +105,7 @@ static PQconninfoOption *libpq_options = NULL;
 
 static void load_libpq_options(void);
 static bool is_libpq_option(const char *name);
+static bool is_credential_option(const char *name);
 static bool is_shard_option_name(const char *name, int *shard);
 static bool is_valid_option(const char *name, Oid context);
 static void report_unknown_option(const char *name, Oid context);
@@ -129,7 +136,7 @@ load_libpq_options(void)
 
 /*
  * Is name a libpq connection option that may appear on a shardfdw server?
- * Debug options and those shardfdw sets itself are excluded.
+ * Debug options, credentials and those shardfdw sets itself are excluded.
  */
 static bool
 is_libpq_option(const char *name)
@@ -143,7 +150,27 @@ is_libpq_option(const char *name)
 	for (opt = libpq_options; opt->keyword; opt++)
 	{
 		if (strcmp(opt->keyword, name) == 0)
-			return strchr(opt->dispchar, 'D') == NULL;
+			return strchr(opt->dispchar, 'D') == NULL &&
+				strchr(opt->dispchar, '*') == NULL;
+	}
+	return false;
+}
+
+/*
+ * Is name a libpq option that may appear only in a user mapping: "user",
+ * or one that libpq marks as secret (dispchar '*': password, sslpassword)?
+ * Server options and pN conninfos are readable by every role.
+ */
+static bool
+is_credential_option(const char *name)
+{
+	load_libpq_options();
+	if (strcmp(name, "user") == 0)
+		return true;
+	for (PQconninfoOption *opt = libpq_options; opt->keyword; opt++)
+	{
+		if (strcmp(opt->keyword, name) == 0)
+			return strchr(opt->dispchar, '*') != NULL;
 	}
 	return false;
 }
@@ -187,6 +214,8 @@ is_valid_option(const char *name, Oid context)
 	for (const ShardOption *opt = shard_options; opt->name; opt++)
 		if (opt->context == context && strcmp(opt->name, name) == 0)
 			return true;
+	if (context == UserMappingRelationId)
+		return is_credential_option(name);
 	if (context == ForeignServerRelationId)
 		return is_shard_option_name(name, &shard) || is_libpq_option(name);
 	return false;
@@ -201,8 +230,7 @@ report_unknown_option(const char *name, Oid context)
 {
 	StringInfoData buf;
 
-	if ((strcmp(name, "user") == 0 || strcmp(name, "password") == 0) &&
-		context != UserMappingRelationId)
+	if (is_credential_option(name) && context != UserMappingRelationId)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("option \"%s\" is only allowed in a user mapping",
@@ -259,14 +287,15 @@ check_conninfo(const char *optname, const char *conninfo)
 	{
 		if (o->val == NULL)
 			continue;
-		if (strcmp(o->keyword, "user") == 0 ||
-			strcmp(o->keyword, "password") == 0)
+		if (is_credential_option(o->keyword))
 		{
+			const char *kw = pstrdup(o->keyword);
+
 			PQconninfoFree(opts);
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 					 errmsg("option \"%s\" must not contain \"%s\"",
-							optname, o->keyword),
+							optname, kw),
 					 errhint("Credentials belong in CREATE USER MAPPING ... SERVER ... OPTIONS (user '...', password '...').")));
 		}
 		if (!is_libpq_option(o->keyword))
@@ -409,6 +438,17 @@ shardfdw_validator(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						 errmsg("password_required=false is superuser-only"),
 						 errhint("User mappings with the password_required option set to false may only be created or modified by the superuser.")));
+		}
+		else if (catalog == UserMappingRelationId &&
+				 (strcmp(def->defname, "sslcert") == 0 ||
+				  strcmp(def->defname, "sslkey") == 0))
+		{
+			/* files of the coordinator's OS user: not for every role */
+			if (!superuser())
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("sslcert and sslkey are superuser-only"),
+						 errhint("User mappings with the sslcert or sslkey options set may only be created or modified by the superuser.")));
 		}
 		else if (strcmp(def->defname, "extensions") == 0)
 			(void) shardfdw_extension_oids(defGetString(def), true);
@@ -687,13 +727,14 @@ shardfdw_conn_params(ForeignServer *server, UserMapping *user, int shard,
 		PQconninfoFree(copts);
 	}
 
-	/* the user mapping: credentials */
+	/* the user mapping: credentials, client certificate */
 	foreach(lc, user->options)
 	{
 		DefElem    *def = lfirst_node(DefElem, lc);
 
-		if (strcmp(def->defname, "user") == 0 ||
-			strcmp(def->defname, "password") == 0)
+		if (is_credential_option(def->defname) ||
+			strcmp(def->defname, "sslcert") == 0 ||
+			strcmp(def->defname, "sslkey") == 0)
 		{
 			kw = lappend(kw, def->defname);
 			val = lappend(val, defGetString(def));

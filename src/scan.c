@@ -82,8 +82,17 @@ typedef struct ScanShard
 
 	/* batch that arrived while the current one was being returned */
 	bool		have_incoming;
-	HeapTuple  *in_rows;
+	struct RawBatch *in_raw;	/* its PGresult, converted when it becomes
+								 * current (convert_batch) */
 	int			in_nrows;
+
+	/*
+	 * The remote error of a speculative FETCH (one the executor had not
+	 * asked for yet), in scan_cxt: raised only when this shard's rows are
+	 * really needed, forgotten if the scan ends first.  The cursor is
+	 * unusable after it (eof is set).
+	 */
+	ErrorData  *error;
 
 	/* merge: key values of rows[next], extracted once per row */
 	Datum	   *keys;
@@ -139,12 +148,8 @@ struct ShardScanState
 	bool		merge_started;
 	int			last_returned;	/* shard of the row returned last, or -1 */
 
-	/* partial aggregates, combined here (SHARD_COMBINE_PARTIAL) */
-	ShardCombineMode combine_mode;
-	ShardCombiner *combiner;
-	ShardCombiner *distinct_combiner;	/* first level with DISTINCT
-										 * aggregates: keys + x */
-	List	   *agg_is_distinct;
+	/* partial aggregates, combined here (NULL: the rows are final) */
+	ShardCombineScan *combine;
 	bool		combined;		/* every shard row has been folded */
 	MemoryContext out_cxt;		/* per output row */
 
@@ -166,9 +171,12 @@ static void start_scan(ShardScanState *st, ExprContext *econtext);
 static void stop_scan(ShardScanState *st);
 static Bitmapset *choose_targets(ShardScanState *st, ExprContext *econtext);
 static void compute_params(ShardScanState *st, ExprContext *econtext);
-static void send_fetch(ScanShard *s);
+static void send_fetch(ScanShard *s, bool speculative);
+static void raise_deferred_error(ShardScanState *st);
 static void absorb_batch(ShardConn *c, void *owner);
 static void store_result(ScanShard *s, PGresult *res);
+static void convert_batch(ScanShard *s);
+static void clear_raw_batch(void *arg);
 static void conversion_error_callback(void *arg);
 static bool advance(ScanShard *s);
 static bool ensure_row(ScanShard *s);
@@ -179,9 +187,6 @@ static TupleTableSlot *merge_next(ShardScanState *st, TupleTableSlot *slot);
 static HeapTuple next_append_row(ShardScanState *st);
 static TupleTableSlot *next_row(ForeignScanState *node);
 static TupleTableSlot *combine_next(ShardScanState *st, TupleTableSlot *slot);
-static TupleDesc partial_row_desc(TupleDesc scandesc, int ngroup,
-								  Oid xtype, List *partial_types);
-static void fold_distinct_level(ShardScanState *st, TupleDesc scandesc);
 
 /*
  * shardscan_begin: set up the scan; nothing is sent to the shards yet.
@@ -194,6 +199,7 @@ shardscan_begin(ForeignScanState *node, int eflags)
 	ShardScanState *st;
 	Oid			userid;
 	List	   *fdw_private = fsplan->fdw_private;
+	List	   *combine_plan;
 	int			nexprs;
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -231,102 +237,26 @@ shardscan_begin(ForeignScanState *node, int eflags)
 	/*
 	 * The rows the shards return: the table's columns for a base scan, the
 	 * scan tuple (fdw_scan_tlist) for aggregation done whole on the
-	 * shards, group keys and partial columns for partial aggregation.
+	 * shards, group keys and partial columns for partial aggregation
+	 * (combine.c says which).
 	 */
-	st->combine_mode = intVal(list_nth(fdw_private,
-									   ShardScanPrivateCombineMode));
 	st->limit_count = intVal(list_nth(fdw_private,
 									  ShardScanPrivateLimitCount));
 	st->limit_offset = intVal(list_nth(fdw_private,
 									   ShardScanPrivateLimitOffset));
+	combine_plan = list_nth(fdw_private, ShardScanPrivateCombine);
 	if (st->rel)
 		st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(st->rel));
-	else if (st->combine_mode == SHARD_COMBINE_NONE)
+	else if (!shard_combine_is_partial(combine_plan))
 		st->attinmeta = TupleDescGetAttInMetadata(node->ss.ss_ScanTupleSlot->tts_tupleDescriptor);
 	else
 	{
-		TupleDesc	scandesc = node->ss.ss_ScanTupleSlot->tts_tupleDescriptor;
-		int			ngroup = intVal(list_nth(fdw_private,
-											 ShardScanPrivateNGroup));
-		List	   *kinds = list_nth(fdw_private, ShardScanPrivateAggKinds);
-		int			naggs = list_length(kinds);
-		ShardAggCombine *akinds = palloc(sizeof(ShardAggCombine) * Max(naggs, 1));
-		Oid		   *fns = palloc(sizeof(Oid) * Max(naggs, 1));
-		Oid		   *aggoids = palloc(sizeof(Oid) * Max(naggs, 1));
-		Oid		   *collids = palloc(sizeof(Oid) * Max(naggs, 1));
-		Oid		   *eqops = palloc(sizeof(Oid) * Max(ngroup, 1));
-		Oid		   *gcolls = palloc(sizeof(Oid) * Max(ngroup, 1));
-		Oid			xtype;
+		TupleDesc	rowdesc;
 
-		for (int i = 0; i < naggs; i++)
-		{
-			akinds[i] = list_nth_int(kinds, i);
-			fns[i] = list_nth_oid(list_nth(fdw_private,
-										   ShardScanPrivateAggCombineFns), i);
-			aggoids[i] = list_nth_oid(list_nth(fdw_private,
-											   ShardScanPrivateAggFnOids), i);
-			collids[i] = list_nth_oid(list_nth(fdw_private,
-											   ShardScanPrivateAggInputCollids), i);
-		}
-		for (int i = 0; i < ngroup; i++)
-		{
-			eqops[i] = list_nth_oid(list_nth(fdw_private,
-											 ShardScanPrivateGroupEqops), i);
-			gcolls[i] = list_nth_oid(list_nth(fdw_private,
-											  ShardScanPrivateGroupCollations), i);
-		}
-		xtype = (Oid) intVal(list_nth(fdw_private,
-									  ShardScanPrivateDistinctType));
-		st->agg_is_distinct = list_nth(fdw_private,
-									   ShardScanPrivateAggIsDistinct);
-		st->attinmeta = TupleDescGetAttInMetadata(partial_row_desc(scandesc, ngroup,
-																   xtype,
-																   list_nth(fdw_private,
-																			ShardScanPrivatePartialTypes)));
-		st->combiner = shard_combiner_create(scandesc, ngroup, eqops, gcolls,
-											 naggs, akinds, fns, aggoids,
-											 collids, estate->es_query_cxt);
-		if (OidIsValid(xtype))
-		{
-			/*
-			 * DISTINCT aggregates: a first level keyed by the group keys and
-			 * x folds the other aggregates and removes duplicate x across
-			 * shards; its groups feed the second level (st->combiner).
-			 */
-			TupleDesc	d1 = CreateTemplateTupleDesc(ngroup + 1 + naggs);
-			Oid		   *eqops1 = palloc(sizeof(Oid) * (ngroup + 1));
-			Oid		   *gcolls1 = palloc(sizeof(Oid) * (ngroup + 1));
-			int			n1 = 0;
-
-			for (int i = 1; i <= ngroup; i++)
-				TupleDescCopyEntry(d1, i, scandesc, i);
-			TupleDescInitEntry(d1, ngroup + 1, NULL, xtype, -1, 0);
-			memcpy(eqops1, eqops, sizeof(Oid) * ngroup);
-			memcpy(gcolls1, gcolls, sizeof(Oid) * ngroup);
-			eqops1[ngroup] = (Oid) intVal(list_nth(fdw_private,
-												   ShardScanPrivateDistinctEqop));
-			gcolls1[ngroup] = (Oid) intVal(list_nth(fdw_private,
-													ShardScanPrivateDistinctCollation));
-			for (int i = 0; i < naggs; i++)
-			{
-				if (list_nth_int(st->agg_is_distinct, i))
-					continue;
-				TupleDescCopyEntry(d1, ngroup + 2 + n1, scandesc,
-								   ngroup + 1 + i);
-				akinds[n1] = akinds[i];
-				fns[n1] = fns[i];
-				aggoids[n1] = aggoids[i];
-				collids[n1] = collids[i];
-				n1++;
-			}
-			d1->natts = ngroup + 1 + n1;	/* the columns filled in */
-			/* (the second level, made above, copied the arrays) */
-			st->distinct_combiner = shard_combiner_create(d1, ngroup + 1,
-														  eqops1, gcolls1,
-														  n1, akinds, fns,
-														  aggoids, collids,
-														  estate->es_query_cxt);
-		}
+		st->combine = shard_combine_begin(combine_plan,
+										  node->ss.ss_ScanTupleSlot->tts_tupleDescriptor,
+										  estate->es_query_cxt, &rowdesc);
+		st->attinmeta = TupleDescGetAttInMetadata(rowdesc);
 		st->out_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											"shardfdw combined row",
 											ALLOCSET_SMALL_SIZES);
@@ -538,15 +468,26 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 		stmts[1].nparams = 0;
 		stmts[1].params = NULL;
 		stmts[1].context_sql = st->sql;
-		shardconn_send_stmts(s->conn, stmts, 2, s, absorb_batch);
+		/*
+		 * With several shards, rows may come from the others first: the
+		 * FETCH is speculative.  (A merge needs every shard's first row.)
+		 */
+		if (st->nactive > 1 && st->nkeys == 0)
+			shardconn_send_speculative(s->conn, stmts, 2, s, absorb_batch);
+		else
+			shardconn_send_stmts(s->conn, stmts, 2, s, absorb_batch);
 		s->inflight = true;
 	}
 	MemoryContextSwitchTo(old);
 }
 
-/* Send the next FETCH of shard s. */
+/*
+ * Send the next FETCH of shard s.  speculative: the executor may never
+ * need these rows (a prefetch, or one of several shards asked at once for
+ * rows any of them can give); a remote error is then deferred.
+ */
 static void
-send_fetch(ScanShard *s)
+send_fetch(ScanShard *s, bool speculative)
 {
 	char		fetch[64];
 	ShardStmt	stmt;
@@ -557,7 +498,10 @@ send_fetch(ScanShard *s)
 	stmt.nparams = 0;
 	stmt.params = NULL;
 	stmt.context_sql = s->scan->sql;
-	shardconn_send_stmts(s->conn, &stmt, 1, s, absorb_batch);
+	if (speculative)
+		shardconn_send_speculative(s->conn, &stmt, 1, s, absorb_batch);
+	else
+		shardconn_send_stmts(s->conn, &stmt, 1, s, absorb_batch);
 	s->inflight = true;
 }
 
@@ -570,90 +514,167 @@ absorb_batch(ShardConn *c, void *owner)
 {
 	ScanShard  *s = (ScanShard *) owner;
 	PGresult   *res;
+	MemoryContext old;
 
 	s->inflight = false;
+	old = MemoryContextSwitchTo(s->scan->scan_cxt);
+	s->error = shardconn_speculative_error(c);
+	MemoryContextSwitchTo(old);
+	if (s->error)
+	{
+		s->eof = true;
+		return;
+	}
 	res = shardconn_result(c);
 	store_result(s, res);
 }
 
 /*
- * Convert a FETCH result into the incoming batch of s (res is PQclear'd
- * here, also on error).
+ * The PGresult of a batch not yet converted, cleared when the memory
+ * context of its batch is reset or deleted (also by an abort), or earlier
+ * by convert_batch.
+ */
+typedef struct RawBatch
+{
+	PGresult   *res;
+} RawBatch;
+
+/* MemoryContextCallback: PQclear a RawBatch's result. */
+static void
+clear_raw_batch(void *arg)
+{
+	RawBatch   *raw = (RawBatch *) arg;
+
+	if (raw->res)
+		PQclear(raw->res);
+	raw->res = NULL;
+}
+
+/*
+ * Take a FETCH result as the incoming batch of s, unconverted: its rows
+ * are converted only when the scan makes the batch current (advance), so
+ * that a value the local type cannot read raises its error only if the
+ * rows are needed, like a remote error of a speculative FETCH.  res is
+ * owned by the batch's memory context from here on (also on error).
  */
 static void
 store_result(ScanShard *s, PGresult *res)
 {
 	ShardScanState *st = s->scan;
-	int			incxt = s->have_incoming ? s->cur : 1 - s->cur;
-	TupleDesc	tupdesc = st->attinmeta->tupdesc;
-	ErrorContextCallback errcb;
+	int			incxt = 1 - s->cur;
+	RawBatch   *raw;
+	MemoryContextCallback *cb;
+	int			n = PQntuples(res);
 
 	Assert(!s->have_incoming);
 	MemoryContextReset(s->cxt[incxt]);
+	raw = MemoryContextAlloc(s->cxt[incxt], sizeof(RawBatch));
+	raw->res = res;
+	cb = MemoryContextAlloc(s->cxt[incxt], sizeof(MemoryContextCallback));
+	cb->func = clear_raw_batch;
+	cb->arg = raw;
+	MemoryContextRegisterResetCallback(s->cxt[incxt], cb);
 
-	/*
-	 * The context callback is pushed inside PG_TRY: PG_FINALLY and
-	 * PG_END_TRY restore the stack as it was at PG_TRY.
-	 */
-	PG_TRY();
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		elog(ERROR, "unexpected result status %s from FETCH",
+			 PQresStatus(PQresultStatus(res)));
+	if (PQnfields(res) != Max(list_length(st->retrieved_attrs), 1) && n > 0)
+		elog(ERROR, "remote query returned %d columns, expected %d",
+			 PQnfields(res), list_length(st->retrieved_attrs));
+
+	s->in_raw = raw;
+	s->in_nrows = n;
+	s->have_incoming = true;
+	s->nbatches++;
+	if (n < st->fetch_size)
+		s->eof = true;
+	st->rows_fetched += n;
+}
+
+/*
+ * Convert the rows of s's raw batch (just made current, in s->cxt[s->cur])
+ * into s->rows, and free the PGresult.
+ */
+static void
+convert_batch(ScanShard *s)
+{
+	ShardScanState *st = s->scan;
+	PGresult   *res = s->in_raw->res;
+	TupleDesc	tupdesc = st->attinmeta->tupdesc;
+	ErrorContextCallback errcb;
+	MemoryContext old = MemoryContextSwitchTo(s->cxt[s->cur]);
+	int			n = PQntuples(res);
+	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+
+	errcb.callback = conversion_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	st->cur_shard = s->shard;
+	s->rows = palloc(sizeof(HeapTuple) * Max(n, 1));
+	for (int r = 0; r < n; r++)
 	{
-		MemoryContext old = MemoryContextSwitchTo(s->cxt[incxt]);
-		int			n = PQntuples(res);
-		Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
-		bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+		ListCell   *lc;
+		int			j = 0;
+		ItemPointer ctid = NULL;
 
-		errcb.callback = conversion_error_callback;
-		errcb.arg = st;
-		errcb.previous = error_context_stack;
-		error_context_stack = &errcb;
-
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			elog(ERROR, "unexpected result status %s from FETCH",
-				 PQresStatus(PQresultStatus(res)));
-		if (PQnfields(res) != Max(list_length(st->retrieved_attrs), 1) &&
-			!(n == 0))
-			elog(ERROR, "remote query returned %d columns, expected %d",
-				 PQnfields(res), list_length(st->retrieved_attrs));
-
-		st->cur_shard = s->shard;
-		s->in_rows = palloc(sizeof(HeapTuple) * Max(n, 1));
-		for (int r = 0; r < n; r++)
+		memset(nulls, true, sizeof(bool) * tupdesc->natts);
+		foreach(lc, st->retrieved_attrs)
 		{
-			ListCell   *lc;
-			int			j = 0;
+			int			attno = lfirst_int(lc);
+			char	   *v = PQgetisnull(res, r, j) ? NULL :
+				PQgetvalue(res, r, j);
 
-			memset(nulls, true, sizeof(bool) * tupdesc->natts);
-			foreach(lc, st->retrieved_attrs)
+			j++;
+			if (attno == SelfItemPointerAttributeNumber)
 			{
-				int			attno = lfirst_int(lc);
-				char	   *v = PQgetisnull(res, r, j) ? NULL :
-					PQgetvalue(res, r, j);
-
-				st->cur_attno = attno;
-				values[attno - 1] =
-					InputFunctionCall(&st->attinmeta->attinfuncs[attno - 1],
-									  v,
-									  st->attinmeta->attioparams[attno - 1],
-									  st->attinmeta->atttypmods[attno - 1]);
-				nulls[attno - 1] = (v == NULL);
-				j++;
+				/* the row's ctid on its shard */
+				if (v != NULL)
+					ctid = (ItemPointer)
+						DatumGetPointer(DirectFunctionCall1(tidin,
+															CStringGetDatum(v)));
+				continue;
 			}
-			st->cur_attno = 0;
-			s->in_rows[r] = heap_form_tuple(tupdesc, values, nulls);
+			st->cur_attno = attno;
+			values[attno - 1] =
+				InputFunctionCall(&st->attinmeta->attinfuncs[attno - 1], v,
+								  st->attinmeta->attioparams[attno - 1],
+								  st->attinmeta->atttypmods[attno - 1]);
+			nulls[attno - 1] = (v == NULL);
 		}
-		s->in_nrows = n;
-		s->have_incoming = true;
-		s->nbatches++;
-		if (n < st->fetch_size)
-			s->eof = true;
-		st->rows_fetched += n;
-		MemoryContextSwitchTo(old);
+		st->cur_attno = 0;
+		s->rows[r] = heap_form_tuple(tupdesc, values, nulls);
+
+		/*
+		 * System columns of the row: ctid as fetched; xmin, xmax and cmin
+		 * have no meaning here and read as invalid (the header fields
+		 * heap_form_tuple filled in overlay them).
+		 */
+		if (ctid)
+			s->rows[r]->t_self = s->rows[r]->t_data->t_ctid = *ctid;
+		HeapTupleHeaderSetXmin(s->rows[r]->t_data, InvalidTransactionId);
+		HeapTupleHeaderSetXmax(s->rows[r]->t_data, InvalidTransactionId);
+		HeapTupleHeaderSetCmin(s->rows[r]->t_data, InvalidTransactionId);
 	}
-	PG_FINALLY();
-	{
-		PQclear(res);
-	}
-	PG_END_TRY();
+	s->nrows = n;
+	error_context_stack = errcb.previous;
+	clear_raw_batch(s->in_raw);
+	s->in_raw = NULL;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Every other shard is exhausted: raise the deferred error of a shard whose
+ * rows the scan has not had, if any.
+ */
+static void
+raise_deferred_error(ShardScanState *st)
+{
+	for (int i = 0; i < st->nactive; i++)
+		if (st->shards[i].error)
+			ReThrowError(st->shards[i].error);
 }
 
 /* Error context while converting a shard's row. */
@@ -688,16 +709,16 @@ advance(ScanShard *s)
 	/* swap: the old current batch is no longer referenced */
 	s->cur = 1 - s->cur;
 	MemoryContextReset(s->cxt[1 - s->cur]);
-	s->rows = s->in_rows;
-	s->nrows = s->in_nrows;
+	s->rows = NULL;
+	s->nrows = 0;
 	s->next = 0;
 	s->have_incoming = false;
-	s->in_rows = NULL;
 	s->in_nrows = 0;
+	convert_batch(s);
 
 	/* prefetch while this batch is returned */
 	if (!s->eof && !s->inflight)
-		send_fetch(s);
+		send_fetch(s, true);
 	return s->nrows > 0;
 }
 
@@ -743,7 +764,7 @@ next_row(ForeignScanState *node)
 		start_scan(st, node->ss.ps.ps_ExprContext);
 	if (st->nkeys > 0)
 		return merge_next(st, slot);
-	if (st->combine_mode == SHARD_COMBINE_PARTIAL)
+	if (st->combine)
 		return combine_next(st, slot);
 
 	tuple = next_append_row(st);
@@ -800,7 +821,8 @@ next_append_row(ShardScanState *st)
 				waiting[nwaiting++] = s->conn;
 			else if (!s->eof && !s->have_incoming && s->next >= s->nrows)
 			{
-				send_fetch(s);
+				/* (another shard may answer first with rows enough) */
+				send_fetch(s, st->nactive > 1);
 				waiting[nwaiting++] = s->conn;
 			}
 			else
@@ -817,7 +839,11 @@ next_append_row(ShardScanState *st)
 				if (st->shards[i].inflight || st->shards[i].have_incoming)
 					more = true;
 			if (!more)
+			{
+				/* a shard whose rows we did not get: now they are needed */
+				raise_deferred_error(st);
 				return NULL;
+			}
 		}
 		else
 			absorb_batch(st->shards[idx].conn, &st->shards[idx]);
@@ -855,9 +881,11 @@ ensure_row(ScanShard *s)
 			return true;
 		if (!s->inflight)
 		{
+			if (s->error)
+				ReThrowError(s->error);
 			if (s->eof)
 				return false;
-			send_fetch(s);
+			send_fetch(s, false);
 		}
 		check_inflight(s);
 		one[0] = s->conn;
@@ -956,87 +984,6 @@ merge_next(ShardScanState *st, TupleTableSlot *slot)
 }
 
 /*
- * Descriptor of the rows a partial aggregation returns: the group keys
- * (typed as in the scan tuple), then the partial columns.  palloc'd.
- */
-static TupleDesc
-partial_row_desc(TupleDesc scandesc, int ngroup, Oid xtype,
-				 List *partial_types)
-{
-	TupleDesc	desc = CreateTemplateTupleDesc(ngroup +
-											   (OidIsValid(xtype) ? 1 : 0) +
-											   list_length(partial_types));
-	ListCell   *lc;
-	int			attno = ngroup;
-
-	for (int i = 1; i <= ngroup; i++)
-		TupleDescCopyEntry(desc, i, scandesc, i);
-	if (OidIsValid(xtype))
-		TupleDescInitEntry(desc, ++attno, NULL, xtype, -1, 0);
-	foreach(lc, partial_types)
-	{
-		attno++;
-		TupleDescInitEntry(desc, attno, NULL, lfirst_oid(lc), -1, 0);
-	}
-	return desc;
-}
-
-/*
- * Second level of DISTINCT aggregates: every (group keys, x) of the first
- * level, now unique across shards, becomes one partial row of its group:
- * the DISTINCT aggregates get the partial that x alone gives
- * (shard_combiner_distinct_partial), the others pass their first-level
- * states on.
- */
-static void
-fold_distinct_level(ShardScanState *st, TupleDesc scandesc)
-{
-	int			ngroup = scandesc->natts - list_length(st->agg_is_distinct);
-	int			nmax = scandesc->natts * 3 + 1;
-	Datum	   *v1 = palloc(sizeof(Datum) * nmax);
-	bool	   *n1 = palloc(sizeof(bool) * nmax);
-	Datum	   *v2 = palloc(sizeof(Datum) * nmax);
-	bool	   *n2 = palloc(sizeof(bool) * nmax);
-
-	while (shard_combiner_next_states(st->distinct_combiner, v1, n1))
-	{
-		int			in = ngroup + 1;	/* first-level states start here */
-		int			out = ngroup;
-		Datum		x = v1[ngroup];
-		bool		xnull = n1[ngroup];
-		ListCell   *lc;
-		int			i = 0;
-
-		memcpy(v2, v1, sizeof(Datum) * ngroup);
-		memcpy(n2, n1, sizeof(bool) * ngroup);
-		foreach(lc, st->agg_is_distinct)
-		{
-			ShardAggCombine kind = shard_combiner_kind(st->combiner, i);
-
-			if (lfirst_int(lc))
-			{
-				shard_combiner_distinct_partial(st->combiner, i, x, xnull,
-												&v2[out], &n2[out]);
-				out += SHARD_AGG_PARTIAL_COLS(kind);
-			}
-			else
-			{
-				for (int j = 0; j < SHARD_AGG_PARTIAL_COLS(kind); j++)
-				{
-					v2[out] = v1[in];
-					n2[out] = n1[in];
-					out++;
-					in++;
-				}
-			}
-			i++;
-		}
-		shard_combiner_add(st->combiner, v2, n2);
-		CHECK_FOR_INTERRUPTS();
-	}
-}
-
-/*
  * Partial aggregation: fold every shard row into its group, then return
  * the groups one by one.
  */
@@ -1058,14 +1005,11 @@ combine_next(ShardScanState *st, TupleTableSlot *slot)
 		while ((tuple = next_append_row(st)) != NULL)
 		{
 			heap_deform_tuple(tuple, rawdesc, rv, rn);
-			shard_combiner_add(st->distinct_combiner ?
-							   st->distinct_combiner : st->combiner, rv, rn);
+			shard_combine_add(st->combine, rv, rn);
 			CHECK_FOR_INTERRUPTS();
 		}
 		pfree(rv);
 		pfree(rn);
-		if (st->distinct_combiner)
-			fold_distinct_level(st, scandesc);
 		st->combined = true;
 	}
 
@@ -1073,7 +1017,7 @@ combine_next(ShardScanState *st, TupleTableSlot *slot)
 	old = MemoryContextSwitchTo(st->out_cxt);
 	values = palloc(sizeof(Datum) * scandesc->natts);
 	nulls = palloc(sizeof(bool) * scandesc->natts);
-	if (!shard_combiner_next(st->combiner, values, nulls))
+	if (!shard_combine_next(st->combine, values, nulls))
 	{
 		MemoryContextSwitchTo(old);
 		return ExecClearTuple(slot);
@@ -1114,11 +1058,9 @@ stop_scan(ShardScanState *st)
 	st->shards = NULL;
 	st->skipped = 0;
 	st->returned = 0;
-	if (st->combiner)
+	if (st->combine)
 	{
-		shard_combiner_reset(st->combiner);
-		if (st->distinct_combiner)
-			shard_combiner_reset(st->distinct_combiner);
+		shard_combine_reset(st->combine);
 		st->combined = false;
 	}
 }
@@ -1134,7 +1076,7 @@ shardscan_rescan(ForeignScanState *node)
 {
 	ShardScanState *st = (ShardScanState *) node->fdw_state;
 	bool		rewind = (node->ss.ps.chgParam == NULL &&
-						  st->combine_mode == SHARD_COMBINE_NONE);
+						  st->combine == NULL);
 
 	if (!st->started)
 		return;
@@ -1142,7 +1084,7 @@ shardscan_rescan(ForeignScanState *node)
 	{
 		ScanShard  *s = &st->shards[i];
 
-		if (!s->eof || s->nbatches != 1 || s->inflight)
+		if (!s->eof || s->nbatches != 1 || s->inflight || s->error)
 			rewind = false;
 	}
 	if (rewind)
@@ -1246,40 +1188,13 @@ shardscan_explain(ForeignScanState *node, ExplainState *es)
 							strVal(list_nth(fdw_private,
 											ShardScanPrivateRelations)),
 							es);
-	if (fsplan->scan.scanrelid == 0 &&
-		(intVal(list_nth(fdw_private, ShardScanPrivateCombineMode)) ==
-		 SHARD_COMBINE_PARTIAL ||
-		 list_nth(fdw_private, ShardScanPrivateAggFnOids) != NIL ||
-		 intVal(list_nth(fdw_private, ShardScanPrivateNGroup)) > 0))
+	if (fsplan->scan.scanrelid == 0)
 	{
-		List	   *kinds = list_nth(fdw_private, ShardScanPrivateAggKinds);
-		List	   *aggoids = list_nth(fdw_private, ShardScanPrivateAggFnOids);
-		StringInfoData comb;
+		char	   *comb = shard_combine_explain(list_nth(fdw_private,
+														  ShardScanPrivateCombine));
 
-		initStringInfo(&comb);
-		if (intVal(list_nth(fdw_private, ShardScanPrivateCombineMode)) ==
-			SHARD_COMBINE_PARTIAL)
-		{
-			List	   *distinct = list_nth(fdw_private,
-												ShardScanPrivateAggIsDistinct);
-
-			for (int i = 0; i < list_length(kinds); i++)
-			{
-				if (distinct != NIL && list_nth_int(distinct, i))
-					appendStringInfo(&comb, "%s%s(DISTINCT) -> distinct values per group",
-									 i > 0 ? ", " : "",
-									 get_func_name(list_nth_oid(aggoids, i)));
-				else
-					appendStringInfo(&comb, "%s%s", i > 0 ? ", " : "",
-									 shard_agg_explain(list_nth_oid(aggoids, i),
-													   list_nth_int(kinds, i)));
-			}
-			if (comb.len == 0)
-				appendStringInfoString(&comb, "duplicates removed");
-		}
-		else
-			appendStringInfoString(&comb, "none (aggregated whole on the shards)");
-		ExplainPropertyText("Combine", comb.data, es);
+		if (comb)
+			ExplainPropertyText("Combine", comb, es);
 	}
 
 	if (list_length(list_nth(fdw_private, ShardScanPrivateSortAttnos)) > 0)

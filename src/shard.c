@@ -193,7 +193,8 @@ clause_prune_keys(RelOptInfo *baserel, const ShardTableOptions *opts,
 		Node	   *left;
 		Node	   *right;
 
-		if (list_length(op->args) != 2 || !is_dist_equality(opts, op->opno))
+		if (list_length(op->args) != 2 || !is_dist_equality(opts, op->opno) ||
+			!shard_collation_matches(opts, op->inputcollid))
 			return false;
 		left = linitial(op->args);
 		right = lsecond(op->args);
@@ -217,6 +218,7 @@ clause_prune_keys(RelOptInfo *baserel, const ShardTableOptions *opts,
 		Node	   *arr = lsecond(saop->args);
 
 		if (!saop->useOr || !is_dist_equality(opts, saop->opno) ||
+			!shard_collation_matches(opts, saop->inputcollid) ||
 			!is_dist_column(baserel, opts, linitial(saop->args)) ||
 			!is_row_independent(baserel, arr))
 			return false;

@@ -14,8 +14,13 @@
  *
  * Costs grow with the number of target shards, so pruned plans win.
  *
- * The executor callbacks live in scan.c, IMPORT FOREIGN SCHEMA and ANALYZE
- * in import.c.
+ * Joins are planned in join.c, the query block above a scan (grouping,
+ * ORDER BY, LIMIT) in upper.c; all of them describe their remote SELECT as
+ * a ShardRemoteQuery that deparse.c alone turns into SQL.  The executor
+ * callbacks live in scan.c, IMPORT FOREIGN SCHEMA and ANALYZE in import.c.
+ *
+ * Path-level fdw_private is indexed by ShardPathPrivateIndex, plan-level
+ * by ShardScanPrivateIndex (shardfdw.h).
  *
  * src/shardfdw.c
  *
@@ -61,37 +66,15 @@
 #include "scan.h"
 #include "shard.h"
 #include "shardfdw.h"
+#include "upper.h"
 
 PG_MODULE_MAGIC;
 
-/* log base 2, for sort and merge costs */
-#define LOG2(x)  (log(x) / 0.693147180559945)
 
 /* Startup cost of each target shard beyond the first (parallel setup). */
 #define SHARDFDW_PER_SHARD_STARTUP_FRACTION 0.1
 
 static ProcessUtility_hook_type prev_utility_hook = NULL;
-
-/* What GetForeignPlan puts into fdw_private (see make_fdw_private). */
-typedef struct ScanPlan
-{
-	char	   *sql;
-	List	   *retrieved_attrs;
-	int			nparams;
-	ShardPruneMode mode;
-	List	   *targets;
-	List	   *prune_exprs;
-	List	   *prune_is_array;
-	List	   *sort_attnos;
-	List	   *sort_ops;
-	List	   *sort_colls;
-	List	   *sort_nulls_first;
-	ShardUpperInfo *upper;		/* NULL for a base-relation scan */
-	char	   *relations;		/* scanrelid 0: what is read, for EXPLAIN */
-	char	   *merge_keys;		/* merge keys, for EXPLAIN */
-	int64		limit_count;	/* applied by the scan: -1 none */
-	int64		limit_offset;
-} ScanPlan;
 
 void		_PG_init(void);
 
@@ -105,26 +88,6 @@ static ForeignScan *shardGetForeignPlan(PlannerInfo *root,
 										ForeignPath *best_path,
 										List *tlist, List *scan_clauses,
 										Plan *outer_plan);
-static void shardGetForeignUpperPaths(PlannerInfo *root,
-									  UpperRelationKind stage,
-									  RelOptInfo *input_rel,
-									  RelOptInfo *output_rel, void *extra);
-static void add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
-							  RelOptInfo *grouped_rel, List *groupclauses,
-							  Node *havingqual);
-static ForeignScan *plan_upper_scan(PlannerInfo *root, RelOptInfo *rel,
-									List *tlist, Plan *outer_plan);
-static bool collect_aggs(Node *node, List **aggs, List *group_exprs);
-static ShardUpperInfo *upper_over(RelOptInfo *input_rel);
-static ForeignPath *our_path(RelOptInfo *rel, List *pathkeys);
-static void add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel,
-							 RelOptInfo *ordered_rel);
-static void add_final_path(PlannerInfo *root, RelOptInfo *input_rel,
-						   RelOptInfo *final_rel, FinalPathExtraData *extra);
-static ForeignScan *plan_join_scan(PlannerInfo *root, RelOptInfo *joinrel,
-								   ForeignPath *best_path, List *tlist,
-								   Plan *outer_plan);
-static void targets_from_join(ShardRelInfo *fp, ScanPlan *sp);
 static void shardBeginForeignScan(ForeignScanState *node, int eflags);
 static TupleTableSlot *shardIterateForeignScan(ForeignScanState *node);
 static void shardReScanForeignScan(ForeignScanState *node);
@@ -149,12 +112,9 @@ static bool ec_matches_dist_column(PlannerInfo *root, RelOptInfo *rel,
 								   EquivalenceClass *ec,
 								   EquivalenceMember *em, void *arg);
 static Bitmapset *all_shards(int nshards);
-static char *merge_key_names(PlannerInfo *root, List *exprs, bool qualify);
 static List *remote_distinct_on(PlannerInfo *root, RelOptInfo *baserel,
 								List *pathkeys);
-static void plan_targets(PlannerInfo *root, RelOptInfo *baserel,
-						 ShardRelInfo *fpinfo, List *clauses, ScanPlan *sp);
-static List *make_fdw_private(ShardRelInfo *fpinfo, ScanPlan *sp);
+static bool has_ctid_condition(RelOptInfo *rel, List *clauses);
 static List *useful_pathkeys_list(PlannerInfo *root, RelOptInfo *rel);
 
 static void shard_utility_hook(PlannedStmt *pstmt, const char *queryString,
@@ -194,7 +154,7 @@ shardfdw_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = shardReScanForeignScan;
 	routine->EndForeignScan = shardEndForeignScan;
 	routine->ExplainForeignScan = shardExplainForeignScan;
-	routine->GetForeignUpperPaths = shardGetForeignUpperPaths;
+	routine->GetForeignUpperPaths = shardfdw_upper_paths;
 	routine->GetForeignJoinPaths = shardfdw_join_paths;
 	routine->AnalyzeForeignTable = shardAnalyzeForeignTable;
 	routine->ImportForeignSchema = shardImportForeignSchema;
@@ -399,10 +359,10 @@ remote_estimate(PlannerInfo *root, RelOptInfo *baserel, ShardRelInfo *fpinfo,
 				List *remote_conds, Bitmapset *targets, double *rows,
 				Cost *startup, Cost *total)
 {
-	StringInfoData sql;
+	char	   *sql;
+	ShardRemoteQuery *q;
 	List	   *retrieved_attrs;
 	ShardConn **conns;
-	int			nestlevel;
 	int			shard = -1;
 
 	*rows = 0;
@@ -411,17 +371,16 @@ remote_estimate(PlannerInfo *root, RelOptInfo *baserel, ShardRelInfo *fpinfo,
 	if (bms_is_empty(targets))
 		return;
 
-	initStringInfo(&sql);
-	appendStringInfoString(&sql, "EXPLAIN ");
-	nestlevel = shardconn_set_transmission_modes();
-	shardfdw_deparse_select(&sql, root, baserel, fpinfo->attrs_used,
-							remote_conds, &retrieved_attrs, NULL);
-	shardconn_reset_transmission_modes(nestlevel);
+	q = shardfdw_remote_query(baserel);
+	q->attrs_used = fpinfo->attrs_used;
+	q->conds = remote_conds;
+	sql = psprintf("EXPLAIN %s",
+				   shardfdw_deparse_query(root, q, &retrieved_attrs, NULL));
 
 	conns = palloc0(sizeof(ShardConn *) * fpinfo->opts.nshards);
 	shardconn_get_many(fpinfo->server, fpinfo->user, targets, conns);
 	while ((shard = bms_next_member(targets, shard)) >= 0)
-		shardconn_send(conns[shard], sql.data, 0, NULL, NULL, NULL);
+		shardconn_send(conns[shard], sql, 0, NULL, NULL, NULL);
 	shard = -1;
 	while ((shard = bms_next_member(targets, shard)) >= 0)
 	{
@@ -460,10 +419,10 @@ ec_matches_dist_column(PlannerInfo *root, RelOptInfo *rel,
 	ShardRelInfo *fpinfo = (ShardRelInfo *) arg;
 	Expr	   *e = em->em_expr;
 
-	while (e && IsA(e, RelabelType))
-		e = ((RelabelType *) e)->arg;
+	e = strip_relabel(e);
 	return e && IsA(e, Var) && ((Var *) e)->varno == rel->relid &&
-		((Var *) e)->varattno == fpinfo->opts.dist_attno;
+		((Var *) e)->varattno == fpinfo->opts.dist_attno &&
+		shard_collation_matches(&fpinfo->opts, ec->ec_collation);
 }
 
 /*
@@ -480,7 +439,14 @@ shardfdw_sort_keys(PlannerInfo *root, RelOptInfo *rel, List *pathkeys,
 					  List **attnos, List **ops, List **colls,
 					  List **nulls_first, List **exprs)
 {
+	ShardRelInfo *fp = (ShardRelInfo *) rel->fdw_private;
+	Relids		visible = rel->relids;
 	ListCell   *lc;
+
+	/* a SEMI or ANTI join's inner side is only inside its [NOT] EXISTS */
+	if (fp && fp->join &&
+		(fp->join->jointype == JOIN_SEMI || fp->join->jointype == JOIN_ANTI))
+		visible = fp->join->outerrel->relids;
 
 	*attnos = *ops = *colls = *nulls_first = *exprs = NIL;
 	foreach(lc, pathkeys)
@@ -503,7 +469,7 @@ shardfdw_sort_keys(PlannerInfo *root, RelOptInfo *rel, List *pathkeys,
 				e = ((RelabelType *) e)->arg;
 			if (e && IsA(e, Var) && ((Var *) e)->varlevelsup == 0 &&
 				((Var *) e)->varattno > 0 && !em->em_is_child &&
-				bms_is_member(((Var *) e)->varno, rel->relids) &&
+				bms_is_member(((Var *) e)->varno, visible) &&
 				bms_equal(em->em_relids, bms_make_singleton(((Var *) e)->varno)))
 			{
 				found = em;
@@ -666,14 +632,20 @@ shardGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 	List	   *candidates = NIL;
 	ListCell   *lc;
 
+	/*
+	 * Every path requires the relations baserel references laterally (its
+	 * target list may hold their values, e.g. in a PlaceHolderVar of a
+	 * lateral subquery): the scan then runs once per outer row and computes
+	 * those values locally.
+	 */
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL,
 									 fpinfo->rows,
 									 fpinfo->startup_cost,
 									 fpinfo->total_cost,
-									 NIL, NULL, NULL,
-									 list_make1(makeInteger((int) Min(shardfdw_remote_limit(root, baserel, NIL),
-																	  PG_INT32_MAX)))));
+									 NIL, baserel->lateral_relids, NULL,
+									 shardfdw_path_private(shardfdw_remote_limit(root, baserel, NIL),
+														   NIL)));
 
 	/*
 	 * Sorted paths: every shard sorts its rows (ORDER BY in the remote
@@ -687,24 +659,42 @@ shardGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 		double		k = Max(fpinfo->est_shards, 1);
 		double		per_shard = Max(fpinfo->retrieved_rows / k, 2.0);
 		Cost		sort_cost = 2.0 * cpu_operator_cost * per_shard *
-			LOG2(per_shard);
+			SHARDFDW_LOG2(per_shard);
 		Cost		merge_cost = fpinfo->rows * cpu_operator_cost *
-			(k > 1 ? LOG2(k) + 1 : 0);
+			(k > 1 ? SHARDFDW_LOG2(k) + 1 : 0);
 		Cost		startup = fpinfo->startup_cost +
 			(fpinfo->total_cost - fpinfo->startup_cost) * 0.5 + sort_cost;
 		Cost		total = fpinfo->total_cost + sort_cost + merge_cost;
 
 		int64		limit = shardfdw_remote_limit(root, baserel, pathkeys);
 
-		/* with a remote LIMIT each shard sorts and sends only the top rows */
+		/*
+		 * With a remote LIMIT each shard keeps only its top rows (a top-N
+		 * sort, or an index) and sends just those: the shards' reading
+		 * and sorting is weighted as shard work is for aggregation (half:
+		 * it runs elsewhere, in parallel), the transfer is of the kept
+		 * rows only.
+		 */
 		if (limit > 0 && limit < fpinfo->rows)
-			total = startup + (total - startup) * limit * k / fpinfo->rows;
+		{
+			Cost		per_row = fpinfo->opts.fdw_tuple_cost + cpu_tuple_cost;
+			Cost		reading = Max(fpinfo->total_cost - fpinfo->startup_cost -
+									  fpinfo->retrieved_rows * per_row, 0);
+			Cost		top_n = 2.0 * cpu_operator_cost * per_shard *
+				SHARDFDW_LOG2(2.0 * limit);
+			double		sent = Min(limit * k, Max(fpinfo->retrieved_rows, 1));
+
+			startup = fpinfo->startup_cost + (reading + top_n) * 0.5;
+			total = startup + sent * per_row +
+				sent * cpu_operator_cost * (k > 1 ? SHARDFDW_LOG2(k) + 1 : 0);
+		}
 		add_path(baserel, (Path *)
 				 create_foreignscan_path(root, baserel, NULL,
 										 fpinfo->rows, startup, total,
-										 pathkeys, NULL, NULL,
-										 list_make2(makeInteger((int) Min(limit, PG_INT32_MAX)),
-													remote_distinct_on(root, baserel, pathkeys))));
+										 pathkeys, baserel->lateral_relids,
+										 NULL,
+										 shardfdw_path_private(limit,
+															   remote_distinct_on(root, baserel, pathkeys))));
 	}
 
 	if (fpinfo->opts.dist_attno == InvalidAttrNumber)
@@ -766,6 +756,33 @@ shardGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
+ * shardfdw_path_private: the fdw_private List of a base or join path,
+ * indexed by ShardPathPrivateIndex (palloc'd).
+ */
+List *
+shardfdw_path_private(int64 limit, List *distinct_on)
+{
+	List	   *l = NIL;
+
+	for (int i = 0; i < ShardPathPrivateCount; i++)
+	{
+		switch ((ShardPathPrivateIndex) i)
+		{
+			case ShardPathPrivateLimit:
+				l = lappend(l, makeInteger((int) Min(Max(limit, 0),
+													 PG_INT32_MAX)));
+				break;
+			case ShardPathPrivateDistinctOn:
+				l = lappend(l, distinct_on);
+				break;
+			case ShardPathPrivateCount:
+				break;
+		}
+	}
+	return l;
+}
+
+/*
  * shardGetForeignPlan: the ForeignScan node, with the remote SQL and the
  * target shards (or the expressions that choose them at run time).
  */
@@ -781,21 +798,22 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	List	   *params_list = NIL;
 	List	   *retrieved_attrs = NIL;
 	List	   *fdw_exprs;
-	ScanPlan	sp;
+	ShardScanPlan	sp;
 	Bitmapset  *attrs_used;
 	List	   *sort_attnos = NIL;
 	List	   *sort_ops = NIL;
 	List	   *sort_colls = NIL;
 	List	   *sort_nulls_first = NIL;
 	List	   *sort_exprs = NIL;
-	StringInfoData sql;
+	ShardRemoteQuery *q;
+	char	   *sql;
 	ListCell   *lc;
-	int			nestlevel;
 
 	if (IS_UPPER_REL(baserel))
-		return plan_upper_scan(root, baserel, tlist, outer_plan);
+		return shardfdw_plan_upper_scan(root, baserel, tlist, outer_plan);
 	if (IS_JOIN_REL(baserel))
-		return plan_join_scan(root, baserel, best_path, tlist, outer_plan);
+		return shardfdw_plan_join_scan(root, baserel, best_path, tlist,
+									   outer_plan);
 	fpinfo = (ShardRelInfo *) baserel->fdw_private;
 	attrs_used = bms_copy(fpinfo->attrs_used);
 
@@ -835,53 +853,27 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 										FirstLowInvalidHeapAttributeNumber);
 	}
 
-	initStringInfo(&sql);
-	nestlevel = shardconn_set_transmission_modes();
-	shardfdw_deparse_select(&sql, root, baserel, attrs_used,
-							remote_conds, &retrieved_attrs, &params_list);
-	if (sort_attnos != NIL)
+	/* the remote query: columns, conditions, ORDER BY, LIMIT, DISTINCT ON */
+	q = shardfdw_remote_query(baserel);
+	q->attrs_used = attrs_used;
+	q->conds = remote_conds;
+	q->sort_exprs = sort_exprs;
+	q->sort_ops = sort_ops;
+	q->sort_nulls_first = sort_nulls_first;
+	if (best_path->fdw_private != NIL)
 	{
-		ListCell   *le;
-		ListCell   *lo;
-		ListCell   *ln;
-		const char *sep = " ORDER BY ";
+		int			limit = intVal(list_nth(best_path->fdw_private,
+											ShardPathPrivateLimit));
 
-		forthree(le, sort_exprs, lo, sort_ops, ln, sort_nulls_first)
-		{
-			appendStringInfoString(&sql, sep);
-			shardfdw_deparse_sort_item(&sql, root, baserel, lfirst(le),
-									   lfirst_oid(lo), lfirst_int(ln) != 0,
-									   &params_list);
-			sep = ", ";
-		}
+		if (limit > 0)
+			q->limit_count = limit;
+		q->distinct_on = list_nth(best_path->fdw_private,
+								  ShardPathPrivateDistinctOn);
 	}
-	if (best_path->fdw_private != NIL &&
-		intVal(linitial(best_path->fdw_private)) > 0)
-		appendStringInfo(&sql, " LIMIT %d",
-						 intVal(linitial(best_path->fdw_private)));
-	if (list_length(best_path->fdw_private) > 1 &&
-		lsecond(best_path->fdw_private) != NIL)
-	{
-		/* "SELECT ..." becomes "SELECT DISTINCT ON (keys) ..." */
-		StringInfoData dsql;
-		const char *dsep = "";
-
-		initStringInfo(&dsql);
-		appendStringInfoString(&dsql, "SELECT DISTINCT ON (");
-		foreach(lc, (List *) lsecond(best_path->fdw_private))
-		{
-			appendStringInfoString(&dsql, dsep);
-			shardfdw_deparse_expr(&dsql, root, baserel, lfirst(lc),
-								  &params_list);
-			dsep = ", ";
-		}
-		appendStringInfo(&dsql, ") %s", sql.data + strlen("SELECT "));
-		sql = dsql;
-	}
-	shardconn_reset_transmission_modes(nestlevel);
+	sql = shardfdw_deparse_query(root, q, &retrieved_attrs, &params_list);
 
 	memset(&sp, 0, sizeof(sp));
-	sp.sql = sql.data;
+	sp.sql = sql;
 	sp.retrieved_attrs = retrieved_attrs;
 	sp.nparams = list_length(params_list);
 	sp.sort_attnos = sort_attnos;
@@ -889,8 +881,9 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	sp.sort_colls = sort_colls;
 	sp.sort_nulls_first = sort_nulls_first;
 	if (sort_exprs != NIL)
-		sp.merge_keys = merge_key_names(root, sort_exprs, false);
-	plan_targets(root, baserel, fpinfo, scan_clauses, &sp);
+		sp.merge_keys = shardfdw_merge_key_names(root, sort_exprs, false);
+	shardfdw_plan_targets(root, baserel, fpinfo, scan_clauses, &sp);
+	shardfdw_check_ctid_conditions(baserel, fpinfo, &sp);
 
 	fdw_exprs = list_concat(list_copy(params_list), sp.prune_exprs);
 
@@ -898,7 +891,7 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 							local_exprs,
 							baserel->relid,
 							fdw_exprs,
-							make_fdw_private(fpinfo, &sp),
+							shardfdw_make_fdw_private(fpinfo, &sp),
 							NIL,
 							remote_exprs,
 							outer_plan);
@@ -908,8 +901,8 @@ shardGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
  * Names of merge key columns for EXPLAIN (palloc'd): "col, ..." for a base
  * scan, "alias.col, ..." when qualify.
  */
-static char *
-merge_key_names(PlannerInfo *root, List *exprs, bool qualify)
+char *
+shardfdw_merge_key_names(PlannerInfo *root, List *exprs, bool qualify)
 {
 	StringInfoData buf;
 	ListCell   *lc;
@@ -942,9 +935,9 @@ merge_key_names(PlannerInfo *root, List *exprs, bool qualify)
  * (RestrictInfos): fixed at plan time, or prune key expressions evaluated
  * at run time, or any one shard of a replicated table.  Fills sp.
  */
-static void
-plan_targets(PlannerInfo *root, RelOptInfo *baserel, ShardRelInfo *fpinfo,
-			 List *clauses, ScanPlan *sp)
+void
+shardfdw_plan_targets(PlannerInfo *root, RelOptInfo *baserel, ShardRelInfo *fpinfo,
+			 List *clauses, ShardScanPlan *sp)
 {
 	ListCell   *lc;
 
@@ -985,11 +978,77 @@ plan_targets(PlannerInfo *root, RelOptInfo *baserel, ShardRelInfo *fpinfo,
 }
 
 /*
+ * Does any of clauses (RestrictInfos or bare expressions) read the ctid of
+ * base relation rel?
+ */
+static bool
+has_ctid_condition(RelOptInfo *rel, List *clauses)
+{
+	Bitmapset  *attrs = NULL;
+	ListCell   *lc;
+
+	foreach(lc, clauses)
+	{
+		Node	   *n = lfirst(lc);
+
+		if (IsA(n, RestrictInfo))
+			n = (Node *) ((RestrictInfo *) n)->clause;
+		pull_varattnos(n, rel->relid, &attrs);
+	}
+	return bms_is_member(SelfItemPointerAttributeNumber -
+						 FirstLowInvalidHeapAttributeNumber, attrs);
+}
+
+/*
+ * Refuse conditions on ctid of the base relations of rel (a base relation
+ * or a join pushed down, planned as fpinfo) when its scan sp may read more
+ * than one shard: a ctid identifies a row only within its shard (and the
+ * copies of a replicated row have their own), so such a condition could
+ * match a row on each shard.  A scan of one shard, fixed or chosen by one
+ * key value, keeps postgres_fdw's meaning.
+ */
+void
+shardfdw_check_ctid_conditions(RelOptInfo *rel, ShardRelInfo *fpinfo, ShardScanPlan *sp)
+{
+	bool		found;
+
+	if (fpinfo->opts.nshards == 1 ||
+		(sp->mode == SHARD_PRUNE_NONE && list_length(sp->targets) <= 1) ||
+		(sp->mode == SHARD_PRUNE_RUNTIME &&
+		 list_length(sp->prune_exprs) == 1 &&
+		 !linitial_int(sp->prune_is_array)))
+		return;
+	if (fpinfo->join)
+	{
+		ShardJoinInfo *j = fpinfo->join;
+		List	   *conds = list_concat(list_copy(j->joinclauses),
+										j->otherclauses);
+
+		found = has_ctid_condition(j->outerrel,
+								   j->outerrel->baserestrictinfo) ||
+			has_ctid_condition(j->innerrel, j->innerrel->baserestrictinfo) ||
+			has_ctid_condition(j->outerrel, conds) ||
+			has_ctid_condition(j->innerrel, conds);
+	}
+	else
+		found = has_ctid_condition(rel, rel->baserestrictinfo);
+	if (found)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot select rows of foreign table \"%s\" by ctid across %d shards",
+						fpinfo->relation_name, fpinfo->opts.nshards),
+				 errdetail("A ctid identifies a row only within one shard%s.",
+						   fpinfo->opts.distribution == SHARD_DIST_REPLICATED ?
+						   ", and each shard's copy of a replicated row has its own" : ""),
+				 errhint("Add a condition on the distribution column that selects one shard.")));
+}
+
+/*
  * The fdw_private List of a ForeignScan, indexed by ShardScanPrivateIndex
  * (palloc'd).
  */
-static List *
-make_fdw_private(ShardRelInfo *fpinfo, ScanPlan *sp)
+List *
+shardfdw_make_fdw_private(ShardRelInfo *fpinfo, ShardScanPlan *sp)
 {
 	List	   *fdw_private = NIL;
 	ShardUpperInfo *up = sp->upper;
@@ -1039,64 +1098,8 @@ make_fdw_private(ShardRelInfo *fpinfo, ScanPlan *sp)
 			case ShardScanPrivateRelid:
 				item = (Node *) makeInteger((int) fpinfo->opts.relid);
 				break;
-			case ShardScanPrivateCombineMode:
-				item = (Node *) makeInteger(up ? up->mode : SHARD_COMBINE_NONE);
-				break;
-			case ShardScanPrivateNGroup:
-				item = (Node *) makeInteger(up ? list_length(up->group_exprs) : 0);
-				break;
-			case ShardScanPrivateGroupEqops:
-				item = (Node *) (up ? up->group_eqops : NIL);
-				break;
-			case ShardScanPrivateGroupCollations:
-				item = (Node *) (up ? up->group_collations : NIL);
-				break;
-			case ShardScanPrivateAggKinds:
-				item = (Node *) (up ? up->agg_kinds : NIL);
-				break;
-			case ShardScanPrivateAggCombineFns:
-				item = (Node *) (up ? up->agg_combinefns : NIL);
-				break;
-			case ShardScanPrivateAggFnOids:
-			case ShardScanPrivateAggInputCollids:
-				{
-					List	   *oids = NIL;
-					ListCell   *lc;
-
-					foreach(lc, up ? up->aggs : NIL)
-					{
-						Aggref	   *agg = lfirst_node(Aggref, lc);
-
-						oids = lappend_oid(oids,
-										   i == ShardScanPrivateAggFnOids ?
-										   agg->aggfnoid : agg->inputcollid);
-					}
-					item = (Node *) oids;
-					break;
-				}
-			case ShardScanPrivatePartialTypes:
-				item = (Node *) (up ? up->partial_types : NIL);
-				break;
-			case ShardScanPrivateDistinctType:
-			case ShardScanPrivateDistinctEqop:
-			case ShardScanPrivateDistinctCollation:
-				{
-					Oid			v = InvalidOid;
-
-					if (up && up->distinct_expr)
-					{
-						Oid			type = exprType((Node *) up->distinct_expr);
-
-						v = i == ShardScanPrivateDistinctType ? type :
-							i == ShardScanPrivateDistinctEqop ?
-							lookup_type_cache(type, TYPECACHE_EQ_OPR)->eq_opr :
-							exprCollation((Node *) up->distinct_expr);
-					}
-					item = (Node *) makeInteger((int) v);
-					break;
-				}
-			case ShardScanPrivateAggIsDistinct:
-				item = (Node *) (up ? up->agg_is_distinct : NIL);
+			case ShardScanPrivateCombine:
+				item = (Node *) (up ? shard_combine_plan(up) : NIL);
 				break;
 			case ShardScanPrivateRelations:
 				item = (Node *) makeString(sp->relations ? sp->relations : "");
@@ -1121,760 +1124,11 @@ make_fdw_private(ShardRelInfo *fpinfo, ScanPlan *sp)
 }
 
 /*
- * shardGetForeignUpperPaths: offer aggregation on the shards for a
- * grouped query over one shardfdw table.
- */
-static void
-shardGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
-						  RelOptInfo *input_rel, RelOptInfo *output_rel,
-						  void *extra)
-{
-	if (output_rel->fdw_private != NULL || input_rel->fdw_private == NULL)
-		return;
-	if (stage == UPPERREL_ORDERED)
-	{
-		add_ordered_path(root, input_rel, output_rel);
-		return;
-	}
-	if (stage == UPPERREL_FINAL)
-	{
-		add_final_path(root, input_rel, output_rel,
-					   (FinalPathExtraData *) extra);
-		return;
-	}
-	if (input_rel->reloptkind != RELOPT_BASEREL && !IS_JOIN_REL(input_rel))
-		return;
-	if (stage == UPPERREL_GROUP_AGG)
-	{
-		GroupPathExtraData *gextra = (GroupPathExtraData *) extra;
-
-		if (root->parse->groupingSets ||
-			gextra->patype != PARTITIONWISE_AGGREGATE_NONE)
-			return;
-		add_grouping_path(root, input_rel, output_rel,
-						  root->parse->groupClause, gextra->havingQual);
-	}
-	else if (stage == UPPERREL_DISTINCT && !root->parse->hasDistinctOn)
-		add_grouping_path(root, input_rel, output_rel,
-						  root->parse->distinctClause, NULL);
-}
-
-/*
- * The query block below an ORDERED or FINAL stage, as a ShardUpperInfo of
- * our own (palloc'd): a copy of a grouped relation's (aggregated whole on
- * the shards, so its rows are final), or a plain scan or join without
- * local conditions.  NULL when the rows below are not ours to finish.
- */
-static ShardUpperInfo *
-upper_over(RelOptInfo *input_rel)
-{
-	ShardUpperInfo *up;
-
-	if (IS_UPPER_REL(input_rel))
-	{
-		ShardUpperInfo *in = (ShardUpperInfo *) input_rel->fdw_private;
-
-		if (in->mode != SHARD_COMBINE_NONE || in->local_having != NIL)
-			return NULL;
-		up = palloc(sizeof(ShardUpperInfo));
-		memcpy(up, in, sizeof(ShardUpperInfo));
-		return up;
-	}
-	else
-	{
-		ShardRelInfo *fp = (ShardRelInfo *) input_rel->fdw_private;
-
-		if (fp->local_conds != NIL ||
-			(fp->join && fp->join->local_exprs != NIL))
-			return NULL;
-		up = palloc0(sizeof(ShardUpperInfo));
-		up->base = fp;
-		up->scanrel = input_rel;
-		up->mode = SHARD_COMBINE_NONE;
-		up->scan_only = true;
-		return up;
-	}
-}
-
-/*
- * Our cheapest path of rel delivering pathkeys (NIL: any), or NULL.
- */
-static ForeignPath *
-our_path(RelOptInfo *rel, List *pathkeys)
-{
-	ForeignPath *best = NULL;
-	ListCell   *lc;
-
-	foreach(lc, rel->pathlist)
-	{
-		Path	   *path = lfirst(lc);
-
-		if (!IsA(path, ForeignPath) || path->param_info != NULL ||
-			(pathkeys != NIL &&
-			 !pathkeys_contained_in(pathkeys, path->pathkeys)))
-			continue;
-		if (best == NULL || path->total_cost < best->path.total_cost)
-			best = (ForeignPath *) path;
-	}
-	return best;
-}
-
-/*
- * ORDERED stage: ship the query's ORDER BY with the block below (a scan,
- * join, or aggregation done whole), merging the shards' sorted streams.
- * Sort keys of an aggregation must be its output columns, sorted by the
- * type's default ordering.
- */
-static void
-add_ordered_path(PlannerInfo *root, RelOptInfo *input_rel,
-				 RelOptInfo *ordered_rel)
-{
-	ShardUpperInfo *up;
-	ForeignPath *in;
-	ListCell   *lc;
-	double		rows;
-	double		k;
-
-	if (root->parse->hasTargetSRFs || root->sort_pathkeys == NIL ||
-		(up = upper_over(input_rel)) == NULL || up->sort_exprs != NIL)
-		return;
-
-	if (up->scan_only)
-	{
-		List	   *attnos;
-
-		if (!shardfdw_sort_keys(root, input_rel, root->sort_pathkeys,
-								&attnos, &up->sort_ops, &up->sort_colls,
-								&up->sort_nulls_first, &up->sort_exprs))
-			return;
-		in = our_path(input_rel, root->sort_pathkeys);
-	}
-	else
-	{
-		List	   *outputs = list_concat(list_copy(up->group_exprs),
-										  up->aggs);
-
-		foreach(lc, root->sort_pathkeys)
-		{
-			PathKey    *pk = lfirst_node(PathKey, lc);
-			Expr	   *found = NULL;
-			Oid			type = InvalidOid;
-			Oid			sortop;
-			TypeCacheEntry *tc;
-			ListCell   *lc2;
-
-			foreach(lc2, pk->pk_eclass->ec_members)
-			{
-				EquivalenceMember *em = lfirst(lc2);
-				Expr	   *e = em->em_expr;
-
-				while (IsA(e, RelabelType))
-					e = ((RelabelType *) e)->arg;
-				if (list_member(outputs, e))
-				{
-					found = e;
-					type = em->em_datatype;
-					break;
-				}
-			}
-			if (found == NULL)
-				return;
-			sortop = get_opfamily_member(pk->pk_opfamily, type, type,
-										 pk->pk_strategy);
-			tc = lookup_type_cache(exprType((Node *) found),
-								   TYPECACHE_LT_OPR | TYPECACHE_GT_OPR);
-			if (!OidIsValid(sortop) ||
-				(sortop != tc->lt_opr && sortop != tc->gt_opr) ||
-				!shardfdw_is_shippable_sort(root, up->scanrel, found, sortop,
-											pk->pk_eclass->ec_collation))
-				return;
-			up->sort_exprs = lappend(up->sort_exprs, found);
-			up->sort_ops = lappend_oid(up->sort_ops, sortop);
-			up->sort_colls = lappend_oid(up->sort_colls,
-										 pk->pk_eclass->ec_collation);
-			up->sort_nulls_first = lappend_int(up->sort_nulls_first,
-											   pk->pk_nulls_first);
-		}
-		in = our_path(input_rel, NIL);
-	}
-	if (in == NULL)
-		return;
-
-	/* a grouped block is sorted on the shards, then merged */
-	rows = in->path.rows;
-	k = Max(up->base->est_shards, 1);
-	ordered_rel->fdw_private = up;
-	add_path(ordered_rel, (Path *)
-			 create_foreign_upper_path(root, ordered_rel,
-									   root->upper_targets[UPPERREL_ORDERED],
-									   rows, in->path.startup_cost,
-									   in->path.total_cost +
-									   rows * cpu_operator_cost *
-									   (LOG2(k) + 1),
-									   root->sort_pathkeys, NULL, NIL));
-}
-
-/*
- * FINAL stage: ship LIMIT/OFFSET with the block below (ordered, grouped
- * whole, or a plain scan or join).  One target shard runs the whole LIMIT
- * and OFFSET; several each return LIMIT + OFFSET rows and the scan applies
- * the exact OFFSET and LIMIT after merging.  Only constant counts.
- */
-static void
-add_final_path(PlannerInfo *root, RelOptInfo *input_rel,
-			   RelOptInfo *final_rel, FinalPathExtraData *extra)
-{
-	Query	   *parse = root->parse;
-	ShardUpperInfo *up;
-	ForeignPath *in;
-	Const	   *count = (Const *) parse->limitCount;
-	Const	   *offset = (Const *) parse->limitOffset;
-	double		rows;
-	double		frac;
-
-	if (!extra->limit_needed || parse->hasTargetSRFs ||
-		parse->rowMarks != NIL ||
-		parse->limitOption != LIMIT_OPTION_COUNT ||
-		(count && !IsA(count, Const)) || (offset && !IsA(offset, Const)))
-		return;
-	/* with an ORDER BY, the block below must be our ordered one */
-	if (root->sort_pathkeys != NIL &&
-		!(IS_UPPER_REL(input_rel) &&
-		  ((ShardUpperInfo *) input_rel->fdw_private)->sort_exprs != NIL))
-		return;
-	if ((up = upper_over(input_rel)) == NULL ||
-		(in = our_path(input_rel, NIL)) == NULL)
-		return;
-
-	up->has_limit = true;
-	up->limit_count = (count == NULL || count->constisnull) ? -1 :
-		DatumGetInt64(count->constvalue);
-	up->limit_offset = (offset == NULL || offset->constisnull) ? 0 :
-		DatumGetInt64(offset->constvalue);
-	if (up->limit_count < -1 || up->limit_offset < 0 ||
-		up->limit_count > PG_INT32_MAX / 2 ||
-		up->limit_offset > PG_INT32_MAX / 2)
-		return;					/* let the executor complain / cope */
-
-	/*
-	 * Like a Limit node over the block, but the shards stop early and send
-	 * only the rows the limit keeps: their share of the run cost is halved.
-	 */
-	rows = in->path.rows;
-	if (up->limit_count >= 0)
-		rows = Min(rows, up->limit_count);
-	frac = in->path.rows > 0 ?
-		Min(1.0, (rows + up->limit_offset) / in->path.rows) * 0.5 : 0.5;
-	final_rel->fdw_private = up;
-	add_path(final_rel, (Path *)
-			 create_foreign_upper_path(root, final_rel,
-									   root->upper_targets[UPPERREL_FINAL],
-									   rows, in->path.startup_cost,
-									   in->path.startup_cost +
-									   (in->path.total_cost -
-										in->path.startup_cost) * frac,
-									   root->sort_pathkeys, NULL, NIL));
-}
-
-/*
- * Add every Aggref in node to *aggs (once each).  False if node has a
- * column outside an aggregate that is not a GROUP BY expression.
- */
-static bool
-collect_aggs(Node *node, List **aggs, List *group_exprs)
-{
-	List	   *items = pull_var_clause(node, PVC_INCLUDE_AGGREGATES |
-										PVC_RECURSE_PLACEHOLDERS);
-	ListCell   *lc;
-
-	foreach(lc, items)
-	{
-		Node	   *item = lfirst(lc);
-
-		if (IsA(item, Aggref))
-			*aggs = list_append_unique(*aggs, item);
-		else if (!list_member(group_exprs, item))
-			return false;
-	}
-	return true;
-}
-
-/*
- * Add a path computing the grouped relation (GROUP BY groupclauses, with
- * aggregates and HAVING) or the distinct relation (SELECT DISTINCT: the
- * distinctClause as keys, no aggregates) on the shards: whole, when
- * every group lives on one shard (one target shard, a replicated table,
- * or GROUP BY including the distribution column); else partially, each
- * shard aggregating its rows per group and the coordinator combining the
- * partial results (combine.c).  Nothing is added when an aggregate can be
- * neither shipped nor combined: aggregation then runs locally over fetched
- * rows.  The ShardUpperInfo is hung on grouped_rel->fdw_private.
- */
-static void
-add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
-				  RelOptInfo *grouped_rel, List *groupclauses,
-				  Node *havingqual)
-{
-	Query	   *parse = root->parse;
-	ShardRelInfo *fp = (ShardRelInfo *) input_rel->fdw_private;
-	PathTarget *target = groupclauses == parse->distinctClause &&
-		groupclauses != NIL ? root->upper_targets[UPPERREL_DISTINCT] :
-		grouped_rel->reltarget;
-	ShardUpperInfo *up;
-	ListCell   *lc;
-	int			i;
-	bool		single_shard;
-	bool		by_key = false;
-	double		ngroups;
-	double		nrows_moved;
-	double		k;
-	Cost		remote_work;
-	Cost		startup;
-	Cost		total;
-
-	if ((!parse->hasAggs && groupclauses == NIL) || fp->local_conds != NIL ||
-		(fp->join && fp->join->local_exprs != NIL) ||
-		parse->hasWindowFuncs || parse->hasTargetSRFs)
-		return;
-
-	up = palloc0(sizeof(ShardUpperInfo));
-	up->base = fp;
-	up->scanrel = input_rel;
-
-	/* GROUP BY expressions first, then the aggregates the rest needs */
-	i = 0;
-	foreach(lc, target->exprs)
-	{
-		Expr	   *expr = lfirst(lc);
-		Index		sgref = get_pathtarget_sortgroupref(target, i);
-		SortGroupClause *sgc;
-
-		i++;
-		if (sgref == 0 ||
-			(sgc = get_sortgroupref_clause_noerr(sgref, groupclauses)) == NULL)
-			continue;
-		if (IsA(expr, Const) || !sgc->hashable ||
-			!shardfdw_is_foreign_expr(root, input_rel, expr))
-			return;
-		up->group_exprs = lappend(up->group_exprs, expr);
-		up->group_sgrefs = lappend_int(up->group_sgrefs, sgref);
-		up->group_eqops = lappend_oid(up->group_eqops, sgc->eqop);
-		up->group_collations = lappend_oid(up->group_collations,
-										   exprCollation((Node *) expr));
-	}
-	i = 0;
-	foreach(lc, target->exprs)
-	{
-		Expr	   *expr = lfirst(lc);
-		Index		sgref = get_pathtarget_sortgroupref(target, i);
-
-		i++;
-		if (sgref != 0 &&
-			get_sortgroupref_clause_noerr(sgref, groupclauses) != NULL)
-			continue;
-		if (!collect_aggs((Node *) expr, &up->aggs, up->group_exprs))
-			return;
-	}
-	if (havingqual &&
-		!collect_aggs(havingqual, &up->aggs, up->group_exprs))
-		return;
-
-	if (up->group_exprs == NIL && up->aggs == NIL)
-		return;
-
-	/* whole on the shards, or partial and combined? */
-	if (fp->join)
-	{
-		single_shard = fp->join->any_one ||
-			bms_num_members(fp->join->targets) == 1;
-		foreach(lc, up->group_exprs)
-		{
-			Expr	   *e = lfirst(lc);
-
-			while (IsA(e, RelabelType))
-				e = ((RelabelType *) e)->arg;
-			if (IsA(e, Var))
-			{
-				ListCell   *lc2;
-
-				foreach(lc2, fp->join->group_safe_vars)
-				{
-					Var		   *v = lfirst(lc2);
-
-					if (v->varno == ((Var *) e)->varno &&
-						v->varattno == ((Var *) e)->varattno)
-						by_key = true;
-				}
-			}
-		}
-	}
-	else
-		single_shard = fp->opts.nshards == 1 ||
-			fp->opts.distribution == SHARD_DIST_REPLICATED ||
-			(fp->prune_static && bms_num_members(fp->static_shards) == 1);
-	if (fp->join == NULL && fp->opts.dist_attno != InvalidAttrNumber)
-	{
-		foreach(lc, up->group_exprs)
-		{
-			Expr	   *e = lfirst(lc);
-
-			while (IsA(e, RelabelType))
-				e = ((RelabelType *) e)->arg;
-			if (IsA(e, Var) && ((Var *) e)->varno == input_rel->relid &&
-				((Var *) e)->varattno == fp->opts.dist_attno)
-				by_key = true;
-		}
-	}
-	/* (no GROUP BY over zero shards still owes one row: partial mode) */
-	up->mode = (single_shard || (by_key && up->group_exprs != NIL)) ?
-		SHARD_COMBINE_NONE : SHARD_COMBINE_PARTIAL;
-
-	foreach(lc, up->aggs)
-	{
-		Aggref	   *agg = lfirst_node(Aggref, lc);
-
-		if (!shardfdw_is_foreign_upper_expr(root, input_rel, (Expr *) agg))
-			return;
-		if (up->mode == SHARD_COMBINE_PARTIAL)
-		{
-			ShardAggCombine kind;
-			Oid			combinefn;
-			List	   *types;
-			bool		distinct = agg->aggdistinct != NIL;
-
-			/*
-			 * agg(DISTINCT x): the shards group by x as well and the
-			 * coordinator combines twice, first removing duplicate x
-			 * across shards (combine.c).  One x for all of them.
-			 */
-			if (distinct)
-			{
-				Aggref	   *plain;
-				Expr	   *x;
-
-				if (list_length(agg->args) != 1 || agg->aggorder != NIL ||
-					agg->aggfilter != NULL)
-					return;
-				x = linitial_node(TargetEntry, agg->args)->expr;
-				if (up->distinct_expr == NULL)
-				{
-					TypeCacheEntry *tc = lookup_type_cache(exprType((Node *) x),
-														   TYPECACHE_EQ_OPR |
-														   TYPECACHE_HASH_PROC);
-
-					if (!OidIsValid(tc->eq_opr) || !OidIsValid(tc->hash_proc) ||
-						!shardfdw_is_foreign_expr(root, input_rel, x))
-						return;
-					up->distinct_expr = x;
-				}
-				else if (!equal(up->distinct_expr, x))
-					return;
-				plain = copyObject(agg);
-				plain->aggdistinct = NIL;
-				agg = plain;
-			}
-			if (!shard_agg_combinable(agg, &kind, &combinefn, &types))
-				return;
-			up->agg_kinds = lappend_int(up->agg_kinds, kind);
-			up->agg_combinefns = lappend_oid(up->agg_combinefns, combinefn);
-			up->agg_is_distinct = lappend_int(up->agg_is_distinct, distinct);
-			if (!distinct)
-				up->partial_types = list_concat(up->partial_types, types);
-		}
-	}
-	if (havingqual)
-	{
-		foreach(lc, (List *) havingqual)
-		{
-			Expr	   *qual = lfirst(lc);
-
-			if (up->mode == SHARD_COMBINE_NONE &&
-				shardfdw_is_foreign_upper_expr(root, input_rel, qual))
-				up->remote_having = lappend(up->remote_having, qual);
-			else
-				up->local_having = lappend(up->local_having, qual);
-		}
-	}
-
-	/*
-	 * Costs: the shards read and aggregate their rows, then only groups
-	 * cross the network -- once per shard in partial mode.  Work done on
-	 * the shards is weighted at half of the same work on the coordinator:
-	 * it runs on other machines, in parallel, and spares the coordinator
-	 * the per-row executor overhead of local aggregation.
-	 */
-	ngroups = up->group_exprs == NIL ? 1 :
-		estimate_num_groups(root, up->group_exprs, input_rel->rows, NULL,
-							NULL);
-	k = up->mode == SHARD_COMBINE_PARTIAL ? Max(fp->est_shards, 1) : 1;
-	nrows_moved = Min(ngroups * k, Max(fp->retrieved_rows, 1));
-	remote_work = (fp->total_cost - fp->startup_cost) -
-		fp->retrieved_rows * (fp->opts.fdw_tuple_cost + cpu_tuple_cost) +
-		fp->retrieved_rows * cpu_operator_cost *
-		(list_length(up->aggs) + list_length(up->group_exprs));
-	startup = fp->startup_cost + Max(remote_work, 0) * 0.5;
-	total = startup +
-		nrows_moved * (fp->opts.fdw_tuple_cost + cpu_tuple_cost) +
-		nrows_moved * cpu_operator_cost * (list_length(up->aggs) + 1);
-
-	grouped_rel->fdw_private = up;
-	add_path(grouped_rel, (Path *)
-			 create_foreign_upper_path(root, grouped_rel, target, ngroups,
-									   startup, total, NIL, NULL, NIL));
-}
-
-/*
- * The ForeignScan of a grouped relation: fdw_scan_tlist holds the GROUP BY
- * expressions and then each aggregate; the remote query computes them
- * whole, or their partials grouped by position.  HAVING quals the shards
- * cannot evaluate, and all of them in partial mode, stay local.
- */
-static ForeignScan *
-plan_upper_scan(PlannerInfo *root, RelOptInfo *rel, List *tlist,
-				Plan *outer_plan)
-{
-	ShardUpperInfo *up = (ShardUpperInfo *) rel->fdw_private;
-	ShardRelInfo *fp = up->base;
-	RelOptInfo *scanrel = up->scanrel;
-	List	   *scan_tlist = NIL;
-	List	   *params_list = NIL;
-	List	   *retrieved = NIL;
-	StringInfoData sql;
-	ScanPlan	sp;
-	ListCell   *lc;
-	ListCell   *lc2;
-	int			ncols = 0;
-	int			nestlevel;
-	int			i;
-	const char *sep;
-
-	/*
-	 * The scan tuple: the columns a plain block's output needs, or the
-	 * GROUP BY expressions and then each aggregate.
-	 */
-	if (up->scan_only)
-	{
-		scan_tlist = add_to_flat_tlist(NIL,
-									   pull_var_clause((Node *) tlist,
-													   PVC_RECURSE_PLACEHOLDERS));
-		foreach(lc, up->sort_exprs)
-		{
-			Expr	   *e = lfirst(lc);
-
-			while (IsA(e, RelabelType))
-				e = ((RelabelType *) e)->arg;
-			scan_tlist = add_to_flat_tlist(scan_tlist, list_make1(e));
-		}
-	}
-	forboth(lc, up->group_exprs, lc2, up->group_sgrefs)
-	{
-		TargetEntry *tle = makeTargetEntry(lfirst(lc),
-										   list_length(scan_tlist) + 1,
-										   NULL, false);
-
-		tle->ressortgroupref = lfirst_int(lc2);
-		scan_tlist = lappend(scan_tlist, tle);
-	}
-	foreach(lc, up->aggs)
-		scan_tlist = lappend(scan_tlist,
-							 makeTargetEntry(lfirst(lc),
-											 list_length(scan_tlist) + 1,
-											 NULL, false));
-
-	/* the shards, decided first: one shard runs LIMIT and OFFSET itself */
-	memset(&sp, 0, sizeof(sp));
-	if (fp->join)
-		targets_from_join(fp, &sp);
-	else
-		plan_targets(root, scanrel, fp, scanrel->baserestrictinfo, &sp);
-
-	/* the remote query */
-	initStringInfo(&sql);
-	nestlevel = shardconn_set_transmission_modes();
-	appendStringInfoString(&sql, "SELECT ");
-	sep = "";
-	if (up->scan_only)
-	{
-		foreach(lc, scan_tlist)
-		{
-			appendStringInfoString(&sql, sep);
-			shardfdw_deparse_expr(&sql, root, scanrel,
-								  lfirst_node(TargetEntry, lc)->expr,
-								  &params_list);
-			sep = ", ";
-			ncols++;
-		}
-		if (scan_tlist == NIL)
-			appendStringInfoString(&sql, "NULL");
-	}
-	foreach(lc, up->group_exprs)
-	{
-		appendStringInfoString(&sql, sep);
-		shardfdw_deparse_expr(&sql, root, scanrel, lfirst(lc), &params_list);
-		sep = ", ";
-		ncols++;
-	}
-	if (up->distinct_expr)
-	{
-		appendStringInfoString(&sql, sep);
-		shardfdw_deparse_expr(&sql, root, scanrel, up->distinct_expr,
-							  &params_list);
-		sep = ", ";
-		ncols++;
-	}
-	i = 0;
-	foreach(lc, up->aggs)
-	{
-		if (up->mode == SHARD_COMBINE_PARTIAL &&
-			list_nth_int(up->agg_is_distinct, i))
-		{
-			i++;
-			continue;			/* computed from x on the coordinator */
-		}
-		appendStringInfoString(&sql, sep);
-		if (up->mode == SHARD_COMBINE_PARTIAL)
-			shard_agg_deparse_partials(&sql, root, scanrel, lfirst(lc),
-									   list_nth_int(up->agg_kinds, i),
-									   &params_list);
-		else
-			shardfdw_deparse_expr(&sql, root, scanrel, lfirst(lc),
-								  &params_list);
-		sep = ", ";
-		i++;
-	}
-	ncols += up->mode == SHARD_COMBINE_PARTIAL ?
-		list_length(up->partial_types) : list_length(up->aggs);
-	if (sep[0] == '\0')
-		appendStringInfoString(&sql, "NULL");
-	shardfdw_deparse_from_where(&sql, root, scanrel, &params_list);
-	if (up->group_exprs != NIL || up->distinct_expr)
-	{
-		int			nkeys = list_length(up->group_exprs) +
-			(up->distinct_expr ? 1 : 0);
-
-		appendStringInfoString(&sql, " GROUP BY ");
-		for (i = 1; i <= nkeys; i++)
-			appendStringInfo(&sql, "%s%d", i > 1 ? ", " : "", i);
-	}
-	sep = " HAVING ";
-	foreach(lc, up->remote_having)
-	{
-		appendStringInfoString(&sql, sep);
-		appendStringInfoChar(&sql, '(');
-		shardfdw_deparse_expr(&sql, root, scanrel, lfirst(lc), &params_list);
-		appendStringInfoChar(&sql, ')');
-		sep = " AND ";
-	}
-
-	/*
-	 * ORDER BY: a plain block's sort expressions as such, a grouped block's
-	 * by output position (its keys are output columns, in default order).
-	 * The merge reads the same positions of the scan tuple.
-	 */
-	sep = " ORDER BY ";
-	for (i = 0; i < list_length(up->sort_exprs); i++)
-	{
-		Expr	   *e = list_nth(up->sort_exprs, i);
-		Oid			op = list_nth_oid(up->sort_ops, i);
-		bool		nf = list_nth_int(up->sort_nulls_first, i) != 0;
-		TargetEntry *tle;
-
-		while (IsA(e, RelabelType))
-			e = ((RelabelType *) e)->arg;
-		tle = tlist_member(e, scan_tlist);
-		if (tle == NULL)
-			elog(ERROR, "shardfdw sort key is not in the scan tuple");
-		appendStringInfoString(&sql, sep);
-		if (up->scan_only)
-			shardfdw_deparse_sort_item(&sql, root, scanrel,
-									   list_nth(up->sort_exprs, i), op, nf,
-									   &params_list);
-		else
-			appendStringInfo(&sql, "%d %s NULLS %s", tle->resno,
-							 op == lookup_type_cache(exprType((Node *) e),
-													 TYPECACHE_LT_OPR)->lt_opr ?
-							 "ASC" : "DESC",
-							 nf ? "FIRST" : "LAST");
-		sp.sort_attnos = lappend_int(sp.sort_attnos, tle->resno);
-		sep = ", ";
-	}
-	sp.sort_ops = up->sort_ops;
-	sp.sort_colls = up->sort_colls;
-	sp.sort_nulls_first = up->sort_nulls_first;
-
-	/*
-	 * LIMIT/OFFSET: whole on one shard; else each shard returns LIMIT +
-	 * OFFSET rows and the scan applies OFFSET and LIMIT after the merge.
-	 */
-	sp.limit_count = -1;
-	sp.limit_offset = 0;
-	if (up->has_limit)
-	{
-		if (sp.mode == SHARD_PRUNE_ANY_ONE ||
-			(sp.mode == SHARD_PRUNE_NONE && list_length(sp.targets) == 1))
-		{
-			if (up->limit_count >= 0)
-				appendStringInfo(&sql, " LIMIT " INT64_FORMAT,
-								 up->limit_count);
-			if (up->limit_offset > 0)
-				appendStringInfo(&sql, " OFFSET " INT64_FORMAT,
-								 up->limit_offset);
-		}
-		else
-		{
-			if (up->limit_count >= 0)
-				appendStringInfo(&sql, " LIMIT " INT64_FORMAT,
-								 up->limit_count + up->limit_offset);
-			sp.limit_count = up->limit_count;
-			sp.limit_offset = up->limit_offset;
-		}
-	}
-	shardconn_reset_transmission_modes(nestlevel);
-
-	for (i = 1; i <= ncols; i++)
-		retrieved = lappend_int(retrieved, i);
-
-	sp.sql = sql.data;
-	sp.retrieved_attrs = retrieved;
-	sp.nparams = list_length(params_list);
-	sp.upper = up;
-	if (up->scan_only)
-		sp.relations = shardfdw_join_description(root, scanrel);
-	else
-		sp.relations = psprintf("%s on %s",
-								up->aggs ? "Aggregate" : "Grouping",
-								shardfdw_join_description(root, scanrel));
-	if (sp.sort_attnos != NIL && up->scan_only)
-		sp.merge_keys = merge_key_names(root, up->sort_exprs,
-										IS_JOIN_REL(scanrel));
-	else if (sp.sort_attnos != NIL)
-	{
-		StringInfoData keys;
-
-		initStringInfo(&keys);
-		foreach(lc, sp.sort_attnos)
-			appendStringInfo(&keys, "%scolumn %d", keys.len > 0 ? ", " : "",
-							 lfirst_int(lc));
-		sp.merge_keys = keys.data;
-	}
-
-	return make_foreignscan(tlist,
-							up->local_having,
-							0,
-							list_concat(list_copy(params_list),
-										sp.prune_exprs),
-							make_fdw_private(fp, &sp),
-							scan_tlist,
-							NIL,
-							outer_plan);
-}
-
-/*
  * Target shards of a scan over a pushed-down join: fixed by join.c, or
  * chosen at run time from one side's key conditions.
  */
-static void
-targets_from_join(ShardRelInfo *fp, ScanPlan *sp)
+void
+shardfdw_targets_from_join(ShardRelInfo *fp, ShardScanPlan *sp)
 {
 	int			shard = -1;
 
@@ -1891,106 +1145,6 @@ targets_from_join(ShardRelInfo *fp, ScanPlan *sp)
 	sp->mode = fp->join->any_one ? SHARD_PRUNE_ANY_ONE : SHARD_PRUNE_NONE;
 	while ((shard = bms_next_member(fp->join->targets, shard)) >= 0)
 		sp->targets = lappend_int(sp->targets, shard);
-}
-
-/*
- * The ForeignScan of a join computed on the shards: fdw_scan_tlist holds
- * the columns the join's output and its local quals need.
- */
-static ForeignScan *
-plan_join_scan(PlannerInfo *root, RelOptInfo *joinrel, ForeignPath *best_path,
-			   List *tlist, Plan *outer_plan)
-{
-	ShardRelInfo *fp = (ShardRelInfo *) joinrel->fdw_private;
-	ShardJoinInfo *j = fp->join;
-	List	   *scan_tlist;
-	List	   *sort_exprs = NIL;
-	List	   *params_list = NIL;
-	List	   *retrieved = NIL;
-	StringInfoData sql;
-	ScanPlan	sp;
-	ListCell   *lc;
-	int			nestlevel;
-	const char *sep = "";
-
-	scan_tlist = add_to_flat_tlist(NIL,
-								   pull_var_clause((Node *) joinrel->reltarget->exprs,
-												   PVC_RECURSE_PLACEHOLDERS));
-	scan_tlist = add_to_flat_tlist(scan_tlist,
-								   pull_var_clause((Node *) j->local_exprs,
-												   PVC_RECURSE_PLACEHOLDERS));
-
-	/* ordered path: merge keys are columns of the scan tuple */
-	memset(&sp, 0, sizeof(sp));
-	if (best_path->path.pathkeys != NIL)
-	{
-		List	   *attnos;
-		List	   *exprs;
-		ListCell   *le;
-
-		if (!shardfdw_sort_keys(root, joinrel, best_path->path.pathkeys,
-								&attnos, &sp.sort_ops, &sp.sort_colls,
-								&sp.sort_nulls_first, &exprs))
-			elog(ERROR, "shardfdw join path has pathkeys it cannot ship");
-		foreach(le, exprs)
-		{
-			Expr	   *e = lfirst(le);
-			TargetEntry *tle;
-
-			while (IsA(e, RelabelType))
-				e = ((RelabelType *) e)->arg;
-			scan_tlist = add_to_flat_tlist(scan_tlist, list_make1(e));
-			tle = tlist_member(e, scan_tlist);
-			sp.sort_attnos = lappend_int(sp.sort_attnos, tle->resno);
-		}
-		sort_exprs = exprs;
-		sp.merge_keys = merge_key_names(root, exprs, true);
-	}
-
-	initStringInfo(&sql);
-	nestlevel = shardconn_set_transmission_modes();
-	appendStringInfoString(&sql, "SELECT ");
-	foreach(lc, scan_tlist)
-	{
-		appendStringInfoString(&sql, sep);
-		shardfdw_deparse_expr(&sql, root, joinrel,
-							  lfirst_node(TargetEntry, lc)->expr,
-							  &params_list);
-		sep = ", ";
-		retrieved = lappend_int(retrieved, list_length(retrieved) + 1);
-	}
-	if (scan_tlist == NIL)
-		appendStringInfoString(&sql, "NULL");
-	shardfdw_deparse_from_where(&sql, root, joinrel, &params_list);
-	sep = " ORDER BY ";
-	for (int k = 0; k < list_length(sort_exprs); k++)
-	{
-		appendStringInfoString(&sql, sep);
-		shardfdw_deparse_sort_item(&sql, root, joinrel,
-								   list_nth(sort_exprs, k),
-								   list_nth_oid(sp.sort_ops, k),
-								   list_nth_int(sp.sort_nulls_first, k) != 0,
-								   &params_list);
-		sep = ", ";
-	}
-	if (best_path->fdw_private != NIL &&
-		intVal(linitial(best_path->fdw_private)) > 0)
-		appendStringInfo(&sql, " LIMIT %d",
-						 intVal(linitial(best_path->fdw_private)));
-
-	shardconn_reset_transmission_modes(nestlevel);
-
-	sp.sql = sql.data;
-	sp.retrieved_attrs = retrieved;
-	sp.nparams = list_length(params_list);
-	sp.relations = shardfdw_join_description(root, joinrel);
-	targets_from_join(fp, &sp);
-
-	return make_foreignscan(tlist, j->local_exprs, 0,
-							list_concat(list_copy(params_list),
-										sp.prune_exprs),
-							make_fdw_private(fp, &sp), scan_tlist, NIL,
-							outer_plan);
 }
 
 /* Executor callbacks: see scan.c. */

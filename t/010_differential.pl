@@ -1,24 +1,41 @@
 # t/010_differential.pl: differential test of shardfdw against plain local
 # tables.
 #
-# One PostgreSQL node holds four shard databases (shard0..shard3) and a
-# coordinator database.  The same deterministic data set lives
+# One PostgreSQL node holds four shard databases (shard0..shard3), the
+# database of a one-shard server (single) and a coordinator database.  Two
+# deterministic data sets live
 #   - on the shards, placed as PARTITION BY HASH (id) MODULUS 4 would place
-#     it (foreign table d, distribution_column 'id'), placed by id mod 4
-#     (foreign table dm, distribution 'modulo'), with shard 3 left empty
-#     (foreign table e), in no shard at all (z), and on every shard (r,
-#     distribution 'replicated');
-#   - in local tables of the coordinator (d_local, e_local, z_local, r_local).
-# Several hundred queries are generated from templates with random
-# constants (deterministic seed, printed; override with SHARDFDW_DIFF_SEED)
-# and run once against the foreign tables and once against the local
-# tables; every pair of results must be identical (as ordered lists when the
-# query has a total ORDER BY, as multisets otherwise).  An error counts as a
-# result: both sides must fail with the same message.
+#     them (foreign tables d and sh, distribution_column 'id'), on a text key
+#     (st, distribution_column 'k'; sk, on a column of a nondeterministic
+#     collation), by id mod 4 (dm and sm, distribution
+#     'modulo'), with shard 3 (e) or shards 2 and 3 (se) left empty, in no
+#     shard at all (z), on every shard (r and sr, distribution
+#     'replicated'), spread without a distribution column (sn), and on the
+#     one-shard server (so, oc);
+#   - in local tables of the coordinator (d_local, e_local, z_local,
+#     r_local, s_local, se_local, oc_local).
+# Thousands of queries are generated from templates with random constants
+# (deterministic seed, printed; override with SHARDFDW_DIFF_SEED) in three
+# pools: predicates and joins, aggregation/sort/limit/distinct push-down,
+# and query shapes (lateral, sublinks, whole rows, system columns, CTEs,
+# window functions, collations, user types, float and unordered
+# aggregates; see "shapes" below).  Each runs once against the foreign
+# tables and once against the local tables; every pair of results must be
+# identical (as ordered lists when the query has a total ORDER BY, as
+# multisets otherwise; floats within a relative 1e-9, aggregates without
+# ORDER BY as bags).  An error counts as a result: both sides must fail
+# with the same message, except where shardfdw raises a documented error
+# (a ctid condition on a multi-shard table).  On a sample of the queries
+# whose plan is known (key lookups, pushed aggregates, joins, ORDER BY ...
+# LIMIT), EXPLAIN must show the push-down.
 #
 # The databases use an ICU en-US default collation, so "C" and default
 # orderings really differ, and the coordinator runs in a non-UTC time zone
 # while the shards' sessions run in UTC.
+#
+# Knobs: SHARDFDW_DIFF_SEED, SHARDFDW_DIFF_QUERIES, SHARDFDW_DIFF_AGG_QUERIES,
+# SHARDFDW_DIFF_SHAPE_QUERIES (pool sizes), SHARDFDW_DIFF_DUMP=file (every
+# query with its shardfdw result).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -165,20 +182,17 @@ DROP TABLE stage;
 ANALYZE d_local; ANALYZE e_local; ANALYZE z_local; ANALYZE r_local;
 });
 
-# Sanity of the setup itself.
-my $nrows = scalar @rows;
-is($node->safe_psql('coord', 'SELECT count(*) FROM d_local'), $nrows,
-	'local table loaded');
-is($node->safe_psql('coord', 'SELECT count(*) FROM d'), $nrows,
-	'foreign d sees every row');
-is($node->safe_psql('shard3', 'SELECT count(*) FROM e'), '0',
-	'shard 3 holds no rows of e');
-is($node->safe_psql('coord',
-	"SELECT datlocprovider::text || ':' || coalesce(daticulocale, '') FROM pg_database WHERE datname = current_database()"),
-	'i:en-US', 'coordinator default collation is ICU en-US');
-is($node->safe_psql('coord',
-	"SELECT count(*) FROM (VALUES ('apple'), ('Banana')) v(x) WHERE x < 'Banana'"),
-	'1', 'default collation orders apple before Banana');
+# The environment the comparisons rely on (not assertions: they say
+# nothing about shardfdw).
+die 'the coordinator database must have the ICU en-US default collation'
+  unless $node->safe_psql('coord',
+	"SELECT datlocprovider::text || ':' || coalesce(daticulocale, '') FROM pg_database WHERE datname = current_database()"
+  ) eq 'i:en-US';
+die 'the default collation must order apple before Banana'
+  unless $node->safe_psql('coord',
+	"SELECT count(*) FROM (VALUES ('apple'), ('Banana')) v(x) WHERE x < 'Banana'") eq '1';
+is($node->safe_psql('coord', 'SELECT count(*) FROM d'), scalar(@rows),
+	'foreign d sees every row of the 4 shards');
 
 # ---------------------------------------------------------------- generator
 my @existing = map { $_->{id} } @rows;
@@ -399,7 +413,8 @@ my @templates = (
 		[ 'SELECT ' . some_cols() . " FROM \@D x WHERE " . filt('x')
 			. ' ORDER BY ' . order_key() . ', x.id' . pick('', ' DESC')
 			. ' LIMIT ' . rint(0, 30) . (rand() < 0.5 ? ' OFFSET ' . rint(0, 50) : ''), 1 ] } ],
-	[ 1, sub { [ "SELECT x.id FROM \@D x ORDER BY x.id LIMIT 5 OFFSET " . rint(0, 2100), 1 ] } ],
+	[ 1, sub { [ "SELECT x.id FROM \@D x ORDER BY x.id LIMIT 5 OFFSET " . rint(0, 2100), 1,
+		{ explain => [ qr/Remote SQL: .*ORDER BY id ASC NULLS LAST LIMIT \d+/ ] } ] } ],
 	# aggregates
 	[ 4, sub {
 		[ "SELECT count(*), count(x.g), sum(x.k), sum(x.n), avg(x.n), min(x.t), max(x.t), min(x.tc), max(x.tc COLLATE \"C\"), min(x.f), max(x.f), min(x.d), max(x.ts), min(x.tz), max(x.iv), bool_and(x.b), bool_or(x.b) FROM \@D x WHERE " . filt('x'), 1 ] } ],
@@ -427,7 +442,8 @@ my @templates = (
 			. "count(*) OVER (ORDER BY x.d ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) > 0 "
 			. "FROM \@D x WHERE " . filt('x'), 0 ] } ],
 	# key lookups and pruning
-	[ 8, sub { [ "SELECT $all FROM \@D x WHERE x.id = " . rid(), 0 ] } ],
+	[ 8, sub { [ "SELECT $all FROM \@D x WHERE x.id = " . rid(), 0,
+		{ explain => [ qr/Shards: 1 of 4 \(p\d\)/, qr/Remote SQL: .*WHERE .*\bid = / ] } ] } ],
 	[ 6, sub { [ "SELECT x.id, x.t FROM \@D x WHERE x.id IN (" . ridlist() . ')', 0 ] } ],
 	[ 4, sub { [ "SELECT x.id, x.n FROM \@D x WHERE x.id = ANY(ARRAY[" . ridlist() . '])', 0 ] } ],
 	[ 2, sub { [ "SELECT x.id FROM \@D x WHERE x.id = ANY('{" . join(',', map { rid() } 1 .. 5) . "}')", 0 ] } ],
@@ -1047,27 +1063,970 @@ sub gen_agg_query
 	return $agg_templates[-1][1]->();
 }
 
-# $NG queries from the general mix, then $NA from the aggregate, sort,
-# limit and distinct pool.
-my $NG = $ENV{SHARDFDW_DIFF_QUERIES} // 700;
-my $NA = $ENV{SHARDFDW_DIFF_AGG_QUERIES} // 1100;
-my $NQ = $NG + $NA;
-my (@qtext, @qforeign, @qlocal, @qordered);
-my %localname = (d => 'd_local', dm => 'd_local', e => 'e_local');
-for my $i (1 .. $NQ)
+# ---------------------------------------------------------------- shapes
+# A third pool for query shapes rather than predicates: lateral
+# subqueries and lateral references, sublinks (scalar, EXISTS, IN; in
+# SELECT, WHERE, GROUP BY, HAVING, DISTINCT; correlated or initplans),
+# whole-row references, system columns, CTEs, window functions,
+# nondeterministic and "C" collations, an enum, a domain and a composite
+# type, float aggregates, and array_agg/string_agg/json_agg without ORDER
+# BY, over tables of every placement:
+#
+#   sh  hash on id (int)            st  hash on k (text)
+#   sk  hash on kc (text COLLATE ci: equal keys under ci share a shard)
+#   sm  modulo on id                sr  replicated
+#   sn  no distribution column      se  hash on id, shards 2 and 3 empty
+#   so  a one-shard server (a server without pN options, database single)
+#   oc  on the one-shard server, with a local twin of identical physical
+#       layout, for ctid
+#
+# All but oc have the columns below.  The coordinator, the shards and the
+# one-shard server define the collation ci and the types mood, posint and
+# pair identically, except that column ct is text on the remote side
+# (a user type kept local, as issue 6 found it: a shipped comparison of
+# it with a constant fails remotely, a shipped sort orders it as text).
+# Local twins: s_local (all rows: the twin of sh, st, sk, sm, sr, sn, so),
+# se_local (the rows of se) and oc_local.
+#
+# Float values are multiples of 1/8 (exact sums), with a few inexact
+# values, NaN and infinities in w; float results are compared with a
+# relative tolerance.  Aggregates without ORDER BY are compared as bags.
+my $typedefs = q{
+CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy', 'ecstatic');
+CREATE DOMAIN posint AS int CHECK (VALUE >= 0);
+CREATE TYPE pair AS (a int, b text);
+CREATE TABLE placement_probe_id (id int) PARTITION BY HASH (id);
+CREATE TABLE placement_probe_k (k text) PARTITION BY HASH (k);
+CREATE TABLE placement_probe_kc (kc text COLLATE ci) PARTITION BY HASH (kc);
+};
+my $scols = 'id int, k text, kc text COLLATE ci, g int, v float8, w float8, '
+  . 'c mood, ct mood, dm posint, cp pair';
+(my $scols_remote = $scols) =~ s/ct mood/ct text/;
+my $occols = 'id int, k text, g int, v float8';
+
+# text keys: a few words in several spellings (case, accents); under ci
+# the case variants are equal, the accent variants are not
+my @skbase = ('abc', 'hello', 'xyz', 'résumé', 'resume', 'naïve', 'key', 'q', 'a b', 'zz top');
+sub kvariant
 {
-	my ($sql, $ordered) = @{ $i <= $NG ? gen_query() : gen_agg_query() };
+	my $b = pick(@skbase);
+	my $x = rand();
+	my $v = $x < 0.35 ? $b
+	  : $x < 0.55 ? uc($b)
+	  : $x < 0.75 ? ucfirst($b)
+	  : join('', map { rand() < 0.5 ? uc($_) : $_ } split(//, $b));
+	$v .= ' ' . rint(0, 3) if rand() < 0.3;
+	return $v;
+}
+my @srows;
+for my $id (-3 .. 1000)
+{
+	my %r = (id => $id);
+	$r{k} = rand() < 0.04 ? 'NULL' : sqlq(kvariant());
+	$r{kc} = rand() < 0.04 ? 'NULL' : sqlq(kvariant());
+	$r{g} = rand() < 0.06 ? 'NULL' : rint(0, 9);
+	$r{v} = rand() < 0.08 ? 'NULL' : rint(-4000, 4000) / 8;
+	$r{w} = rand() < 0.08 ? 'NULL'
+	  : rand() < 0.02 ? sqlq(pick('NaN', 'Infinity', '-Infinity', '-0')) . '::float8'
+	  : rand() < 0.1 ? sprintf('%.6g', rand() * 100 - 50)
+	  : rint(-800, 800) / 8;
+	$r{c} = rand() < 0.06 ? 'NULL' : sqlq(pick('sad', 'ok', 'happy', 'ecstatic'));
+	$r{ct} = rand() < 0.06 ? 'NULL' : sqlq(pick('sad', 'ok', 'happy', 'ecstatic'));
+	$r{dm} = rand() < 0.06 ? 'NULL' : rint(0, 50);
+	$r{cp} = rand() < 0.05 ? 'NULL'
+	  : rand() < 0.05 ? 'ROW(NULL, NULL)::pair'
+	  : 'ROW(' . rint(0, 5) . ', ' . pick("'x'", "'y'", "'z'", 'NULL') . ')::pair';
+	push @srows, \%r;
+}
+my $svalues = join(",\n", map { my $r = $_;
+	'(' . join(', ', map { $r->{$_} } qw(id k kc g v w c ct dm cp)) . ')' } @srows);
+my $ocvalues = join(",\n", map { '(' . join(', ', $_,
+	  rand() < 0.05 ? 'NULL' : sqlq(kvariant() . ' ' . ('x' x rint(0, 40))),
+	  rint(0, 9), rint(-800, 800) / 8) . ')' } 1 .. 600);
+
+for my $s (0 .. 3)
+{
+	$node->safe_psql("shard$s", qq{
+$typedefs
+CREATE TABLE sstage ($scols_remote);
+INSERT INTO sstage VALUES
+$svalues;
+CREATE TABLE sh AS SELECT * FROM sstage
+ WHERE satisfies_hash_partition('placement_probe_id'::regclass, 4, $s, id);
+CREATE TABLE st AS SELECT * FROM sstage
+ WHERE satisfies_hash_partition('placement_probe_k'::regclass, 4, $s, k);
+CREATE TABLE sk AS SELECT * FROM sstage
+ WHERE satisfies_hash_partition('placement_probe_kc'::regclass, 4, $s, kc);
+CREATE TABLE sm AS SELECT * FROM sstage WHERE ((id % 4) + 4) % 4 = $s;
+CREATE TABLE sr AS SELECT * FROM sstage;
+CREATE TABLE sn AS SELECT * FROM sstage WHERE (abs(id) / 3) % 4 = $s;
+CREATE TABLE se AS SELECT * FROM sh WHERE $s < 2;
+CREATE INDEX ON sh (id); CREATE INDEX ON st (k); CREATE INDEX ON sk (kc); CREATE INDEX ON sm (id);
+CREATE INDEX ON sr (id); CREATE INDEX ON se (id);
+DROP TABLE sstage;
+ANALYZE;
+});
+}
+$node->safe_psql('postgres', 'CREATE DATABASE single');
+$node->safe_psql('single', qq{
+$typedefs
+CREATE TABLE so ($scols_remote);
+INSERT INTO so VALUES
+$svalues;
+CREATE TABLE oc ($occols);
+INSERT INTO oc VALUES
+$ocvalues;
+CREATE INDEX ON so (id);
+ANALYZE;
+});
+$node->safe_psql('coord', qq{
+$typedefs
+CREATE SERVER single FOREIGN DATA WRAPPER shardfdw OPTIONS (
+  host '$host', port '$port', dbname 'single');
+CREATE USER MAPPING FOR CURRENT_USER SERVER single;
+CREATE FOREIGN TABLE sh ($scols) SERVER cluster
+  OPTIONS (table_name 'sh', distribution_column 'id');
+CREATE FOREIGN TABLE st ($scols) SERVER cluster
+  OPTIONS (table_name 'st', distribution_column 'k');
+CREATE FOREIGN TABLE sk ($scols) SERVER cluster
+  OPTIONS (table_name 'sk', distribution_column 'kc');
+CREATE FOREIGN TABLE sm ($scols) SERVER cluster
+  OPTIONS (table_name 'sm', distribution_column 'id', distribution 'modulo');
+CREATE FOREIGN TABLE sr ($scols) SERVER cluster
+  OPTIONS (table_name 'sr', distribution 'replicated');
+CREATE FOREIGN TABLE sn ($scols) SERVER cluster OPTIONS (table_name 'sn');
+CREATE FOREIGN TABLE se ($scols) SERVER cluster
+  OPTIONS (table_name 'se', distribution_column 'id');
+CREATE FOREIGN TABLE so ($scols) SERVER single OPTIONS (table_name 'so');
+CREATE FOREIGN TABLE oc ($occols) SERVER single OPTIONS (table_name 'oc');
+CREATE TABLE s_local ($scols);
+INSERT INTO s_local VALUES
+$svalues;
+CREATE TABLE se_local AS SELECT * FROM s_local
+ WHERE satisfies_hash_partition('placement_probe_id'::regclass, 4, 0, id)
+    OR satisfies_hash_partition('placement_probe_id'::regclass, 4, 1, id);
+CREATE TABLE oc_local ($occols);
+INSERT INTO oc_local VALUES
+$ocvalues;
+ANALYZE s_local; ANALYZE se_local; ANALYZE oc_local;
+ANALYZE sh; ANALYZE st; ANALYZE sk; ANALYZE sm; ANALYZE sr; ANALYZE sn; ANALYZE se; ANALYZE so;
+});
+
+# The main table of a shape query (token @S) and a second one (@T): half
+# of the time @T is co-located with @S, so that joins can be pushed.
+my %stab = (
+	sh => { kind => 'hash', key => 'id', local => 's_local', partner => [ 'sh', 'se' ] },
+	se => { kind => 'hash', key => 'id', local => 'se_local', partner => [ 'se', 'sh' ] },
+	st => { kind => 'text', key => 'k', local => 's_local', partner => [ 'st' ] },
+	sk => { kind => 'textci', key => 'kc', local => 's_local', partner => [ 'sk' ] },
+	sm => { kind => 'mod', key => 'id', local => 's_local', partner => [ 'sm' ] },
+	sr => { kind => 'rep', key => undef, local => 's_local', partner => [ 'sr' ] },
+	sn => { kind => 'none', key => undef, local => 's_local', partner => [ 'sn' ] },
+	so => { kind => 'one', key => undef, local => 's_local', partner => [ 'so' ] },
+);
+$stab{$_}{name} = $_ for keys %stab;
+my @smain = qw(sh sh sh st st sk sm sm sr sn so se);
+
+sub rsid { return rand() < 0.85 ? rint(-3, 1000) : rint(2000, 9000); }
+sub rkey { return rand() < 0.9 ? sqlq(kvariant()) : sqlq('none ' . rint(0, 9)); }
+sub rkeys { return join(', ', map { rkey() } 1 .. rint(1, 4)); }
+sub rmood { return sqlq(pick('sad', 'ok', 'happy', 'ecstatic')); }
+sub rmoods { return join(', ', map { rmood() } 1 .. rint(1, 3)); }
+sub rpair { return 'ROW(' . rint(0, 5) . ', ' . pick("'x'", "'y'", "'z'", 'NULL') . ')::pair'; }
+sub rfloat
+{
+	return pick(rint(-4000, 4000) / 8, sprintf('%.3f', rand() * 1000 - 500),
+		"'NaN'", "'Infinity'", "'-Infinity'", 0, '0.1');
+}
+# the key column of a table and a key value for it (one shard's worth)
+sub skeycol { my $m = shift; return $m->{key} // 'id'; }
+sub skeyval { my $m = shift; return skeycol($m) eq 'id' ? rsid() : rkey(); }
+# the join condition on the distribution key of x (@S) and y (@T)
+sub skeyjoin
+{
+	my ($m, $x, $y) = @_;
+	return "$x.$m->{key} = $y.$m->{key} AND $x.id = $y.id" if $m->{kind} =~ /^text/;
+	return "$x.id = $y.id";
+}
+# Whether a join on the key of @S and @T is computed by the shards.
+sub colocated
+{
+	my ($m, $t) = @_;
+	my %dist = (hash => 1, mod => 1, text => 1, textci => 1, rep => 1);
+	return 0 unless $dist{ $m->{kind} } && $dist{ $t->{kind} };
+	return 1 if $m->{kind} eq 'rep' || $t->{kind} eq 'rep';
+	return $m->{kind} eq $t->{kind};
+}
+# EXPLAIN line of a one-shard (or pruned) scan of @S
+sub one_shard_re
+{
+	my $m = shift;
+	return qr/Shards: 1 of 1\b/ if $m->{kind} eq 'one';
+	return qr/Shards: 1 of 4 \(any, replicated\)/ if $m->{kind} eq 'rep';
+	return qr/Shards: 1 of 4 \(p\d\)/;
+}
+
+# EXPLAIN line of a scan of @S with WHERE key = constant
+sub key_lookup_re
+{
+	my $m = shift;
+	return qr/Shards: 4 of 4/ if $m->{kind} eq 'none';
+	return one_shard_re($m);
+}
+
+# predicates over a shape table; $tok is the table's token (for tableoid)
+sub satom
+{
+	my ($c, $tok) = @_;
+	$tok //= '@S';
+	return pick(
+		sub { "$c.id " . cmpop() . ' ' . rsid() },
+		sub { my $a = rint(-5, 1000); "$c.id BETWEEN $a AND " . ($a + rint(0, 200)) },
+		sub { "$c.id IN (" . join(', ', map { rsid() } 1 .. rint(1, 5)) . ')' },
+		sub { "$c.g " . cmpop() . ' ' . rint(0, 9) },
+		sub { "$c.g IS NULL" },
+		sub { "$c.k = " . rkey() },
+		sub { "$c.k " . cmpop() . ' ' . rkey() },
+		sub { "$c.k COLLATE \"C\" " . cmpop() . ' ' . rkey() },
+		sub { "$c.k = " . rkey() . ' COLLATE ci' },
+		sub { "$c.k COLLATE ci IN (" . rkeys() . ')' },
+		sub { "$c.k COLLATE ci " . pick('<', '>=') . ' ' . rkey() },
+		sub { "$c.k IN (" . rkeys() . ')' },
+		sub { "$c.k IS NULL" },
+		sub { "$c.kc = " . rkey() },
+		sub { "$c.kc <> " . rkey() },
+		sub { "$c.kc " . pick('<', '>=') . ' ' . rkey() },
+		sub { "$c.kc IN (" . rkeys() . ')' },
+		sub { "$c.kc NOT IN (" . rkeys() . ')' },
+		sub { "$c.kc COLLATE \"C\" = " . rkey() },
+		sub { "$c.kc = " . rkey() . ' COLLATE "C"' },
+		sub { "$c.kc = " . rkey() . ' COLLATE "default"' },
+		sub { "$c.k ILIKE " . sqlq(pick('abc%', '%e%', 'h_llo%', 'r%', '% %')) },
+		sub { "lower($c.kc) = " . sqlq(lc(kvariant())) },
+		sub { "$c.v " . cmpop() . ' ' . rfloat() },
+		sub { "$c.w " . cmpop() . ' ' . rfloat() },
+		sub { "$c.v * 2 > $c.w" },
+		sub { "$c.v IS NULL" },
+		sub { "$c.w = 'NaN'" },
+		sub { "$c.c = " . rmood() },
+		sub { "$c.c " . cmpop() . ' ' . rmood() },
+		sub { "$c.c IN (" . rmoods() . ')' },
+		sub { "$c.c = ANY(ARRAY[" . rmoods() . ']::mood[])' },
+		sub { "$c.c::text LIKE " . sqlq(pick('h%', '%a%', 's%', 'ok')) },
+		sub { "$c.c IS NULL" },
+		sub { "$c.ct = " . rmood() },
+		sub { "$c.ct " . cmpop() . ' ' . rmood() },
+		sub { "$c.ct IN (" . rmoods() . ')' },
+		sub { "$c.ct::text = " . rmood() },
+		sub { "$c.c < $c.ct" },
+		sub { "$c.ct = " . rmood() . '::mood' },
+		sub { "$c.dm " . cmpop() . ' ' . rint(0, 50) },
+		sub { "$c.dm + 1 > " . rint(0, 50) },
+		sub { "$c.dm::int % 3 = " . rint(0, 2) },
+		sub { "$c.dm = $c.g" },
+		sub { "$c.dm = " . rint(0, 50) . '::posint' },
+		sub { "($c.cp).a " . cmpop() . ' ' . rint(0, 5) },
+		sub { "($c.cp).b = " . sqlq(pick('x', 'y', 'z')) },
+		sub { "$c.cp = " . rpair() },
+		sub { "$c.cp " . pick('<', '>=') . ' ' . rpair() },
+		sub { "$c.cp IS NULL" },
+		sub { "$c.cp IS NOT NULL" },
+		sub { "($c.cp).b IS NULL" },
+		sub { "$c.tableoid = '$tok'::regclass" },
+		sub { "($c.g, $c.id) " . pick('<', '>', '=', '<>') . ' (' . rint(0, 9) . ', ' . rsid() . ')' },
+		sub { "ROW($c.k, $c.g) IN (ROW(" . rkey() . ', ' . rint(0, 9) . '), ROW(' . rkey() . ', ' . rint(0, 9) . '))' },
+		sub { "$c IS NOT NULL" },
+		sub { "NOT ($c IS NULL)" },
+		sub { "${c}::text LIKE " . sqlq('(' . rint(1, 9) . '%') },
+		sub { "row_to_json($c)::text LIKE " . sqlq(pick('%happy%', '%"g":3%', '%null%', '%"b":"x"%')) },
+	)->();
+}
+sub sfilt
+{
+	my ($c, $tok) = @_;
+	my $x = rand();
+	return satom($c, $tok) if $x < 0.45;
+	return satom($c, $tok) . ' AND ' . satom($c, $tok) if $x < 0.75;
+	return '(' . satom($c, $tok) . ' OR ' . satom($c, $tok) . ')' if $x < 0.9;
+	return 'NOT (' . satom($c, $tok) . ')';
+}
+sub maybe_sfilt { my ($c, $tok) = @_; return rand() < 0.6 ? ' WHERE ' . sfilt($c, $tok) : ''; }
+
+# sublinks over @T (alias z), as expressions; $c is the outer alias
+sub sub_uncorr
+{
+	return pick(
+		sub { '(SELECT count(*) FROM @T z WHERE z.g = ' . rint(0, 9) . ')' },
+		sub { '(SELECT max(z.id) FROM @T z WHERE z.k = ' . rkey() . ')' },
+		sub { '(SELECT z.c FROM @T z WHERE z.id = ' . rsid() . ')' },
+		sub { '(SELECT min(z.v) FROM @T z WHERE z.g = ' . rint(0, 9) . ')' },
+		sub { '(SELECT z.kc FROM @T z WHERE z.id = ' . rsid() . ') IS NULL' },
+		sub { 'EXISTS (SELECT 1 FROM @T z WHERE z.id = ' . rsid() . ')' },
+		sub { 'EXISTS (SELECT 1 FROM pg_enum)' },
+		sub { 'NOT EXISTS (SELECT 1 FROM @T z WHERE z.c = ' . rmood() . ' AND z.g = ' . rint(0, 9) . ')' },
+		sub { rint(0, 9) . ' IN (SELECT z.g FROM @T z WHERE z.id < ' . rint(-3, 50) . ')' },
+		sub { '(SELECT count(DISTINCT z.kc) FROM @T z)' },
+	)->();
+}
+sub sub_corr
+{
+	my $c = shift;
+	return pick(
+		sub { "(SELECT z.k FROM \@T z WHERE z.id = $c.id)" },
+		sub { "(SELECT count(*) FROM \@T z WHERE z.g = $c.g)" },
+		sub { "(SELECT max(z.v) FROM \@T z WHERE z.id BETWEEN $c.id AND $c.id + 3)" },
+		sub { "EXISTS (SELECT 1 FROM \@T z WHERE z.id = $c.id + 1)" },
+		sub { "EXISTS (SELECT 1 FROM \@T z WHERE z.kc = $c.kc AND z.id <> $c.id)" },
+		sub { "$c.id IN (SELECT z.id + 1 FROM \@T z WHERE z.g = " . rint(0, 9) . ')' },
+		sub { "$c.kc IN (SELECT z.k FROM \@T z WHERE z.id < " . rint(0, 200) . ')' },
+		sub { "(SELECT z.c FROM \@T z WHERE z.id = $c.id + 1)" },
+		sub { "(SELECT z FROM \@T z WHERE z.id = $c.id)" },
+	)->();
+}
+sub sub_where
+{
+	my $c = shift;
+	return pick(
+		sub { "$c.id IN (SELECT z.id FROM \@T z WHERE " . satom('z', '@T') . ')' },
+		sub { "$c.id NOT IN (SELECT z.id FROM \@T z WHERE z.id IS NOT NULL AND " . satom('z', '@T') . ')' },
+		sub { "$c.g = (SELECT max(z.g) FROM \@T z WHERE z.id < " . rint(-3, 300) . ')' },
+		sub { "$c.id = (SELECT min(z.id) FROM \@T z WHERE z.k = " . rkey() . ')' },
+		sub { "$c.k = (SELECT z.k FROM \@T z WHERE z.id = " . rsid() . ')' },
+		sub { "EXISTS (SELECT 1 FROM \@T z WHERE z.id = $c.id AND " . satom('z', '@T') . ')' },
+		sub { "NOT EXISTS (SELECT 1 FROM \@T z WHERE z.id = $c.id AND " . satom('z', '@T') . ')' },
+		sub { "$c.v > (SELECT avg(z.v) FROM \@T z WHERE z.g = " . rint(0, 9) . ')' },
+		sub { "$c.k IN (SELECT z.k FROM \@T z WHERE z.id < " . rint(0, 200) . ')' },
+		sub { "$c.kc = ANY (SELECT z.kc FROM \@T z WHERE z.id < " . rint(0, 100) . ')' },
+		# correlated subplans run once per outer row: few outer rows
+		sub { "$c.id < " . rint(0, 50) . " AND $c.c = (SELECT z.c FROM \@T z WHERE z.id = $c.id + 1)" },
+		sub { "$c.id < " . rint(0, 50) . " AND $c.v > ALL (SELECT z.v FROM \@T z WHERE z.g = $c.g AND z.id < " . rint(0, 200) . ')' },
+		sub { "($c.g, $c.c) IN (SELECT z.g, z.c FROM \@T z WHERE z.id < " . rint(0, 300) . ')' },
+		sub { "$c.id = (SELECT max(z.id) FROM \@T z)" },
+		sub { "$c.k = ANY (ARRAY(SELECT z.k FROM \@T z WHERE z.g = " . rint(0, 9) . ' AND z.id < ' . rint(0, 100) . '))' },
+	)->();
+}
+
+# float aggregates (flagged for the tolerant comparison)
+sub fagg
+{
+	return pick('avg(x.v)', 'sum(x.v)', 'variance(x.v)', 'var_pop(x.v)', 'var_samp(x.w)',
+		'stddev(x.v)', 'stddev_pop(x.w)', 'stddev_samp(x.v)', 'regr_slope(x.v, x.w)',
+		'regr_intercept(x.v, x.w)', 'regr_r2(x.v, x.w)', 'regr_count(x.v, x.w)',
+		'regr_sxx(x.v, x.w)', 'regr_syy(x.v, x.w)', 'regr_sxy(x.w, x.v)', 'regr_avgx(x.v, x.w)',
+		'regr_avgy(x.v, x.w)', 'covar_pop(x.v, x.w)', 'covar_samp(x.w, x.v)', 'corr(x.v, x.w)',
+		'avg(x.w)', 'sum(x.w)', 'avg(x.v::float4)', 'sum(x.v::float4)', 'stddev(x.v::float4)',
+		'avg(x.v * x.g)', 'sum(x.v) FILTER (WHERE x.g > ' . rint(0, 9) . ')',
+		'avg(x.w) FILTER (WHERE x.c = ' . rmood() . ')', 'count(x.v)', 'min(x.v)', 'max(x.w)',
+		'variance(x.v) FILTER (WHERE x.id % 2 = 0)', 'corr(x.v, x.id)', 'avg(x.id::float8)');
+}
+# grouping keys with a deterministic output: [select list, GROUP BY list]
+my @sgroup = (
+	[ 'x.g', 'x.g' ], [ 'x.c', 'x.c' ], [ 'x.ct', 'x.ct' ], [ 'x.dm % 5', 'x.dm % 5' ],
+	[ '(x.cp).a', '(x.cp).a' ], [ 'x.cp', 'x.cp' ], [ 'x.k COLLATE "C"', '1' ],
+	[ 'x.k', 'x.k' ], [ 'x.g, x.c', 'x.g, x.c' ], [ 'x.v > 0', '1' ],
+	# nondeterministic collation: the group's value is any one of its
+	# members, so only aggregates are shown
+	[ '', 'x.kc' ], [ '', 'x.k COLLATE ci' ], [ '', 'x.kc, x.g' ],
+	[ 'upper(x.k)', 'upper(x.k)' ], [ 'x.tableoid = \'@S\'::regclass', 'x.tableoid' ],
+);
+sub pick_sgroup
+{
+	my $g = pick(@sgroup);
+	return ($g->[0], $g->[1]);
+}
+# aggregates whose result is exact and does not depend on the input order
+sub eagg
+{
+	return pick('count(*)', 'count(x.k)', 'sum(x.g)', 'sum(x.dm)', 'max(x.id)', 'min(x.k)',
+		'max(x.k COLLATE "C")', 'min(x.c)', 'max(x.ct)', 'min((x.cp).a)', 'max((x.cp).b)',
+		'count(DISTINCT x.kc)', 'count(DISTINCT x.k COLLATE "C")', 'bool_and(x.c > \'sad\')',
+		'avg(x.dm)', 'avg(x.g)', 'sum(x.id)', 'count(DISTINCT x.ct)', 'max(x.dm)::int',
+		'bit_or(x.g)', 'array_agg(DISTINCT x.g)', 'array_agg(DISTINCT x.c)',
+		'string_agg(x.k, \';\' ORDER BY x.k COLLATE "C", x.id)', 'count(x)', 'count(DISTINCT x.cp)');
+}
+# aggregates without ORDER BY: compared as bags
+sub bagg
+{
+	return pick('array_agg(x.id)', 'array_agg(x.g)', 'array_agg(x.k)', 'array_agg(x.c)',
+		'array_agg(x.ct)', 'array_agg(x.cp)', 'array_agg(x.dm)', "string_agg(x.k, ';')",
+		"string_agg(x.kc, ';')", "string_agg(x.c::text, ';')", 'json_agg(x.id)',
+		'jsonb_agg(x.g)', 'array_agg(x.v)', 'json_agg(x.c)');
+}
+sub wfunc
+{
+	return pick('row_number() OVER (ORDER BY x.id)',
+		'rank() OVER (PARTITION BY x.g ORDER BY x.v NULLS LAST)',
+		'dense_rank() OVER (ORDER BY x.k COLLATE "C")',
+		'dense_rank() OVER (ORDER BY x.kc)',
+		'dense_rank() OVER (ORDER BY x.k COLLATE ci DESC)',
+		'sum(x.dm) OVER (PARTITION BY x.c)',
+		'count(*) OVER (PARTITION BY x.kc)',
+		'count(*) OVER (PARTITION BY x.ct ORDER BY x.ct)',
+		'avg(x.v) OVER (PARTITION BY x.g)',
+		'lag(x.k) OVER (ORDER BY x.id)',
+		'lead(x.v, 2) OVER (PARTITION BY x.g ORDER BY x.id)',
+		'first_value(x.id) OVER (PARTITION BY x.k ORDER BY x.id)',
+		'first_value(x.id) OVER (PARTITION BY x.kc ORDER BY x.id DESC)',
+		'ntile(4) OVER (ORDER BY x.id)',
+		'percent_rank() OVER (ORDER BY x.dm NULLS FIRST)',
+		'max(x.c) OVER (PARTITION BY x.g)',
+		'max((x.cp).b) OVER ()',
+		'sum(x.v) OVER (ORDER BY x.id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)',
+		'count(*) OVER (ORDER BY x.g RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING)',
+		'rank() OVER (ORDER BY x.ct, x.c)',
+		'count(x) OVER (PARTITION BY x.g)',
+		'nth_value(x.k, 2) OVER (PARTITION BY x.g ORDER BY x.id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)');
+}
+# a LIMIT that fits a total ORDER BY
+sub slimit { return rand() < 0.5 ? ' LIMIT ' . rint(0, 12) . (rand() < 0.3 ? ' OFFSET ' . rint(0, 20) : '') : ''; }
+
+# Each shape generator gets the main table $m (@S) and the second table
+# $t (@T), and returns { sql, ordered, float, bag, ctid_err, explain,
+# explain_not }.  explain / explain_not: patterns that EXPLAIN (VERBOSE,
+# COSTS OFF) of the query must / must not match (checked on a sample).
+my @shape_templates = (
+	# ---- plain scans, whole rows, system columns
+	[ 8, sub { my ($m) = @_; +{ sql => 'SELECT x.* FROM @S x WHERE ' . sfilt('x') } } ],
+	[ 5, sub { my ($m) = @_; +{ sql => 'SELECT x FROM @S x WHERE ' . sfilt('x') } } ],
+	[ 4, sub {
+		my ($m) = @_;
+		my $kc = skeycol($m);
+		+{ sql => "SELECT x, x.id, x.tableoid = '\@S'::regclass AS own FROM \@S x WHERE x.$kc = " . skeyval($m),
+		  explain => [ key_lookup_re($m) ] } } ],
+	[ 3, sub { +{ sql => 'SELECT x.id, x::text, row_to_json(x)::text, to_jsonb(x) FROM @S x WHERE ' . sfilt('x') } } ],
+	[ 2, sub { +{ sql => 'SELECT (x).* FROM (SELECT x FROM @S x WHERE ' . sfilt('x') . ') s' } } ],
+	[ 4, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.id, y FROM @S x LEFT JOIN @T y ON ' . skeyjoin($m, 'x', 'y') . ' AND y.g > ' . rint(0, 9)
+			. ' WHERE x.id < ' . rint(0, 300) } } ],
+	[ 3, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.id, y.id FROM @S x LEFT JOIN @T y ON ' . skeyjoin($m, 'x', 'y') . ' AND ' . satom('y', '@T')
+			. ' WHERE ' . pick('y IS NULL', 'y IS NOT NULL', 'NOT (y IS NULL)', 'y.cp IS NULL', 'y.id IS NULL')
+			. ' AND x.id < ' . rint(0, 400) } } ],
+	[ 4, sub {
+		my ($m, $t) = @_;
+		# pushed when co-located and the filter is shippable
+		my $co = colocated($m, $t) && rand() < 0.5;
+		+{ sql => 'SELECT x.*, y FROM @S x JOIN @T y ON ' . skeyjoin($m, 'x', 'y') . ' WHERE '
+			. ($co ? pick('x.g <> ' . rint(0, 9), 'x.id < ' . rint(0, 900), 'y.v > ' . rint(-400, 400)) : satom('x')),
+		  explain => $co ? [ qr/Relations: \(\w+\) INNER JOIN \(\w+\)/ ] : undef } } ],
+	[ 2, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.id, y.id, x = y, x IS DISTINCT FROM y, x.cp = y.cp FROM @S x JOIN @T y ON y.id = x.id + ' . rint(0, 1)
+			. ' WHERE x.id < ' . rint(0, 200) } } ],
+	[ 2, sub { +{ sql => 'SELECT count(*) FROM @S x JOIN @T y ON (x.id, x.g) = (y.id, y.g) WHERE ' . satom('x') } } ],
+	[ 2, sub {
+		my ($m) = @_;
+		+{ sql => "SELECT x.tableoid = '\@S'::regclass, count(*), min(x.id) FROM \@S x" . maybe_sfilt('x') . ' GROUP BY x.tableoid' } } ],
+	[ 2, sub {
+		my ($m) = @_;
+		+{ sql => "SELECT x.id, x.tableoid::regclass = '\@S'::regclass, y.tableoid = '\@T'::regclass FROM \@S x JOIN \@T y ON "
+			. skeyjoin($m, 'x', 'y') . ' WHERE x.id < ' . rint(0, 100) } } ],
+	[ 1, sub { +{ sql => "SELECT x.id FROM \@S x WHERE x.tableoid = '\@S'::regclass AND " . sfilt('x') } } ],
+	# ctid: on the one-shard server as in postgres_fdw (oc and its twin
+	# have the same physical layout)
+	[ 4, sub {
+		my $tid = sub { "'(" . rint(0, 5) . ',' . rint(0, 150) . ")'" };
+		my $q = pick(
+			sub { 'SELECT x.ctid, x.* FROM @O x WHERE x.ctid = ' . $tid->() },
+			sub { 'SELECT x.ctid, x.id FROM @O x WHERE x.ctid IN (' . join(', ', map { $tid->() } 1 .. 3) . ')' },
+			sub { 'SELECT x.ctid, x.id FROM @O x WHERE x.ctid = ANY (ARRAY[' . join(', ', map { $tid->() } 1 .. 3) . ']::tid[])' },
+			sub { 'SELECT x.ctid, x.id, x.k FROM @O x WHERE x.id < ' . rint(0, 100) },
+			sub { 'SELECT x.ctid, x.id FROM @O x WHERE x.ctid > ' . $tid->() . ' AND x.ctid < ' . $tid->() },
+			sub { 'SELECT x.ctid, x.id FROM @O x WHERE x.g = ' . rint(0, 9) . ' ORDER BY x.ctid DESC LIMIT ' . rint(1, 9) },
+			sub { 'SELECT x.ctid, y.id FROM @O x JOIN @O y ON y.id = x.id + 1 WHERE x.ctid = ' . $tid->() },
+			sub { 'SELECT count(*), min(x.ctid), max(x.ctid) FROM @O x WHERE x.g = ' . rint(0, 9) },
+			sub { 'SELECT x, x.ctid FROM @O x WHERE x.ctid = ' . $tid->() },
+			sub { 'SELECT s.id FROM (SELECT x.id, x.ctid AS c FROM @O x) s WHERE s.c = ' . $tid->() },
+		)->();
+		+{ sql => $q } } ],
+	# a ctid condition on a scan of several shards: ctid is not unique
+	# there, which is a documented error (docs/semantics.md) ...
+	[ 2, sub {
+		my ($m) = @_;
+		return +{ sql => 'SELECT x.id FROM @S x WHERE ' . satom('x') } if $m->{kind} eq 'one' || $m->{kind} eq 'rep';
+		# (no condition that could select one shard)
+		+{ sql => 'SELECT x.id FROM @S x WHERE x.ctid = ' . pick("'(0,1)'", "'(0,5)'", "'(1,2)'")
+			. (rand() < 0.5 ? ' AND ' . pick('x.g > ' . rint(0, 9), 'x.c = ' . rmood(), 'x.v < ' . rint(-400, 400),
+				'x.dm = ' . rint(0, 50), '(x.cp).a = ' . rint(0, 5)) : ''), ctid_err => 1 } } ],
+	# ... allowed when the scan reads one shard (a key condition): the
+	# ctid of a row found by its key finds it again
+	[ 3, sub {
+		my ($m) = @_;
+		return +{ sql => 'SELECT x.id FROM @S x WHERE ' . satom('x') } if $m->{kind} eq 'none' || $m->{kind} eq 'rep';
+		my $kc = skeycol($m);
+		my $v = skeyval($m);
+		return +{ sql => "SELECT x.id, x.k, x.ctid IS NOT NULL FROM \@S x WHERE x.id = $v AND x.ctid = (SELECT y.ctid FROM \@S y WHERE y.id = $v)" }
+		  if $kc eq 'id';
+		+{ sql => "SELECT x.id, x.k FROM \@S x WHERE x.$kc = $v AND x.ctid IN (SELECT y.ctid FROM \@S y WHERE y.$kc = $v AND y.g > "
+			. rint(0, 9) . ')' } } ],
+
+	# ---- lateral
+	[ 4, sub {
+		+{ sql => 'SELECT y.id, s.* FROM @K y, LATERAL (SELECT y.g AS yg, y.k AS yk, x.id, x.v FROM @S x WHERE x.id '
+			. pick('= y.id + ' . rint(0, 3), 'BETWEEN y.id AND y.id + ' . rint(0, 20), 'IN (y.id, y.id + 7, -y.id)')
+			. (rand() < 0.5 ? ' AND ' . satom('x') : '')
+			. (rand() < 0.3 ? ' ORDER BY x.id LIMIT 2' : '') . ') s WHERE y.id < ' . rint(0, 40) } } ],
+	[ 4, sub {
+		# issue 6, finding 2: outer columns in the select list of a lateral
+		# subquery over a foreign outer join
+		+{ sql => 'SELECT y.g, s1.* FROM @K y, LATERAL (SELECT y.id c1, s0.* FROM (SELECT y.g AS yg, x.k, x.id AS xid FROM @S x) s0 '
+			. pick('RIGHT', 'LEFT', 'FULL', 'INNER') . ' JOIN @T z ON (s0.xid = z.id' . (rand() < 0.5 ? ' AND s0.k = z.k' : '') . ')) s1 '
+			. 'WHERE y.id < ' . rint(0, 12) . ' AND s1.k = ' . rkey() } } ],
+	[ 3, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT y.id, s.* FROM @K y LEFT JOIN LATERAL (SELECT x.id, x.g + y.g AS sg, z.kc, y.c AS yc FROM @S x '
+			. pick('LEFT', 'INNER') . ' JOIN @T z ON ' . skeyjoin($m, 'x', 'z') . ' WHERE x.g = y.g AND x.id BETWEEN y.id AND y.id + '
+			. rint(0, 30) . ') s ON true WHERE y.id < ' . rint(0, 40) } } ],
+	[ 3, sub {
+		+{ sql => 'SELECT y.id, s.* FROM @K y CROSS JOIN LATERAL (SELECT count(*) AS n, max(x.id) AS mx, y.k AS yk, y.cp AS ycp FROM @S x WHERE x.'
+			. pick('g = y.g', 'kc = y.kc', 'c = y.c', 'id BETWEEN y.id - 5 AND y.id + 5') . ') s WHERE y.id < ' . rint(0, 30) } } ],
+	[ 2, sub {
+		# parameterized float and unordered aggregates
+		+{ sql => 'SELECT y.id, s.* FROM @K y CROSS JOIN LATERAL (SELECT ' . join(', ', fagg(), fagg(), bagg())
+			. ' FROM @S x WHERE x.' . pick('g = y.g', 'c = y.c', 'id BETWEEN y.id - 9 AND y.id + 9') . ') s WHERE y.id < ' . rint(0, 20),
+		  float => 1, bag => 1 } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT y.id, s.id, s.yid FROM @K y, LATERAL (SELECT x.id, y.id AS yid FROM @S x WHERE x.k = y.k ORDER BY x.id '
+			. pick('', 'DESC') . ' LIMIT 2) s WHERE y.id < ' . rint(0, 30) } } ],
+	[ 3, sub {
+		+{ sql => 'SELECT x.id, s.* FROM @S x, LATERAL (SELECT x.g * 2 AS g2, x.k AS xk, count(*) AS n FROM @K y WHERE y.g = x.g) s WHERE '
+			. 'x.id < ' . rint(0, 60) . (rand() < 0.5 ? ' AND ' . satom('x') : '') } } ],
+	[ 3, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.id, s.* FROM @S x, LATERAL (SELECT x.k AS xk, x.v + z.v AS sv, z.id FROM @T z WHERE '
+			. skeyjoin($m, 'x', 'z') . ') s WHERE ' . satom('x') } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT y.id, s.* FROM @K y, LATERAL (SELECT y.g AS yg, x.id, z.id AS zid FROM @S x FULL JOIN @T z ON x.id = z.id '
+			. 'WHERE COALESCE(x.id, z.id) BETWEEN y.id AND y.id + ' . rint(0, 5) . ') s WHERE y.id < ' . rint(0, 30) } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT x.id, u FROM @S x, LATERAL unnest(ARRAY[x.g, x.dm, (x.cp).a]) u WHERE x.id < ' . rint(0, 300)
+			. ' AND ' . sfilt('x') } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT y.id, s.* FROM @K y, LATERAL (SELECT y.kc AS ykc, x.id FROM @S x WHERE x.kc = y.kc AND x.id < '
+			. rint(0, 200) . ') s WHERE y.id < ' . rint(0, 20) } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT y.id, s.x FROM @K y, LATERAL (SELECT x FROM @S x WHERE x.id = y.id + 1) s WHERE y.id < ' . rint(0, 30) } } ],
+
+	# ---- sublinks
+	[ 5, sub {
+		+{ sql => 'SELECT x.id, ' . sub_uncorr() . ' AS s, x.g FROM @S x WHERE ' . sfilt('x') } } ],
+	[ 4, sub {
+		+{ sql => 'SELECT x.id, ' . sub_corr('x') . ' AS s FROM @S x WHERE x.id < ' . rint(0, 40)
+			. (rand() < 0.4 ? ' AND ' . satom('x') : '') } } ],
+	[ 8, sub { +{ sql => 'SELECT x.id, x.k, x.c FROM @S x WHERE ' . sub_where('x') . (rand() < 0.5 ? ' AND ' . satom('x') : '') } } ],
+	[ 4, sub {
+		# issue 6, finding 1: GROUP BY an uncorrelated sublink
+		+{ sql => 'SELECT ' . sub_uncorr() . ' AS s, sum(x.g), count(*) FROM @S x' . maybe_sfilt('x') . ' GROUP BY 1' } } ],
+	[ 4, sub {
+		my ($sel, $grp) = pick_sgroup();
+		$sel = $sel eq '' ? '' : "$sel, ";
+		$grp = $grp eq '1' ? $sel =~ s/, $//r : $grp;
+		+{ sql => "SELECT $sel" . sub_uncorr() . ' AS s, count(*), sum(x.dm) FROM @S x' . maybe_sfilt('x')
+			. " GROUP BY $grp, " . pick('s', '(' . sub_uncorr() . ')') } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT ' . sub_corr('x') . ' AS s, count(*) FROM @S x WHERE x.id < ' . rint(0, 40) . ' GROUP BY 1' } } ],
+	[ 4, sub {
+		+{ sql => 'SELECT x.g, count(*), sum(x.dm) FROM @S x' . maybe_sfilt('x') . ' GROUP BY x.g HAVING '
+			. pick('count(*) > (SELECT count(*) FROM @T z WHERE z.g = ' . rint(0, 9) . ') / 10',
+				'x.g IN (SELECT z.g FROM @T z WHERE z.id < ' . rint(0, 100) . ')',
+				'EXISTS (SELECT 1 FROM @T z WHERE z.g = x.g AND z.id < ' . rint(0, 100) . ')',
+				'max(x.v) > (SELECT avg(z.v) FROM @T z)',
+				'NOT EXISTS (SELECT 1 FROM @T z WHERE z.g = x.g AND z.c = ' . rmood() . ')',
+				'sum(x.dm) > ALL (SELECT z.dm * 10 FROM @T z WHERE z.id < ' . rint(0, 30) . ')') } } ],
+	[ 4, sub {
+		+{ sql => 'SELECT DISTINCT ' . pick(sub_uncorr() . ', x.g', 'x.c, ' . sub_uncorr(),
+				'CASE WHEN (SELECT count(*) FROM @T z WHERE z.g = ' . rint(0, 9) . ') > ' . rint(50, 120) . ' THEN x.g ELSE -x.g END',
+				'CASE WHEN ' . sub_uncorr() . ' IS NULL THEN x.ct END',
+				'x.g IN (SELECT z.g FROM @T z WHERE z.id < ' . rint(0, 100) . ')')
+			. ' FROM @S x' . maybe_sfilt('x') } } ],
+	[ 1, sub {
+		+{ sql => 'SELECT DISTINCT (SELECT max(z.id) FROM @T z WHERE z.g = x.g), ' . pick('x.c', 'x.k COLLATE "C"', 'x.g')
+			. ' FROM @S x WHERE x.id < ' . rint(0, 40) } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT DISTINCT ON (x.g) x.g, x.id, ' . sub_uncorr() . ' FROM @S x' . maybe_sfilt('x') . ' ORDER BY x.g, x.id',
+		  ordered => 1 } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT x.id, x.k FROM @S x WHERE ' . satom('x') . ' ORDER BY ' . sub_uncorr() . ', x.id' . slimit(), ordered => 1 } } ],
+
+	# ---- CTEs
+	[ 3, sub {
+		+{ sql => 'WITH c AS ' . pick('', 'MATERIALIZED ', 'NOT MATERIALIZED ') . '(SELECT x.* FROM @S x WHERE ' . sfilt('x')
+			. ') SELECT c.g, count(*), sum(c.dm), min(c.k COLLATE "C") FROM c GROUP BY c.g' } } ],
+	[ 3, sub {
+		my ($m) = @_;
+		my $kc = skeycol($m);
+		my $mat = pick('', 'MATERIALIZED ');
+		# (inlined, a replicated table's scan joins the other table's shards)
+		+{ sql => "WITH c AS $mat(SELECT x.id, x.k, x.c FROM \@S x WHERE x.$kc = " . skeyval($m)
+			. ') SELECT c.*, y.g FROM c JOIN @T y ON y.id = c.id',
+		  explain => $mat || $m->{kind} ne 'rep' ? [ key_lookup_re($m) ] : undef } } ],
+	[ 2, sub {
+		+{ sql => 'WITH c AS (SELECT x.g, count(*) n, sum(x.v) sv FROM @S x' . maybe_sfilt('x')
+			. ' GROUP BY x.g) SELECT a.g, a.n, b.n, a.sv FROM c a LEFT JOIN c b ON b.g = a.g + 1', float => 1 } } ],
+	[ 2, sub {
+		+{ sql => 'WITH RECURSIVE r(id, n, k) AS (SELECT x.id, 1, x.k FROM @S x WHERE x.id = ' . rint(-3, 990)
+			. ' UNION ALL SELECT x.id, r.n + 1, x.k FROM r JOIN @S x ON x.id = r.id + 1 WHERE r.n < ' . rint(1, 6)
+			. ') SELECT * FROM r' } } ],
+	[ 2, sub {
+		+{ sql => 'WITH c AS ' . pick('', 'MATERIALIZED ') . '(SELECT x FROM @S x WHERE ' . sfilt('x')
+			. ') SELECT (c.x).id, (c.x).k, (c.x).cp FROM c' } } ],
+	[ 1, sub {
+		+{ sql => 'WITH a AS MATERIALIZED (SELECT x.id, x.kc FROM @S x WHERE ' . satom('x')
+			. '), b AS MATERIALIZED (SELECT y.id, y.kc FROM @T y WHERE ' . satom('y', '@T')
+			. ') SELECT a.id, b.id FROM a JOIN b ON a.kc = b.kc WHERE a.id < ' . rint(0, 100) . ' AND b.id < ' . rint(0, 100) } } ],
+
+	# ---- window functions over the scan
+	[ 6, sub {
+		my @w = map { wfunc() } 1 .. rint(1, 3);
+		my $fl = grep { /avg|sum\(x\.v|percent_rank/ } @w;
+		+{ sql => 'SELECT x.id, ' . join(', ', @w) . ' FROM @S x' . maybe_sfilt('x'), float => $fl ? 1 : 0 } } ],
+	[ 2, sub {
+		my ($m) = @_;
+		my $g = rint(0, 9);
+		+{ sql => "SELECT x.id, x.k, rank() OVER (PARTITION BY x.c ORDER BY x.id), sum(x.g) OVER () FROM \@S x WHERE x.g = $g",
+		  explain => [ qr/Remote SQL: SELECT .* WHERE .*\bg = $g\b/ ] } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT x.g, count(*), sum(count(*)) OVER (), rank() OVER (ORDER BY count(*) DESC, x.g) FROM @S x'
+			. maybe_sfilt('x') . ' GROUP BY x.g ORDER BY x.g', ordered => 1 } } ],
+
+	# ---- collations
+	[ 3, sub {
+		my ($m) = @_;
+		my $v = rkey();
+		+{ sql => "SELECT x.id, x.k FROM \@S x WHERE x.k = $v COLLATE ci",
+		  explain_not => $m->{kind} eq 'text' ? [ qr/Shards: 1 of 4/ ] : undef } } ],
+	[ 2, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.id, x.k FROM @S x WHERE x.k ' . pick('COLLATE ci ', 'COLLATE "C" ', '') . 'IN (' . rkeys() . ')' } } ],
+	[ 3, sub {
+		my ($m) = @_;
+		my $v = rkey();
+		+{ sql => "SELECT x.id, x.k, x.kc FROM \@S x WHERE x.k = $v",
+		  explain => $m->{kind} eq 'text' ? [ qr/Shards: 1 of 4/ ] : undef } } ],
+	# a key of a nondeterministic collation: placed (and pruned) by its
+	# collation's hash, so that equal keys share a shard
+	[ 3, sub {
+		my ($m) = @_;
+		my $v = rkey();
+		+{ sql => "SELECT x.id, x.k, x.kc FROM \@S x WHERE x.kc = $v",
+		  explain => $m->{kind} eq 'textci' ? [ qr/Shards: 1 of 4/ ] : undef } } ],
+	[ 2, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.id, x.kc FROM @S x WHERE x.kc ' . pick('', 'COLLATE "C" ', 'COLLATE "default" ') . 'IN (' . rkeys() . ')' } } ],
+	[ 2, sub { +{ sql => 'SELECT x.id, x.k FROM @S x WHERE x.k COLLATE "C" ' . cmpop() . ' ' . rkey() } } ],
+	[ 3, sub { +{ sql => 'SELECT x.id, x.kc FROM @S x WHERE ' . pick('x.kc = ', 'x.kc <> ', 'x.kc > ', 'x.kc COLLATE "C" = ', 'x.kc <= ') . rkey() } } ],
+	[ 4, sub {
+		my $gk = pick('x.kc', 'x.k COLLATE ci', 'x.kc, x.g', 'x.kc COLLATE "C"', 'x.k COLLATE "C"', 'lower(x.kc)');
+		+{ sql => 'SELECT count(*), min(x.id), max(x.id), min(x.k COLLATE "C"), count(DISTINCT x.g) FROM @S x' . maybe_sfilt('x')
+			. " GROUP BY $gk" . (rand() < 0.3 ? ' HAVING count(*) > ' . rint(1, 30) : '') } } ],
+	[ 3, sub {
+		+{ sql => 'SELECT upper(s.d) FROM (SELECT DISTINCT ' . pick('x.kc', 'x.k COLLATE ci') . ' AS d FROM @S x' . maybe_sfilt('x') . ') s' } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT DISTINCT ' . pick('x.k COLLATE "C"', 'x.kc COLLATE "C"', 'x.k') . ' FROM @S x' . maybe_sfilt('x') . ' ORDER BY 1' . slimit(),
+		  ordered => 1 } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT count(DISTINCT x.kc), count(DISTINCT x.k COLLATE ci), count(DISTINCT x.k COLLATE "C"), count(DISTINCT x.k) FROM @S x'
+			. maybe_sfilt('x') } } ],
+	[ 4, sub {
+		+{ sql => 'SELECT x.id, x.k, x.kc FROM @S x' . maybe_sfilt('x') . ' ORDER BY '
+			. pick('x.kc', 'x.k COLLATE ci', 'x.k COLLATE "C"', 'x.kc COLLATE "C"', 'x.k', 'x.kc DESC', 'x.k COLLATE "C" DESC NULLS LAST')
+			. ', x.id' . slimit(), ordered => 1 } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT x.id, y.id FROM @S x JOIN @T y ON ' . pick('x.kc = y.kc', 'x.k = y.k COLLATE ci', 'x.k COLLATE "C" = y.k', 'x.kc = y.k')
+			. ' WHERE x.id < ' . rint(0, 60) . ' AND y.id < ' . rint(0, 60) } } ],
+	[ 1, sub { +{ sql => 'SELECT x.id FROM @S x WHERE x.k = x.kc' } } ],
+	[ 1, sub { +{ sql => 'SELECT x.id FROM @S x WHERE x.kc LIKE ' . sqlq(pick('a%', 'x%')) } } ],
+	[ 2, sub {
+		my ($m) = @_;
+		# a pruned key lookup with the key's own collation
+		my $kc = skeycol($m);
+		+{ sql => "SELECT x.id, x.kc FROM \@S x WHERE x.$kc = " . skeyval($m) . ' OR x.' . $kc . ' = ' . skeyval($m) } } ],
+
+	# ---- enums, domains, composites
+	[ 5, sub { +{ sql => 'SELECT x.id, x.c, x.ct, x.dm, x.cp FROM @S x WHERE ' . sfilt('x') } } ],
+	[ 4, sub {
+		my $k = pick('x.c', 'x.ct', 'x.cp', '(x.cp).a', 'x.dm', 'x.c, x.ct', '(x.cp).b');
+		my $n = () = $k =~ /,/g;
+		+{ sql => "SELECT $k, count(*), min(x.ct), max(x.c), max(x.dm), min((x.cp).a), sum(x.dm) FROM \@S x" . maybe_sfilt('x')
+			. " GROUP BY $k ORDER BY " . join(', ', 1 .. $n + 1) . pick('', ' DESC'), ordered => 1 } } ],
+	[ 3, sub {
+		my $k = pick('x.ct', 'x.c', 'x.cp', 'x.dm', 'x.ct, x.c', 'x.c, x.cp');
+		+{ sql => "SELECT DISTINCT $k FROM \@S x" . maybe_sfilt('x')
+			. ' ORDER BY 1' . pick('', ' DESC') . ($k =~ /,/ ? ', 2' . pick('', ' DESC') : '') . slimit(), ordered => 1 } } ],
+	[ 3, sub {
+		+{ sql => 'SELECT x.id, x.' . pick('ct', 'c', 'cp', 'dm') . ' FROM @S x' . maybe_sfilt('x') . ' ORDER BY x.'
+			. pick('ct', 'c', 'cp', 'dm', 'ct DESC', 'c NULLS FIRST', 'cp DESC') . ', x.id' . slimit(), ordered => 1 } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT x.id, x.dm + 1, x.dm::int * 2, ' . pick('(x.g - 5)::posint', 'x.g::posint', '(x.dm - 1)::posint')
+			. ' FROM @S x WHERE x.id < ' . rint(0, 300) } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT sum(x.dm), avg(x.dm), max(x.dm), min(x.c), max(x.ct), max((x.cp).b), count(DISTINCT x.c), count(DISTINCT x.ct) FROM @S x'
+			. maybe_sfilt('x') } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT x.id, enum_first(x.c), x.c::text, x.ct < ' . rmood() . ", x.c = x.ct, (x.cp).*, x.cp::text FROM \@S x WHERE "
+			. sfilt('x') } } ],
+
+	# ---- float aggregates
+	[ 8, sub {
+		my ($sel, $grp) = pick_sgroup();
+		my @a = map { fagg() } 1 .. rint(1, 5);
+		my $gb = rand() < 0.25 ? '' : " GROUP BY $grp";
+		$sel = $gb eq '' ? '' : $sel;
+		$grp = $sel if $grp eq '1';
+		+{ sql => 'SELECT ' . join(', ', grep { $_ ne '' } $sel, @a) . ' FROM @S x' . maybe_sfilt('x') . $gb,
+		  float => 1 } } ],
+	[ 3, sub {
+		my ($m) = @_;
+		my @a = ('count(*)', map { pick('avg(x.v)', 'sum(x.v)', 'variance(x.v)', 'stddev(x.v)', 'var_pop(x.v)',
+			'stddev_pop(x.v)', 'corr(x.v, x.g)', 'covar_samp(x.v, x.g)', 'regr_slope(x.v, x.g)') } 1 .. rint(1, 4));
+		+{ sql => 'SELECT x.g, ' . join(', ', @a) . ' FROM @S x WHERE x.v > ' . rint(-400, 400) . ' GROUP BY x.g',
+		  float => 1, explain => [ qr/Relations: Aggregate on \w+/ ] } } ],
+	[ 2, sub {
+		my ($m, $t) = @_;
+		+{ sql => 'SELECT x.c, avg(y.v), sum(x.v + y.v), stddev(y.w) FROM @S x JOIN @T y ON ' . skeyjoin($m, 'x', 'y')
+			. ' GROUP BY x.c', float => 1 } } ],
+
+	# ---- aggregates without ORDER BY, compared as bags
+	[ 6, sub {
+		my ($sel, $grp) = pick_sgroup();
+		my @a = map { bagg() } 1 .. rint(1, 3);
+		my $gb = rand() < 0.2 ? '' : " GROUP BY $grp";
+		$sel = $gb eq '' ? '' : $sel;
+		$grp = $sel if $grp eq '1';
+		+{ sql => 'SELECT ' . join(', ', grep { $_ ne '' } $sel, @a) . ' FROM @S x WHERE '
+			. pick('x.id < ' . rint(0, 200), sfilt('x'), 'x.g = ' . rint(0, 9)) . $gb,
+		  bag => 1, float => scalar(grep { /x\.v/ } @a) } } ],
+	[ 2, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.g, ' . join(', ', map { bagg() } 1 .. rint(1, 2)) . ', ' . fagg() . ' FROM @S x JOIN @T y ON '
+			. skeyjoin($m, 'x', 'y') . ' WHERE y.g > ' . rint(0, 9) . ' GROUP BY x.g', bag => 1, float => 1 } } ],
+
+	# ---- exact aggregates and push-down (EXPLAIN on a sample)
+	[ 5, sub {
+		my ($sel, $grp) = pick_sgroup();
+		my @a = map { eagg() } 1 .. rint(1, 4);
+		$grp = $sel if $grp eq '1';
+		+{ sql => 'SELECT ' . join(', ', grep { $_ ne '' } $sel, @a) . ' FROM @S x' . maybe_sfilt('x') . " GROUP BY $grp"
+			. (rand() < 0.3 ? ' HAVING count(*) > ' . rint(0, 20) : '') } } ],
+	[ 4, sub {
+		my @a = ('count(*)', map { pick('sum(x.g)', 'max(x.id)', 'min(x.k)', 'count(x.v)', 'min(x.g)', 'sum(x.id)') } 1 .. rint(1, 3));
+		+{ sql => 'SELECT x.g, ' . join(', ', @a) . ' FROM @S x GROUP BY x.g',
+		  explain => [ qr/Relations: Aggregate on \w+/ ] } } ],
+	[ 4, sub {
+		my ($m) = @_;
+		my $kc = skeycol($m);
+		+{ sql => "SELECT x.*, x FROM \@S x WHERE x.$kc = " . skeyval($m),
+		  explain => [ key_lookup_re($m), qr/Remote SQL: .*WHERE/ ] } } ],
+	[ 4, sub {
+		my ($m) = @_;
+		my $n = rint(1, 9);
+		+{ sql => 'SELECT x.id, x.k, x.g FROM @S x ORDER BY x.id' . pick('', ' DESC') . " LIMIT $n",
+		  ordered => 1, explain => [ qr/Remote SQL: .*ORDER BY .*\bLIMIT $n\b/ ] } } ],
+	[ 4, sub {
+		my ($m, $t) = @_;
+		my $co = colocated($m, $t);
+		+{ sql => 'SELECT x.id, x.k, y.g, y.c FROM @S x JOIN @T y ON ' . skeyjoin($m, 'x', 'y') . ' WHERE x.g = ' . rint(0, 9),
+		  explain => $co ? [ qr/\A(?!.*Foreign Scan.*Foreign Scan).*Relations: \(\w+\) INNER JOIN \(\w+\)/s ] : undef } } ],
+	[ 2, sub {
+		my ($m, $t) = @_;
+		my $co = colocated($m, $t) && $t->{kind} ne 'rep';
+		+{ sql => 'SELECT count(*), sum(x.g), max(y.id) FROM @S x JOIN @T y ON ' . skeyjoin($m, 'x', 'y'),
+		  explain => $co ? [ qr/Relations: Aggregate on \(\w+\) INNER JOIN \(\w+\)/ ] : undef } } ],
+	[ 2, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT DISTINCT x.g FROM @S x',
+		  explain => [ qr/Relations: Grouping on \w+/ ] } } ],
+	[ 3, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.id, x.k FROM @S x WHERE x.id = (SELECT max(z.id) FROM @T z WHERE z.g = ' . rint(0, 9) . ')',
+		  explain => $m->{kind} eq 'hash' || $m->{kind} eq 'mod' ? [ qr/Shards: chosen at run time, of 4/ ] : undef } } ],
+);
+# more shapes: whole rows sorted, grouped and compared; the remote-text
+# column ct in join conditions, FILTER, HAVING and row comparisons;
+# sublinks in join conditions and LIMIT; prepared statements with generic
+# plans (run-time pruning) over lateral and whole-row shapes
+push @shape_templates, (
+	[ 2, sub { +{ sql => 'SELECT x FROM @S x' . maybe_sfilt('x') . ' ORDER BY x' . pick('', ' DESC') . slimit(), ordered => 1 } } ],
+	[ 2, sub { +{ sql => 'SELECT count(*), count(DISTINCT s.x) FROM (SELECT x FROM @S x' . maybe_sfilt('x') . ' GROUP BY x) s' } } ],
+	[ 2, sub { +{ sql => 'SELECT DISTINCT x FROM @S x WHERE ' . sfilt('x') } } ],
+	[ 1, sub { +{ sql => 'SELECT DISTINCT ON (x.c) x FROM @S x' . maybe_sfilt('x') . ' ORDER BY x.c, x.id', ordered => 1 } } ],
+	[ 2, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.id FROM @S x WHERE EXISTS (SELECT 1 FROM @T y WHERE ' . skeyjoin($m, 'y', 'x')
+			. ' AND ' . pick('y = x', 'y.cp = x.cp', 'y IS DISTINCT FROM x', '(y.g, y.k) = (x.g, x.k)') . ')'
+			. (rand() < 0.5 ? ' AND ' . satom('x') : '') } } ],
+	[ 2, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.id, y.id, z.id, x, z FROM @S x JOIN @T y ON ' . skeyjoin($m, 'x', 'y') . ' '
+			. pick('JOIN', 'LEFT JOIN') . ' @S z ON ' . skeyjoin($m, 'z', 'x') . ' AND z.g > ' . rint(0, 9)
+			. ' WHERE x.id < ' . rint(0, 200) } } ],
+	[ 3, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.id, y.id FROM @S x JOIN @T y ON ' . skeyjoin($m, 'x', 'y') . ' AND '
+			. pick('x.ct < y.c', 'x.ct = y.ct', 'x.ct > y.ct', 'x.c <= y.ct', 'x.cp < y.cp', 'x.dm > y.dm', 'x.kc = y.k')
+			. ' WHERE x.id < ' . rint(0, 400) } } ],
+	[ 3, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.g, count(*) FILTER (WHERE x.ct ' . cmpop() . ' ' . rmood() . '), max(x.ct) FILTER (WHERE x.c > '
+			. rmood() . '), count(*) FILTER (WHERE x.kc = ' . rkey() . ') FROM @S x GROUP BY x.g'
+			. (rand() < 0.5 ? ' HAVING max(x.ct) ' . cmpop() . ' ' . rmood() : '') } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT x.id, x.ct FROM @S x WHERE ' . pick('(x.ct, x.id) < (' . rmood() . ', ' . rsid() . ')',
+				'x.ct BETWEEN ' . rmood() . ' AND ' . rmood(), 'x.ct = ANY(ARRAY[' . rmoods() . ']::mood[])',
+				'x.ct::text < ' . rmood(), 'x.ct IS DISTINCT FROM ' . rmood(), 'GREATEST(x.ct, x.c) = ' . rmood()) } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT x.id, rank() OVER (PARTITION BY x.ct ORDER BY x.c, x.id), max(x.ct) OVER (ORDER BY x.id ROWS 3 PRECEDING) FROM @S x'
+			. maybe_sfilt('x') } } ],
+	[ 2, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.id, y.g FROM @S x JOIN @T y ON ' . skeyjoin($m, 'x', 'y') . ' AND y.g = (SELECT max(z.g) FROM @T z WHERE z.id < '
+			. rint(0, 200) . ')' . (rand() < 0.5 ? ' AND x.id < ' . rint(0, 500) : '') } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT x.id, x.k FROM @S x' . maybe_sfilt('x') . ' ORDER BY x.id LIMIT (SELECT count(*) FROM @T z WHERE z.g = '
+			. rint(0, 9) . ') / ' . rint(10, 60) . (rand() < 0.4 ? ' OFFSET (SELECT min(z.g) FROM @T z)' : ''), ordered => 1 } } ],
+	[ 4, sub {
+		my ($m) = @_;
+		my $n = 'p' . int(rand(1e9));
+		my $kc = skeycol($m);
+		my $ty = $kc eq 'id' ? 'int' : 'text';
+		my $body = pick(
+			"SELECT x FROM \@S x WHERE x.$kc = \$1",
+			"SELECT x.id, x.k FROM \@S x WHERE x.$kc = \$1 OR x.$kc = \$2",
+			"SELECT y.id, s.* FROM \@K y, LATERAL (SELECT y.g AS yg, x FROM \@S x WHERE x.$kc = \$1 AND x.id >= y.id) s WHERE y.id < 5",
+			"SELECT x.id, (SELECT z.k FROM \@T z WHERE z.id = x.id) FROM \@S x WHERE x.$kc = \$2",
+			"SELECT count(*), max(x.ct), sum(x.v) FROM \@S x WHERE x.$kc IN (\$1, \$2)",
+			"SELECT x.id, x.k FROM \@S x WHERE x.k = \$3 COLLATE ci",
+			"SELECT x.id, y.k FROM \@S x JOIN \@T y ON " . skeyjoin($m, 'x', 'y') . " WHERE x.$kc = \$1");
+		my $sql = 'SET plan_cache_mode = ' . pick('force_generic_plan', 'force_custom_plan') . "; PREPARE $n($ty, $ty, text) AS $body;";
+		$sql .= " EXECUTE $n(" . skeyval($m) . ', ' . (rand() < 0.2 ? 'NULL' : skeyval($m)) . ', ' . rkey() . ');' for 1 .. 4;
+		+{ sql => $sql . " DEALLOCATE $n; RESET plan_cache_mode;", float => 1 } } ],
+	# (whole rows of two different foreign tables have different types,
+	# those of their local twins do not: one table on both sides)
+	[ 1, sub {
+		+{ sql => 'SELECT x FROM @S x WHERE ' . sfilt('x') . ' ' . pick('UNION', 'UNION ALL', 'INTERSECT', 'EXCEPT')
+			. ' SELECT y FROM @S y WHERE ' . sfilt('y') } } ],
+	[ 1, sub {
+		+{ sql => 'SELECT x.* FROM @S x WHERE ' . sfilt('x') . ' ' . pick('UNION', 'UNION ALL', 'INTERSECT', 'EXCEPT')
+			. ' SELECT y.* FROM @T y WHERE ' . sfilt('y', '@T') } } ],
+	[ 1, sub {
+		+{ sql => 'WITH RECURSIVE r AS (SELECT x, 1 AS n FROM @S x WHERE x.id = ' . rint(-3, 990)
+			. ' UNION ALL SELECT y, r.n + 1 FROM r JOIN @S y ON y.id = (r.x).id + 1 WHERE r.n < 4) SELECT * FROM r' } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT x.id FROM @S x WHERE x.k IS ' . pick('', 'NOT ') . 'NULL AND ' . satom('x') } } ],
+);
+
+# outer joins whose nullable side brings expressions (PlaceHolderVars),
+# anti joins (LEFT JOIN ... WHERE inner key IS NULL) with inner columns in
+# the select list, aggregates over outer joins
+push @shape_templates, (
+	[ 4, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.id, ' . pick('y.id', 'y.g', 'y', 'y.k, y.c', 'x.k, y.cp', 'y.id IS NULL') . ' FROM @S x LEFT JOIN @T y ON '
+			. skeyjoin($m, 'x', 'y') . (rand() < 0.5 ? ' AND ' . satom('y', '@T') : '') . ' WHERE y.id IS NULL'
+			. (rand() < 0.5 ? ' AND ' . satom('x') : ' AND x.id < ' . rint(0, 500)) } } ],
+	[ 4, sub {
+		my ($m) = @_;
+		my $phv = join(', ', map { pick('1 AS one', 'y.g + 1 AS g1', "y.k || '!' AS kx", "coalesce(y.c, 'ok') AS cc",
+			'y.v * 2 AS v2', 'y AS yrow', "NULL::text AS nothing", 'y.cp AS cp', '(y.cp).a AS a') } 1 .. rint(1, 3));
+		my $jk = $m->{kind} =~ /^text/ ? "s.$m->{key} = x.$m->{key} AND s.id = x.id" : 's.id = x.id';
+		+{ sql => "SELECT x.id, s.* FROM \@S x " . pick('LEFT', 'FULL', 'RIGHT') . " JOIN (SELECT y.id, y.k, y.kc, $phv FROM \@T y WHERE "
+			. pick(satom('y', '@T'), 'y.g > ' . rint(0, 9), 'y.id < ' . rint(0, 500)) . ") s ON $jk WHERE " . pick('x.id < ' . rint(0, 300), 'x.id IS NULL OR x.id < ' . rint(0, 100)) } } ],
+	[ 2, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT a.id, b.id, a.one, b.two FROM (SELECT x.id, x.k, x.kc, 1 AS one FROM @S x WHERE ' . satom('x')
+			. ') a FULL JOIN (SELECT y.id, y.k, y.kc, 2 AS two FROM @T y WHERE ' . satom('y', '@T') . ') b ON '
+			. ($m->{kind} =~ /^text/ ? "a.$m->{key} = b.$m->{key} AND a.id = b.id" : 'a.id = b.id') } } ],
+	[ 3, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.g, count(*), count(y.id), sum(y.dm), max(y.k), bool_or(y.id IS NULL) FROM @S x '
+			. pick('LEFT', 'FULL') . ' JOIN @T y ON ' . skeyjoin($m, 'x', 'y') . ' AND y.g > ' . rint(0, 9)
+			. ' GROUP BY x.g' } } ],
+	[ 2, sub {
+		my ($m) = @_;
+		+{ sql => 'SELECT x.id, y.id, coalesce(x.id, y.id) AS cid FROM @S x FULL JOIN @T y ON ' . skeyjoin($m, 'x', 'y')
+			. ' AND x.g <> y.g WHERE coalesce(x.id, y.id) < ' . rint(0, 300) } } ],
+);
+
+# the same shapes over the first data set (@D: d, dm or e; @E: e; @L:
+# d_local), whose many types (timestamptz under different time zones on
+# the coordinator and the shards, floats, intervals, arrays, uuid) make
+# whole rows and lateral references harder to get right
+push @shape_templates, (
+	[ 3, sub { +{ sql => 'SELECT x FROM @D x WHERE ' . filt('x') } } ],
+	[ 2, sub { +{ sql => 'SELECT x.id, x::text, row_to_json(x)::text FROM @D x WHERE x.id < ' . rint(0, 100) } } ],
+	[ 2, sub { +{ sql => 'SELECT (s.x).tz, (s.x).f, (s.x).iv FROM (SELECT x FROM @D x WHERE ' . filt('x') . ') s' } } ],
+	[ 3, sub {
+		+{ sql => 'SELECT x, y FROM @D x ' . pick('LEFT', 'FULL', 'INNER') . ' JOIN @E y ON y.id = x.id AND y.g > ' . rint(0, 9)
+			. ' WHERE x.id < ' . rint(0, 200) } } ],
+	[ 3, sub {
+		+{ sql => 'SELECT y.id, s.* FROM @L y, LATERAL (SELECT y.tz AS ytz, y.f AS yf, x.ts, x.iv, x.tz, x.arr FROM @D x WHERE x.id '
+			. pick('= y.id + 1', 'BETWEEN y.id AND y.id + 3') . ') s WHERE y.id < ' . rint(0, 30) } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT y.id, s.* FROM @L y LEFT JOIN LATERAL (SELECT y.t AS yt, x.id, z.tz FROM @D x LEFT JOIN @E z ON z.id = x.id '
+			. 'WHERE x.g = y.g AND x.id < y.id + 10) s ON true WHERE y.id < ' . rint(0, 30) } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT x.id, first_value(x.tz) OVER (PARTITION BY x.g ORDER BY x.id), lag(x.f) OVER (ORDER BY x.id), '
+			. 'count(x) OVER (PARTITION BY x.b) FROM @D x WHERE ' . filt('x') } } ],
+	[ 2, sub {
+		+{ sql => 'SELECT x.id, x.tz, (SELECT max(y.tz) FROM @E y WHERE y.g = ' . rint(0, 9) . '), '
+			. "x.tableoid = '\@D'::regclass FROM \@D x WHERE " . filt('x') } } ],
+	[ 1, sub {
+		+{ sql => 'SELECT (SELECT min(y.ts) FROM @E y WHERE y.g = ' . rint(0, 9) . ') AS s, count(*), max(x.tz) FROM @D x GROUP BY 1' } } ],
+);
+my $shape_totalw = 0;
+$shape_totalw += $_->[0] for @shape_templates;
+sub gen_shape_query
+{
+	my @a = @_;
+	my $x = rand($shape_totalw);
+	for my $t (@shape_templates)
+	{
+		return $t->[1]->(@a) if ($x -= $t->[0]) < 0;
+	}
+	return $shape_templates[-1][1]->(@a);
+}
+
+# ---------------------------------------------------------------- queries
+# $NG queries from the general mix, $NA from the aggregate, sort, limit
+# and distinct pool, $NS from the shapes pool.
+my $NG = $ENV{SHARDFDW_DIFF_QUERIES} // 1000;
+my $NA = $ENV{SHARDFDW_DIFF_AGG_QUERIES} // 1400;
+my $NS = $ENV{SHARDFDW_DIFF_SHAPE_QUERIES} // 3600;
+# one hash per query: foreign, local (SQL), pool, ordered, float, bag,
+# ctid_err, explain, explain_not
+my @Q;
+my %localname = (d => 'd_local', dm => 'd_local', e => 'e_local');
+for my $i (1 .. $NG + $NA)
+{
+	my ($sql, $ordered, $extra) = @{ $i <= $NG ? gen_query() : gen_agg_query() };
 	my $main = pick('d', 'd', 'dm', 'e');
 	my %f = (D => $main, E => 'e', Z => 'z', R => 'r', M => 'dm', H => 'd', L => 'd_local');
 	my %l = (D => $localname{$main}, E => 'e_local', Z => 'z_local', R => 'r_local',
 		M => 'd_local', H => 'd_local', L => 'd_local');
 	(my $fs = $sql) =~ s/\@([A-Z])\b/$f{$1}/g;
 	(my $ls = $sql) =~ s/\@([A-Z])\b/$l{$1}/g;
-	push @qtext, $fs;
-	push @qforeign, $fs;
-	push @qlocal, $ls;
-	push @qordered, $ordered;
+	push @Q, { %{ $extra // {} }, foreign => $fs, local => $ls, ordered => $ordered,
+		pool => $i <= $NG ? 'general' : 'aggregate' };
 }
+my @stabnames = sort keys %stab;
+for my $i (1 .. $NS)
+{
+	my $m = $stab{ pick(@smain) };
+	my $t = $stab{ rand() < 0.5 ? pick(@{ $m->{partner} }) : pick(@stabnames) };
+	my $q = gen_shape_query($m, $t);
+	my $dm = pick('d', 'd', 'dm', 'e');
+	my %f = (S => $m->{name}, T => $t->{name}, K => 's_local', O => 'oc',
+		D => $dm, E => 'e', L => 'd_local');
+	my %l = (S => $m->{local}, T => $t->{local}, K => 's_local', O => 'oc_local',
+		D => $localname{$dm}, E => 'e_local', L => 'd_local');
+	(my $fs = $q->{sql}) =~ s/\@([A-Z])\b/$f{$1}/g;
+	(my $ls = $q->{sql}) =~ s/\@([A-Z])\b/$l{$1}/g;
+	push @Q, { %$q, foreign => $fs, local => $ls, pool => 'shape' };
+}
+my $NQ = scalar @Q;
 
 # ---------------------------------------------------------------- run
 sub run_chunk
@@ -1075,7 +2034,7 @@ sub run_chunk
 	my ($queries, $from) = @_;
 	my $script = "\\set VERBOSITY terse\n\\pset null '<NULL>'\n"
 	  . "\\pset fieldsep '\xe2\x94\x82'\n\\pset tuples_only off\n\\pset footer on\n"
-	  . "SET TimeZone = 'America/New_York';\nSET extra_float_digits = 1;\n";
+	  . "SET TimeZone = 'America/New_York';\nSET extra_float_digits = 1;\n\\timing on\n";
 	for my $i ($from .. $#$queries)
 	{
 		my $q = $queries->[$i];
@@ -1098,9 +2057,10 @@ sub run_chunk
 # Run all queries in one psql session.  If the session dies (a backend
 # crash), the query it was running gets the error psql printed, the server
 # is waited for, and the rest runs in a new session.
+my $lost = 0;
 sub run_batch
 {
-	my ($queries) = @_;
+	my ($queries, $times) = @_;
 	my (%o, %e);
 	my $from = 0;
 	while ($from <= $#$queries)
@@ -1122,6 +2082,11 @@ sub run_batch
 					next;
 				}
 				next unless defined $cur;
+				if ($line =~ /^Time: ([\d.]+) ms/)
+				{
+					$times->[$cur] += $1 if $times;
+					next;
+				}
 				$line =~ s/^psql:[^:]*:\d+: //;
 				# error positions depend on the table names' lengths
 				$line =~ s/ at character \d+$//;
@@ -1131,6 +2096,7 @@ sub run_batch
 		last if $ended;
 		diag("psql session ended during Q$last (backend crash?); continuing after it");
 		push @{ $e{$last} }, 'SESSION LOST';
+		$lost++;
 		$node->poll_query_until('coord', 'SELECT true')
 		  or die "server did not come back after Q$last";
 		$from = $last + 1;
@@ -1144,67 +2110,222 @@ sub run_batch
 }
 
 my $t0 = time;
-my $fres = run_batch(\@qforeign);
+my @ftime;
+my $fres = run_batch([ map { $_->{foreign} } @Q ], \@ftime);
+my $flost = $lost;
 my $t1 = time;
-my $lres = run_batch(\@qlocal);
+my $lres = run_batch([ map { $_->{local} } @Q ]);
 my $t2 = time;
 diag(sprintf('%d queries: foreign side %ds, local side %ds', $NQ, $t1 - $t0, $t2 - $t1));
+for my $i ((sort { ($ftime[$b] // 0) <=> ($ftime[$a] // 0) } 0 .. $NQ - 1)[0 .. 4])
+{
+	diag(sprintf('slow: Q%d %.0f ms: %s', $i, $ftime[$i] // 0, substr($Q[$i]{foreign}, 0, 300)));
+}
 
+# ---------------------------------------------------------------- compare
+my $SEP = "\xe2\x94\x82";
+my $NUM = qr/-?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?/i;
+
+# the elements of an array literal, a JSON array or a string_agg(x, ';'),
+# sorted: aggregates without ORDER BY collect in any order
+sub bag_field
+{
+	my $f = shift;
+	if ($f =~ /^\{(.*)\}$/s)
+	{
+		my @el;
+		my ($cur, $inq, $esc) = ('', 0, 0);
+		for my $ch (split //, $1)
+		{
+			if ($esc) { $cur .= $ch; $esc = 0; next; }
+			if ($ch eq '\\') { $cur .= $ch; $esc = 1; next; }
+			if ($ch eq '"') { $inq = !$inq; $cur .= $ch; next; }
+			if ($ch eq ',' && !$inq) { push @el, $cur; $cur = ''; next; }
+			$cur .= $ch;
+		}
+		push @el, $cur;
+		return '{' . join(',', sort @el) . '}';
+	}
+	return '[' . join(', ', sort split(/, /, $1)) . ']' if $f =~ /^\[(.*)\]$/s;
+	return join(';', sort split(/;/, $f, -1)) if $f =~ /;/;
+	return $f;
+}
+# floats: 10 significant digits for sorting and a first comparison
+sub round_field
+{
+	my $f = shift;
+	return $f =~ /^$NUM$/ ? sprintf('%.9e', $f) : $f;
+}
+
+# A result as a list of [normalized line, line with bags sorted but
+# floats as printed (for the tolerant comparison)]: the header, the data
+# lines (sorted unless the query has a total ORDER BY) and "(N rows)", for
+# every statement the query ran, then the error lines.
 sub normalize
 {
-	my ($r, $ordered) = @_;
-	my @out = @{ $r->{out} };
-	# Every statement prints a header line, data lines and "(N rows)";
-	# for a multiset comparison, sort the data lines of each result.
-	unless ($ordered)
+	my ($r, $q) = @_;
+	my $nf = sub {
+		my $l = shift;
+		return [ $l, $l ] unless $q->{bag} || $q->{float};
+		my @f = split /\Q$SEP\E/, $l, -1;
+		@f = map { bag_field($_) } @f if $q->{bag};
+		my $b = join($SEP, @f);
+		@f = map { round_field($_) } @f if $q->{float};
+		return [ join($SEP, @f), $b ];
+	};
+	my (@res, @block);
+	my $in = 0;
+	my $flush = sub {
+		@block = sort { $a->[0] cmp $b->[0] } @block unless $q->{ordered};
+		push @res, @block;
+		@block = ();
+	};
+	for my $l (@{ $r->{out} })
 	{
-		my (@res, @block);
-		my $in = 0;
-		for my $l (@out)
+		if (!$in) { push @res, [ $l, $l ]; $in = 1; next; }
+		if ($l =~ /^\(\d+ rows?\)$/)
 		{
-			if (!$in) { push @res, $l; $in = 1; @block = (); next; }
-			if ($l =~ /^\(\d+ rows?\)$/)
-			{
-				push @res, sort(@block), $l;
-				$in = 0;
-				next;
-			}
-			push @block, $l;
+			$flush->();
+			push @res, [ $l, $l ];
+			$in = 0;
+			next;
 		}
-		push @res, sort @block if $in;
-		@out = @res;
+		push @block, $nf->($l);
 	}
-	my @err = grep { $_ ne '' } @{ $r->{err} };
-	return join("\n", @out, map { "STDERR: $_" } @err) . "\n";
+	$flush->();
+	push @res, map { [ "STDERR: $_", "STDERR: $_" ] } grep { $_ ne '' } @{ $r->{err} };
+	return \@res;
 }
 
-my ($nonempty, $errors, $mismatches, $silent) = (0, 0, 0, 0);
+# equal within a relative tolerance of 1e-9 (floats only)
+sub close_enough
+{
+	my ($x, $y) = @_;
+	return 1 if $x eq $y;
+	my @a = split /\Q$SEP\E/, $x, -1;
+	my @b = split /\Q$SEP\E/, $y, -1;
+	return 0 unless @a == @b;
+	for my $i (0 .. $#a)
+	{
+		next if $a[$i] eq $b[$i];
+		return 0 unless $a[$i] =~ /^$NUM$/ && $b[$i] =~ /^$NUM$/;
+		my $d = abs($a[$i] - $b[$i]);
+		my $mag = abs($a[$i]) > abs($b[$i]) ? abs($a[$i]) : abs($b[$i]);
+		return 0 unless $d <= 1e-9 * $mag || $d < 1e-12;
+	}
+	return 1;
+}
+
+sub same_result
+{
+	my ($f, $l, $q) = @_;
+	return 1 if join("\n", map { $_->[0] } @$f) eq join("\n", map { $_->[0] } @$l);
+	return 0 unless $q->{float} && @$f == @$l;
+	for my $i (0 .. $#$f)
+	{
+		return 0 unless close_enough($f->[$i][1], $l->[$i][1]);
+	}
+	return 1;
+}
+
+my ($mismatches, %pool_stats) = (0);
 for my $i (0 .. $NQ - 1)
 {
-	my $f = normalize($fres->[$i], $qordered[$i]);
-	my $l = normalize($lres->[$i], $qordered[$i]);
-	$nonempty++ if grep { /^\((\d+) rows?\)$/ && $1 > 0 } @{ $lres->[$i]{out} };
-	$errors++ if @{ $lres->[$i]{err} };
+	my $q = $Q[$i];
+	my $f = normalize($fres->[$i], $q);
+	my $l = normalize($lres->[$i], $q);
+	my $st = $pool_stats{ $q->{pool} } //= { n => 0, nonempty => 0, errors => 0, silent => 0 };
+	$st->{n}++;
+	$st->{nonempty}++ if grep { /^\((\d+) rows?\)$/ && $1 > 0 } @{ $lres->[$i]{out} };
+	$st->{errors}++ if grep { $_ ne '' } @{ $lres->[$i]{err} };
 	# (a query that printed nothing was swallowed, say by a stray quote)
-	$silent++ unless grep { $_ ne '' } @{ $lres->[$i]{out} }, @{ $lres->[$i]{err} };
-	my $name = "Q$i: $qtext[$i]";
+	$st->{silent}++ unless grep { $_ ne '' } @{ $lres->[$i]{out} }, @{ $lres->[$i]{err} };
+	my $name = "Q$i: $q->{foreign}";
 	$name =~ s/\s+/ /g;
 	$name =~ s/#/\\#/g;
-	my $ok = is($f, $l, $name);
-	$mismatches++ unless $ok;
-	if (!$ok)
+	my $ok;
+	if ($q->{ctid_err})
 	{
-		diag("Q$i foreign SQL:\n$qforeign[$i]\nQ$i local SQL:\n$qlocal[$i]");
+		# the documented error for a ctid condition on a multi-shard table
+		my $ferr = join("\n", @{ $fres->[$i]{err} });
+		$ok = ok($ferr =~ /ERROR:.*ctid/i, "$name (documented ctid error)")
+		  or diag("Q$i: expected an error about ctid, got:\n"
+			  . join("\n", map { $_->[1] } @$f));
 	}
+	elsif (same_result($f, $l, $q))
+	{
+		$ok = pass($name);
+	}
+	else
+	{
+		$ok = is(join("\n", map { $_->[0] } @$f) . "\n", join("\n", map { $_->[0] } @$l) . "\n", $name);
+	}
+	next if $ok;
+	$mismatches++;
+	diag("Q$i foreign SQL:\n$q->{foreign}\nQ$i local SQL:\n$q->{local}");
 }
-diag("queries: $NQ, non-empty results: $nonempty, errors (both sides): $errors, mismatches: $mismatches");
-cmp_ok($NQ, '>=', 1600, 'at least 1600 generated queries');
-cmp_ok($NA, '>=', 1000, 'at least 1000 aggregate/sort/limit/distinct queries');
-cmp_ok($nonempty, '>=', $NQ / 3, 'at least a third of the queries returned rows');
-cmp_ok($errors, '<', $NQ / 10, 'errors are rare');
-is($silent, 0, 'every query printed a result or an error');
+diag("queries: $NQ, mismatches: $mismatches");
+# SHARDFDW_DIFF_DUMP=file: every query with its shardfdw result, to look at
+# what the generator produces
+if (my $dump = $ENV{SHARDFDW_DIFF_DUMP})
+{
+	open(my $fh, '>', $dump) or die "cannot write $dump: $!";
+	for my $i (0 .. $NQ - 1)
+	{
+		print $fh "===Q$i ($Q[$i]{pool}) $Q[$i]{foreign}\n",
+		  map { "$_\n" } @{ $fres->[$i]{out} }, @{ $fres->[$i]{err} };
+	}
+	close($fh);
+}
+for my $p (sort keys %pool_stats)
+{
+	my $st = $pool_stats{$p};
+	diag("pool $p: $st->{n} queries, $st->{nonempty} non-empty results, "
+		  . "$st->{errors} errors (local side), $st->{silent} silent");
+	# Guards on the generator itself (computed from the local side only,
+	# so they say nothing about shardfdw): a generator that stopped
+	# producing rows, or whose queries mostly fail, tests nothing.
+	die "generator: pool $p: fewer than a third of the queries returned rows"
+	  if $st->{nonempty} < $st->{n} / 3;
+	die "generator: pool $p: more than 10% of the queries fail"
+	  if $st->{errors} > $st->{n} / 10;
+	die "generator: pool $p: $st->{silent} queries printed nothing" if $st->{silent};
+}
+is($flost, 0, 'no psql session was lost on the shardfdw side (no backend crash)');
 
 # ---------------------------------------------------------------- push-down
+# Queries that have an expectation on their plan are run again under
+# EXPLAIN (VERBOSE, COSTS OFF): the first of every kind (the same
+# expectations on the same main table) and every 10th.  Losing a push-down
+# fails the test.
+my @ex;
+{
+	my (%seen, $n);
+	for my $i (0 .. $NQ - 1)
+	{
+		my $q = $Q[$i];
+		next unless $q->{explain} || $q->{explain_not};
+		my ($main) = $q->{foreign} =~ /\bFROM (\w+)/;
+		my $kind = join('|', $main // '', @{ $q->{explain} // [] }, '!', @{ $q->{explain_not} // [] });
+		push @ex, $i if !$seen{$kind}++ || $n++ % 10 == 0;
+	}
+}
+my $eres = run_batch([ map { "EXPLAIN (VERBOSE, COSTS OFF) $Q[$_]{foreign}" } @ex ]);
+for my $j (0 .. $#ex)
+{
+	my $i = $ex[$j];
+	my $q = $Q[$i];
+	my $plan = join("\n", @{ $eres->[$j]{out} }, @{ $eres->[$j]{err} });
+	my @bad;
+	push @bad, "does not match $_" for grep { $plan !~ $_ } @{ $q->{explain} // [] };
+	push @bad, "matches $_" for grep { $plan =~ $_ } @{ $q->{explain_not} // [] };
+	(my $name = "Q$i push-down: $q->{foreign}") =~ s/\s+/ /g;
+	$name =~ s/#/\\#/g;
+	ok(!@bad, $name) or diag("Q$i plan " . join(', ', @bad) . ":\n$plan");
+}
+diag(scalar(@ex) . ' plans checked');
+
+# fixed push-down checks
 sub explain_v
 {
 	my $q = shift;
