@@ -18,7 +18,8 @@ OBJS = \
 	src/import.o \
 	src/combine.o \
 	src/join.o \
-	src/upper.o
+	src/upper.o \
+	src/xact.o
 
 EXTENSION = shardfdw
 DATA = shardfdw--1.0.sql

@@ -1,7 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * connection.h
- *		  Cached shard connections and remote transactions (connection.c).
+ *		  Cached shard connections and pipelined batches (connection.c).
+ *
+ * The remote transaction state kept in a ShardConn (xact_depth, wrote,
+ * queued, prefetch_repair, ...) is managed by the transaction layer,
+ * xact.c.
  *
  * One ShardConn per (user mapping, shard) and backend, kept in a hash
  * table in CacheMemoryContext for the life of the session (or until
@@ -22,7 +26,16 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "foreign/foreign.h"
+#include "utils/hsearch.h"
 #include "utils/timestamp.h"
+
+/*
+ * The savepoint a speculative statement runs under (see
+ * shardconn_send_speculative): released in the same batch when the
+ * statement succeeds; when it failed, xact.c owes its rollback to the next
+ * batch.  At most one exists per connection.
+ */
+#define SHARDCONN_PREFETCH_SAVEPOINT "shardfdw_prefetch"
 
 typedef struct ShardConnKey
 {
@@ -220,6 +233,33 @@ extern void shardconn_report(int elevel, PGresult *res, ShardConn *c,
  * Returns false (and marks c broken) if that did not work in time.
  */
 extern bool shardconn_abandon(ShardConn *c);
+
+/*
+ * For the transaction layer (xact.c) -----------------------------------
+ */
+
+/* Iterate over every cached connection (see connection.c). */
+extern void shardconn_scan_begin(HASH_SEQ_STATUS *scan);
+extern ShardConn *shardconn_scan_next(HASH_SEQ_STATUS *scan);
+extern void shardconn_scan_end(HASH_SEQ_STATUS *scan);
+
+/*
+ * Complete the batch in flight on c (if any) and hand it to its owner, or,
+ * for an orphaned batch, check and drop its results.
+ */
+extern void shardconn_settle(ShardConn *c);
+
+/*
+ * Run one command on c during abort processing (interrupts held): bounded
+ * wait, errors reported as WARNING.  Returns success.
+ */
+extern bool shardconn_run_in_abort(ShardConn *c, const char *sql);
+
+/* Forget the results of c's last batch. */
+extern void shardconn_clear_batch(ShardConn *c);
+
+/* Close c's connection and forget its remote transaction state. */
+extern void shardconn_disconnect(ShardConn *c);
 
 /* "pN (host=..., port=...)", palloc'd: how messages name a shard. */
 extern char *shardconn_describe(ShardConn *c);

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * connection.c
- *		  Cached shard connections, pipelined batches, remote transactions.
+ *		  Cached shard connections and pipelined batches.
  *
  * Connections.  One ShardConn per (user mapping, shard) lives in a hash
  * table in CacheMemoryContext for the whole session.  Its PGconn is made on
@@ -12,23 +12,23 @@
  * are malloc'd and freed with the connection.
  *
  * Batches.  Every request is one batch in libpq pipeline mode: the
- * commands the connection owes (START TRANSACTION, SAVEPOINTs, queued
- * CLOSE / RELEASE), then the statement, then one Sync.  So starting the
- * remote transaction, DECLARE and the first FETCH cost one round trip.  At
- * most one batch is in flight per connection; a second user first
- * completes the pending one and hands it to its owner (ShardConnAbsorb).
- * A batch that starts the remote transaction on a connection that turns
- * out to be dead is sent again once on a fresh connection: nothing could
- * have been committed by it.
+ * commands the remote transaction owes (xact.c: START TRANSACTION, the
+ * rollback of a failed speculative statement, queued CLOSE / RELEASE, new
+ * SAVEPOINTs, in that order), then the statement(s), then one Sync.  So
+ * starting the remote transaction, DECLARE and the first FETCH cost one
+ * round trip.  At most one batch is in flight per connection; a second
+ * user first completes the pending one and hands it to its owner
+ * (ShardConnAbsorb).  A batch that starts the remote transaction on a
+ * connection that turns out to be dead is sent again once on a fresh
+ * connection: nothing could have been committed by it.
  *
- * Remote transactions.  A shard's remote transaction starts with the first
- * batch after the local transaction touched it: REPEATABLE READ, or
- * SERIALIZABLE when the local transaction is.  Local subtransactions are
- * mirrored by savepoints s<level>, created lazily; a released savepoint is
- * released in front of the next batch (free), a rolled-back one at once.
- * At local pre-commit every remote transaction is committed (all shards in
- * parallel); at abort it is rolled back after cancelling whatever is in
- * flight.  A connection whose state cannot be restored in time is closed.
+ * Speculative statements (shardconn_send_speculative) run under the
+ * savepoint SHARDCONN_PREFETCH_SAVEPOINT inside their batch, so that a
+ * failure of rows nobody asked for yet does not abort the remote
+ * transaction.
+ *
+ * Remote transactions are xact.c's: it decides what a batch owes and
+ * commits or rolls back through the functions exported here.
  *
  * Waiting.  Every wait is on a WaitEventSet including our latch, and checks
  * for interrupts, so statement_timeout and pg_cancel_backend work; the
@@ -58,6 +58,7 @@
 
 #include "connection.h"
 #include "option.h"
+#include "xact.h"
 
 /*
  * Sent at the head of a new connection's first batch, with its own Sync so
@@ -69,21 +70,12 @@
 	"SELECT pg_catalog.set_config('datestyle', 'ISO', false), " \
 	"pg_catalog.set_config('timezone', 'UTC', false)"
 
-/*
- * The savepoint a speculative statement runs under (released in the same
- * batch when it succeeds).  At most one exists per connection: one batch
- * is in flight at a time, and a failed one is rolled back first thing in
- * the next batch.
- */
-#define SHARDCONN_PREFETCH_SAVEPOINT "shardfdw_prefetch"
-
 /* How long abort processing waits for a shard before giving up on it. */
 #define SHARDCONN_ABORT_TIMEOUT_MS 30000
 
 static HTAB *ConnectionHash = NULL;
 
 /* Did the current transaction touch any connection? */
-static bool xact_got_connection = false;
 
 static void init_connection_hash(void);
 static void connect_entries(ForeignServer *server, UserMapping *user,
@@ -93,7 +85,6 @@ static void check_password_rules(UserMapping *user);
 static void check_password_used(UserMapping *user, ShardConn *c);
 static long ms_until(TimestampTz deadline);
 static void report_connect_failure(ShardConn *c, const char *detail);
-static void disconnect(ShardConn *c);
 static bool connection_is_usable(ShardConn *c);
 static int	wait_sockets(int n, pgsocket *socks, int *events, long timeout);
 static bool send_batch(ShardConn *c);
@@ -101,7 +92,6 @@ static ShardStmt *copy_stmts(const ShardStmt *stmts, int n);
 static void free_stmts(ShardStmt *stmts, int n);
 static const char *batch_sql(ShardConn *c);
 static void retry_batch(ShardConn *c);
-static void clear_batch(ShardConn *c);
 static void send_stmts(ShardConn *c, const ShardStmt *stmts, int nstmts,
 					   void *owner, ShardConnAbsorb absorb, bool speculative);
 static bool settle_speculative(ShardConn *c);
@@ -109,13 +99,8 @@ static int	batch_error_stmt(ShardConn *c);
 static void finish_batch(ShardConn *c);
 static bool poll_batch(ShardConn *c);
 static bool wait_batch_until(ShardConn *c, TimestampTz deadline);
-static void complete_other_owner(ShardConn *c);
 static void report_lost(int elevel, ShardConn *c);
 static bool ends_connection(const PGresult *res);
-static bool run_in_abort(ShardConn *c, const char *sql);
-static void xact_callback(XactEvent event, void *arg);
-static void subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-							 SubTransactionId parentSubid, void *arg);
 static void inval_callback(Datum arg, int cacheid, uint32 hashvalue);
 static char *malloc_strdup(const char *s);
 
@@ -151,8 +136,6 @@ init_connection_hash(void)
 	ctl.hcxt = CacheMemoryContext;
 	ConnectionHash = hash_create("shardfdw connections", 64, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	RegisterXactCallback(xact_callback, NULL);
-	RegisterSubXactCallback(subxact_callback, NULL);
 	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, inval_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(USERMAPPINGOID, inval_callback, (Datum) 0);
 }
@@ -170,14 +153,44 @@ shardconn_describe(ShardConn *c)
 					c->server_name ? c->server_name : "?");
 }
 
+/*
+ * shardconn_scan_begin / _next: every cached connection of the session,
+ * in no particular order.  Connections may be closed during the scan, not
+ * created.
+ */
+void
+shardconn_scan_begin(HASH_SEQ_STATUS *scan)
+{
+	if (ConnectionHash)
+		hash_seq_init(scan, ConnectionHash);
+	else
+		scan->hashp = NULL;
+}
+
+ShardConn *
+shardconn_scan_next(HASH_SEQ_STATUS *scan)
+{
+	if (scan->hashp == NULL)
+		return NULL;
+	return (ShardConn *) hash_seq_search(scan);
+}
+
+/* shardconn_scan_end: stop a scan before its end. */
+void
+shardconn_scan_end(HASH_SEQ_STATUS *scan)
+{
+	if (scan->hashp != NULL)
+		hash_seq_term(scan);
+}
+
 /* Close c's connection (if any) and forget its transaction state. */
-static void
-disconnect(ShardConn *c)
+void
+shardconn_disconnect(ShardConn *c)
 {
 	if (c->conn)
 		PQfinish(c->conn);
 	c->conn = NULL;
-	clear_batch(c);
+	shardconn_clear_batch(c);
 	c->busy = false;
 	c->xact_depth = 0;
 	c->xact_pending = false;
@@ -519,10 +532,10 @@ shardconn_get_many(ForeignServer *server, UserMapping *user,
 		}
 		/* the previous transaction's COMMIT has answered by now */
 		if (c->commit_deferred)
-			complete_other_owner(c);
+			shardconn_settle(c);
 		if (c->conn && c->xact_depth == 0 && !c->busy &&
 			!connection_is_usable(c))
-			disconnect(c);
+			shardconn_disconnect(c);
 		if (c->conn == NULL)
 			todo[ntodo++] = c;
 		else
@@ -536,7 +549,7 @@ shardconn_get_many(ForeignServer *server, UserMapping *user,
 	}
 	connect_entries(server, user, todo, ntodo);
 	pfree(todo);
-	xact_got_connection = true;
+	shardxact_note_connection();
 }
 
 /* shardconn_get: the connection to one shard; see connection.h. */
@@ -607,8 +620,8 @@ shardconn_queue(ShardConn *c, const char *sql)
 }
 
 /* Free what the last batch left in c. */
-static void
-clear_batch(ShardConn *c)
+void
+shardconn_clear_batch(ShardConn *c)
 {
 	if (c->batch_result)
 		PQclear(c->batch_result);
@@ -637,9 +650,7 @@ clear_batch(ShardConn *c)
 static bool
 send_batch(ShardConn *c)
 {
-	int			level = GetCurrentTransactionNestLevel();
 	int			nq = 0;
-	char		cmd[64];
 	ListCell   *lc;
 
 	if (!PQenterPipelineMode(c->conn))
@@ -657,53 +668,13 @@ send_batch(ShardConn *c)
 		c->setup_pending = false;
 	}
 
-	c->batch_began_xact = false;
-	if (c->xact_depth == 0)
-	{
-		const char *iso = IsolationIsSerializable() ?
-			"START TRANSACTION ISOLATION LEVEL SERIALIZABLE" :
-			"START TRANSACTION ISOLATION LEVEL REPEATABLE READ";
-
-		if (!PQsendQueryParams(c->conn, iso, 0, NULL, NULL, NULL, NULL, 0))
-			goto failed;
-		nq++;
-		c->xact_depth = 1;
-		c->batch_began_xact = true;
-	}
-	if (c->prefetch_repair)
-	{
-		/* undo a failed speculative statement before anything else */
-		if (!PQsendQueryParams(c->conn,
-							   "ROLLBACK TO SAVEPOINT " SHARDCONN_PREFETCH_SAVEPOINT,
-							   0, NULL, NULL, NULL, NULL, 0) ||
-			!PQsendQueryParams(c->conn,
-							   "RELEASE SAVEPOINT " SHARDCONN_PREFETCH_SAVEPOINT,
-							   0, NULL, NULL, NULL, NULL, 0))
-			goto failed;
-		nq += 2;
-		c->prefetch_repair = false;
-	}
-	foreach(lc, c->queued)
+	/* what the remote transaction owes first (xact.c) */
+	foreach(lc, shardxact_owed_commands(c))
 	{
 		if (!PQsendQueryParams(c->conn, lfirst(lc), 0, NULL, NULL, NULL,
 							   NULL, 0))
 			goto failed;
 		nq++;
-	}
-	list_free_deep(c->queued);
-	c->queued = NIL;
-
-	/*
-	 * New savepoints last: a queued RELEASE of an earlier savepoint of the
-	 * same level must not release the new one.
-	 */
-	while (c->xact_depth < level)
-	{
-		snprintf(cmd, sizeof(cmd), "SAVEPOINT s%d", c->xact_depth + 1);
-		if (!PQsendQueryParams(c->conn, cmd, 0, NULL, NULL, NULL, NULL, 0))
-			goto failed;
-		nq++;
-		c->xact_depth++;
 	}
 	c->batch_nowed = nq;
 
@@ -902,7 +873,7 @@ shardconn_speculative_error(ShardConn *c)
 		FlushErrorState();
 	}
 	PG_END_TRY();
-	clear_batch(c);
+	shardconn_clear_batch(c);
 	return edata;
 }
 
@@ -915,8 +886,8 @@ send_stmts(ShardConn *c, const ShardStmt *stmts, int nstmts, void *owner,
 		   ShardConnAbsorb absorb, bool speculative)
 {
 	if (c->busy)
-		complete_other_owner(c);
-	clear_batch(c);
+		shardconn_settle(c);
+	shardconn_clear_batch(c);
 
 	/* a dead idle connection is remade transparently */
 	if (c->xact_depth == 0 && PQstatus(c->conn) != CONNECTION_OK)
@@ -924,7 +895,7 @@ send_stmts(ShardConn *c, const ShardStmt *stmts, int nstmts, void *owner,
 		ForeignServer *server = GetForeignServer(c->serverid);
 		UserMapping *user = GetUserMapping(c->userid, c->serverid);
 
-		disconnect(c);
+		shardconn_disconnect(c);
 		connect_entries(server, user, &c, 1);
 	}
 	if (c->broken)
@@ -978,7 +949,7 @@ retry_batch(ShardConn *c)
 	c->xact_depth = 0;
 	list_free_deep(c->queued);
 	c->queued = NIL;
-	clear_batch(c);
+	shardconn_clear_batch(c);
 	c->batch_stmts = stmts;
 	c->batch_nstmts = nstmts;
 	connect_entries(server, user, &c, 1);
@@ -1198,8 +1169,8 @@ wait_batch_until(ShardConn *c, TimestampTz deadline)
  * Another user needs c while a batch is in flight: complete it and hand it
  * to its owner, or, for an orphaned batch, check and drop its results.
  */
-static void
-complete_other_owner(ShardConn *c)
+void
+shardconn_settle(ShardConn *c)
 {
 	ShardConn  *one[1];
 
@@ -1223,15 +1194,15 @@ complete_other_owner(ShardConn *c)
 					 errdetail_internal("%s",
 										PQresultErrorMessage(c->batch_error))));
 		if (c->batch_lost || c->batch_error)
-			disconnect(c);
+			shardconn_disconnect(c);
 		else
-			clear_batch(c);
+			shardconn_clear_batch(c);
 		return;
 	}
 	if (c->absorb)
 		c->absorb(c, c->owner);
 	else if (settle_speculative(c))
-		clear_batch(c);			/* nobody wanted what failed */
+		shardconn_clear_batch(c);			/* nobody wanted what failed */
 	else
 	{
 		PGresult   *res = shardconn_result(c);
@@ -1398,7 +1369,7 @@ shardconn_abandon(ShardConn *c)
 	/* results may be there already: no need to cancel then */
 	if (poll_batch(c) && !c->batch_lost)
 	{
-		clear_batch(c);
+		shardconn_clear_batch(c);
 		return true;
 	}
 	if (!c->batch_lost && (cancel = PQgetCancel(c->conn)) != NULL)
@@ -1412,12 +1383,12 @@ shardconn_abandon(ShardConn *c)
 	}
 	if (!c->batch_lost && wait_batch_until(c, deadline))
 	{
-		clear_batch(c);
+		shardconn_clear_batch(c);
 		return true;
 	}
 	c->broken = true;
 	c->busy = false;
-	clear_batch(c);
+	shardconn_clear_batch(c);
 	return false;
 }
 
@@ -1425,8 +1396,8 @@ shardconn_abandon(ShardConn *c)
  * Run sql on c during abort processing (interrupts held): bounded wait,
  * errors reported as WARNING.  Returns success.
  */
-static bool
-run_in_abort(ShardConn *c, const char *sql)
+bool
+shardconn_run_in_abort(ShardConn *c, const char *sql)
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   SHARDCONN_ABORT_TIMEOUT_MS);
@@ -1434,7 +1405,7 @@ run_in_abort(ShardConn *c, const char *sql)
 
 	if (c->conn == NULL || c->broken || PQstatus(c->conn) != CONNECTION_OK)
 		return false;
-	clear_batch(c);
+	shardconn_clear_batch(c);
 	list_free_deep(c->queued);
 	c->queued = NIL;
 	if (!PQenterPipelineMode(c->conn) ||
@@ -1455,179 +1426,8 @@ run_in_abort(ShardConn *c, const char *sql)
 		ok = false;
 	}
 	c->busy = false;
-	clear_batch(c);
+	shardconn_clear_batch(c);
 	return ok;
-}
-
-/*
- * Commit (PRE_COMMIT) or roll back (ABORT) every remote transaction with
- * the local one; close connections that are broken, stale or not to be
- * kept once the transaction is over.
- */
-static void
-xact_callback(XactEvent event, void *arg)
-{
-	HASH_SEQ_STATUS scan;
-	ShardConn  *c;
-
-	if (!xact_got_connection)
-		return;
-
-	switch (event)
-	{
-		case XACT_EVENT_PARALLEL_PRE_COMMIT:
-		case XACT_EVENT_PRE_COMMIT:
-			{
-				ShardConn **pending;
-				int			n = 0;
-
-				pending = palloc(sizeof(ShardConn *) *
-								 hash_get_num_entries(ConnectionHash));
-				hash_seq_init(&scan, ConnectionHash);
-				while ((c = hash_seq_search(&scan)) != NULL)
-				{
-					if (c->conn == NULL || c->xact_depth == 0)
-						continue;
-					if (c->busy)
-						complete_other_owner(c);
-					if (c->broken)
-						ereport(ERROR,
-								(errcode(ERRCODE_CONNECTION_FAILURE),
-								 errmsg("cannot commit: the remote transaction on %s is in an unknown state",
-										shardconn_describe(c))));
-					/* COMMIT ends cursors and savepoints: drop the queue */
-					list_free_deep(c->queued);
-					c->queued = NIL;
-					shardconn_send(c, "COMMIT TRANSACTION", 0, NULL, NULL, NULL);
-
-					/*
-					 * A REPEATABLE READ transaction that wrote nothing has
-					 * nothing to lose: its COMMIT is not waited for, and the
-					 * connection's next user reads the result.  That saves
-					 * a round trip per lookup.
-					 */
-					if (!c->wrote && !IsolationIsSerializable())
-					{
-						c->commit_deferred = true;
-						c->xact_depth = 0;
-					}
-					else
-						pending[n++] = c;
-				}
-				/* all shards commit in parallel; now collect */
-				for (int i = 0; i < n; i++)
-				{
-					PQclear(shardconn_result(pending[i]));
-					pending[i]->xact_depth = 0;
-					pending[i]->wrote = false;
-				}
-				pfree(pending);
-				break;
-			}
-		case XACT_EVENT_PRE_PREPARE:
-			hash_seq_init(&scan, ConnectionHash);
-			while ((c = hash_seq_search(&scan)) != NULL)
-			{
-				if (c->conn && c->xact_depth > 0)
-				{
-					hash_seq_term(&scan);
-					ereport(ERROR,
-							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-							 errmsg("cannot PREPARE a transaction that has operated on shardfdw foreign tables")));
-				}
-			}
-			break;
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PREPARE:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_ABORT:
-			hash_seq_init(&scan, ConnectionHash);
-			while ((c = hash_seq_search(&scan)) != NULL)
-			{
-				if (c->conn == NULL)
-					continue;
-				if (c->commit_deferred)
-				{
-					/* in flight; a connection to drop waits for it */
-					if (c->invalidated || !c->keep)
-						complete_other_owner(c);
-					else
-						continue;
-				}
-				if (c->busy && !shardconn_abandon(c))
-					c->broken = true;
-				if (c->xact_depth > 0 && !c->broken &&
-					!run_in_abort(c, "ABORT TRANSACTION"))
-					c->broken = true;
-				c->xact_depth = 0;
-				c->wrote = false;
-				c->prefetch_repair = false;
-				list_free_deep(c->queued);
-				c->queued = NIL;
-				clear_batch(c);
-				if (c->broken || c->invalidated || !c->keep ||
-					PQstatus(c->conn) != CONNECTION_OK ||
-					PQtransactionStatus(c->conn) != PQTRANS_IDLE)
-					disconnect(c);
-			}
-			xact_got_connection = false;
-			break;
-	}
-}
-
-/*
- * Mirror the end of a local subtransaction on every shard that has a
- * savepoint for it: a release is queued in front of the next batch; a
- * rollback is done at once.
- */
-static void
-subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-				 SubTransactionId parentSubid, void *arg)
-{
-	HASH_SEQ_STATUS scan;
-	ShardConn  *c;
-	int			level;
-
-	if (!xact_got_connection ||
-		(event != SUBXACT_EVENT_PRE_COMMIT_SUB &&
-		 event != SUBXACT_EVENT_ABORT_SUB))
-		return;
-
-	level = GetCurrentTransactionNestLevel();
-	hash_seq_init(&scan, ConnectionHash);
-	while ((c = hash_seq_search(&scan)) != NULL)
-	{
-		char		sql[100];
-
-		if (c->conn == NULL || c->xact_depth < level)
-			continue;
-		if (event == SUBXACT_EVENT_PRE_COMMIT_SUB)
-		{
-			if (c->busy)
-				complete_other_owner(c);
-			snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT s%d", level);
-			shardconn_queue(c, sql);
-		}
-		else
-		{
-			if (c->busy && !shardconn_abandon(c))
-				c->broken = true;
-			/* cursors of the rolled-back levels are gone with them */
-			list_free_deep(c->queued);
-			c->queued = NIL;
-			/* and so is a failed prefetch's savepoint inside them */
-			if (c->prefetch_repair && c->prefetch_repair_level >= level)
-				c->prefetch_repair = false;
-			snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%d", level);
-			if (!c->broken && !run_in_abort(c, sql))
-				c->broken = true;
-			snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT s%d", level);
-			if (!c->broken && !run_in_abort(c, sql))
-				c->broken = true;
-		}
-		c->xact_depth = level - 1;
-	}
 }
 
 /*
@@ -1706,7 +1506,7 @@ shardfdw_disconnect_all(PG_FUNCTION_ARGS)
 		if (c->conn == NULL)
 			continue;
 		if (c->commit_deferred)
-			complete_other_owner(c);
+			shardconn_settle(c);
 		if (c->conn == NULL)
 			continue;
 		if (c->xact_depth > 0 || c->busy)
@@ -1717,7 +1517,7 @@ shardfdw_disconnect_all(PG_FUNCTION_ARGS)
 							shardconn_describe(c))));
 			continue;
 		}
-		disconnect(c);
+		shardconn_disconnect(c);
 		closed = true;
 	}
 	PG_RETURN_BOOL(closed);

@@ -67,6 +67,7 @@
 #include "shard.h"
 #include "shardfdw.h"
 #include "upper.h"
+#include "xact.h"
 
 PG_MODULE_MAGIC;
 
@@ -135,6 +136,7 @@ _PG_init(void)
 {
 	prev_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = shard_utility_hook;
+	shardxact_init();
 }
 
 /*

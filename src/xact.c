@@ -1,0 +1,279 @@
+/*-------------------------------------------------------------------------
+ *
+ * xact.c
+ *		  Remote transactions on the shards: their start, savepoints,
+ *		  commit and rollback, mirrored from the local transaction.
+ *
+ * A shard's remote transaction starts with the first batch sent to it
+ * after the local transaction touched it: REPEATABLE READ, or SERIALIZABLE
+ * when the local transaction is.  Its commands travel at the head of the
+ * next batch (shardxact_owed_commands), so starting it costs no round
+ * trip of its own.  Local subtransactions are mirrored by savepoints
+ * s<level>, created lazily; a released savepoint is released in front of
+ * the next batch (free), a rolled-back one at once.
+ *
+ * At local pre-commit every remote transaction is committed, all shards in
+ * parallel.  A REPEATABLE READ transaction that wrote nothing has nothing
+ * to lose: its COMMIT is not waited for, and the connection's next user
+ * reads the answer (commit_deferred).  One that wrote (wrote, set by
+ * shardxact_mark_written) is always waited for.  At abort every remote
+ * transaction is rolled back after cancelling what is in flight, with
+ * bounded waits; a connection whose state cannot be restored in time is
+ * closed.
+ *
+ * State: the per-connection fields of ShardConn (xact_depth, xact_pending,
+ * wrote, commit_deferred, prefetch_repair, queued) belong to this module;
+ * connection.c owns sockets and batches.  The queued commands live in
+ * CacheMemoryContext and are dropped at the end of the remote transaction.
+ *
+ * src/xact.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "utils/memutils.h"
+
+#include "connection.h"
+#include "xact.h"
+
+/* Has the current local transaction used a shard connection? */
+static bool xact_got_connection = false;
+
+static void xact_callback(XactEvent event, void *arg);
+static void subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							 SubTransactionId parentSubid, void *arg);
+
+/* shardxact_init: see xact.h. */
+void
+shardxact_init(void)
+{
+	RegisterXactCallback(xact_callback, NULL);
+	RegisterSubXactCallback(subxact_callback, NULL);
+}
+
+/* shardxact_note_connection: see xact.h. */
+void
+shardxact_note_connection(void)
+{
+	xact_got_connection = true;
+}
+
+/* shardxact_mark_written: see xact.h. */
+void
+shardxact_mark_written(ShardConn *c)
+{
+	c->wrote = true;
+}
+
+/*
+ * shardxact_owed_commands: see xact.h.  New savepoints come last: a queued
+ * RELEASE of an earlier savepoint of the same level must not release the
+ * new one.
+ */
+List *
+shardxact_owed_commands(ShardConn *c)
+{
+	List	   *cmds = NIL;
+	int			level = GetCurrentTransactionNestLevel();
+
+	c->batch_began_xact = false;
+	if (c->xact_depth == 0)
+	{
+		cmds = lappend(cmds, pstrdup(IsolationIsSerializable() ?
+									 "START TRANSACTION ISOLATION LEVEL SERIALIZABLE" :
+									 "START TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
+		c->xact_depth = 1;
+		c->batch_began_xact = true;
+	}
+	if (c->prefetch_repair)
+	{
+		/* undo a failed speculative statement before anything else */
+		cmds = lappend(cmds, pstrdup("ROLLBACK TO SAVEPOINT "
+									 SHARDCONN_PREFETCH_SAVEPOINT));
+		cmds = lappend(cmds, pstrdup("RELEASE SAVEPOINT "
+									 SHARDCONN_PREFETCH_SAVEPOINT));
+		c->prefetch_repair = false;
+	}
+	cmds = list_concat(cmds, c->queued);	/* (copies the cells) */
+	list_free(c->queued);
+	c->queued = NIL;
+	while (c->xact_depth < level)
+	{
+		c->xact_depth++;
+		cmds = lappend(cmds, psprintf("SAVEPOINT s%d", c->xact_depth));
+	}
+	return cmds;
+}
+
+/*
+ * Commit (PRE_COMMIT) or roll back (ABORT) every remote transaction with
+ * the local one; close connections that are broken, stale or not to be
+ * kept once the transaction is over.
+ */
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	HASH_SEQ_STATUS scan;
+	ShardConn  *c;
+
+	if (!xact_got_connection)
+		return;
+
+	switch (event)
+	{
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_COMMIT:
+			{
+				List	   *pending;
+				ListCell   *lc;
+
+				pending = NIL;
+				shardconn_scan_begin(&scan);
+				while ((c = shardconn_scan_next(&scan)) != NULL)
+				{
+					if (c->conn == NULL || c->xact_depth == 0)
+						continue;
+					if (c->busy)
+						shardconn_settle(c);
+					if (c->broken)
+						ereport(ERROR,
+								(errcode(ERRCODE_CONNECTION_FAILURE),
+								 errmsg("cannot commit: the remote transaction on %s is in an unknown state",
+										shardconn_describe(c))));
+					/* COMMIT ends cursors and savepoints: drop the queue */
+					list_free_deep(c->queued);
+					c->queued = NIL;
+					shardconn_send(c, "COMMIT TRANSACTION", 0, NULL, NULL, NULL);
+
+					/*
+					 * A REPEATABLE READ transaction that wrote nothing has
+					 * nothing to lose: its COMMIT is not waited for, and the
+					 * connection's next user reads the result.  That saves
+					 * a round trip per lookup.
+					 */
+					if (!c->wrote && !IsolationIsSerializable())
+					{
+						c->commit_deferred = true;
+						c->xact_depth = 0;
+					}
+					else
+						pending = lappend(pending, c);
+				}
+				/* all shards commit in parallel; now collect */
+				foreach(lc, pending)
+				{
+					c = lfirst(lc);
+					PQclear(shardconn_result(c));
+					c->xact_depth = 0;
+					c->wrote = false;
+				}
+				list_free(pending);
+				break;
+			}
+		case XACT_EVENT_PRE_PREPARE:
+			shardconn_scan_begin(&scan);
+			while ((c = shardconn_scan_next(&scan)) != NULL)
+			{
+				if (c->conn && c->xact_depth > 0)
+				{
+					shardconn_scan_end(&scan);
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot PREPARE a transaction that has operated on shardfdw foreign tables")));
+				}
+			}
+			break;
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_ABORT:
+			shardconn_scan_begin(&scan);
+			while ((c = shardconn_scan_next(&scan)) != NULL)
+			{
+				if (c->conn == NULL)
+					continue;
+				if (c->commit_deferred)
+				{
+					/* in flight; a connection to drop waits for it */
+					if (c->invalidated || !c->keep)
+						shardconn_settle(c);
+					else
+						continue;
+				}
+				if (c->busy && !shardconn_abandon(c))
+					c->broken = true;
+				if (c->xact_depth > 0 && !c->broken &&
+					!shardconn_run_in_abort(c, "ABORT TRANSACTION"))
+					c->broken = true;
+				c->xact_depth = 0;
+				c->wrote = false;
+				c->prefetch_repair = false;
+				list_free_deep(c->queued);
+				c->queued = NIL;
+				shardconn_clear_batch(c);
+				if (c->broken || c->invalidated || !c->keep ||
+					PQstatus(c->conn) != CONNECTION_OK ||
+					PQtransactionStatus(c->conn) != PQTRANS_IDLE)
+					shardconn_disconnect(c);
+			}
+			xact_got_connection = false;
+			break;
+	}
+}
+
+/*
+ * Mirror the end of a local subtransaction on every shard that has a
+ * savepoint for it: a release is queued in front of the next batch; a
+ * rollback is done at once.
+ */
+static void
+subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+				 SubTransactionId parentSubid, void *arg)
+{
+	HASH_SEQ_STATUS scan;
+	ShardConn  *c;
+	int			level;
+
+	if (!xact_got_connection ||
+		(event != SUBXACT_EVENT_PRE_COMMIT_SUB &&
+		 event != SUBXACT_EVENT_ABORT_SUB))
+		return;
+
+	level = GetCurrentTransactionNestLevel();
+	shardconn_scan_begin(&scan);
+	while ((c = shardconn_scan_next(&scan)) != NULL)
+	{
+		char		sql[100];
+
+		if (c->conn == NULL || c->xact_depth < level)
+			continue;
+		if (event == SUBXACT_EVENT_PRE_COMMIT_SUB)
+		{
+			if (c->busy)
+				shardconn_settle(c);
+			snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT s%d", level);
+			shardconn_queue(c, sql);
+		}
+		else
+		{
+			if (c->busy && !shardconn_abandon(c))
+				c->broken = true;
+			/* cursors of the rolled-back levels are gone with them */
+			list_free_deep(c->queued);
+			c->queued = NIL;
+			/* and so is a failed prefetch's savepoint inside them */
+			if (c->prefetch_repair && c->prefetch_repair_level >= level)
+				c->prefetch_repair = false;
+			snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%d", level);
+			if (!c->broken && !shardconn_run_in_abort(c, sql))
+				c->broken = true;
+			snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT s%d", level);
+			if (!c->broken && !shardconn_run_in_abort(c, sql))
+				c->broken = true;
+		}
+		c->xact_depth = level - 1;
+	}
+}
