@@ -11,8 +11,9 @@
 #      /tmp/shardfdw-bench: coordinator 127.0.0.1:55500, shards p0..p3 on
 #      127.0.0.1:55501..55504; a trap stops them on exit, also on failure;
 #   3. loads the same data into the 4 shards, in parallel: userinfo and session
-#      for userid 1..4*ROWS_PER_SHARD, each row on the shard that
-#      PARTITION BY HASH (userid) MODULUS 4 gives it (~ROWS_PER_SHARD per shard);
+#      for userid 1..4*ROWS_PER_SHARD, and metrics (float8 values in 100 groups)
+#      for id 1..4*ROWS_PER_SHARD, each row on the shard that
+#      PARTITION BY HASH (key) MODULUS 4 gives it (~ROWS_PER_SHARD per shard);
 #   4. sets up five anchors over that one copy of the data:
 #        shardfdw      one foreign table per table (IMPORT FOREIGN SCHEMA), schema sfdw
 #        postgres_fdw  hash-partitioned parent, 4 foreign partitions, one
@@ -21,7 +22,7 @@
 #                      functions created on every shard
 #        direct        the same SQL on shard p0 only (1/4 of the data; reference)
 #        local         all rows in plain tables on the coordinator, schema loc
-#   5. runs Q1 (pgbench lookups by key, TPS) and Q2..Q5 (wall time, best of RUNS),
+#   5. runs Q1 (pgbench lookups by key, TPS) and Q2..Q7 (wall time, best of RUNS),
 #      checks that the anchors return the same rows, prints a table and writes
 #      bench/results.csv and the raw log bench/results.log.
 # Exit status: 0 when every anchor ran every query; 1 otherwise (the table is still
@@ -44,14 +45,15 @@ WORK_MEM=${WORK_MEM:-64MB}
 KEEP=${KEEP:-0}                             # 1: keep the data directories afterwards
 ANCHORS_WANTED=${ANCHORS:-"sfdw pgfdw px direct local"}
 
-BENCH_DIR=/tmp/shardfdw-bench
+BENCH_DIR=${BENCH_DIR:-/tmp/shardfdw-bench}
 OUT_DIR="$REPO_ROOT/bench"
 RESULTS_CSV=${RESULTS_CSV:-$OUT_DIR/results.csv}
 RAW_LOG=${RAW_LOG:-$OUT_DIR/results.log}
 WORK="$BENCH_DIR/work"
 
-COORD_PORT=55500
-SHARD_PORTS=(55501 55502 55503 55504)
+COORD_PORT=${BENCH_PORT:-55500}               # shards: the next four ports
+case "$COORD_PORT" in ''|*[!0-9]*) die "BENCH_PORT must be a port number" ;; esac
+SHARD_PORTS=($((COORD_PORT + 1)) $((COORD_PORT + 2)) $((COORD_PORT + 3)) $((COORD_PORT + 4)))
 NSHARDS=${#SHARD_PORTS[@]}
 NKEYS=$((NSHARDS * ROWS_PER_SHARD))          # userids 1..NKEYS
 
@@ -189,6 +191,7 @@ load_shard() {
     psql_node "shard$i" -v shard="$i" -v nshards="$NSHARDS" -v nkeys="$NKEYS" <<'SQL'
 CREATE TABLE userinfo (dbid int, userid int NOT NULL, info text);
 CREATE TABLE session (dbid int, userid int NOT NULL, last_login timestamp);
+CREATE TABLE metrics (id int NOT NULL, grp int, val float8);
 
 -- Only there so satisfies_hash_partition() has a hash-partitioned parent: a key
 -- belongs to this shard iff PARTITION BY HASH (userid) MODULUS nshards gives it
@@ -202,10 +205,16 @@ DROP TABLE placement_probe;
 INSERT INTO userinfo SELECT :shard, userid, 'info ' || (userid % 100) FROM mine;
 INSERT INTO session
   SELECT :shard, userid, timestamp '2024-01-01' + userid * interval '1 second' FROM mine;
+-- Q6/Q7: float8 values (mean about 5000, not exactly representable sums) in 100
+-- groups, keyed (and placed) by id.
+INSERT INTO metrics
+  SELECT userid, userid % 100, ((userid::bigint * 7919) % 100003) / 10.0 + userid % 7 / 3.0
+    FROM mine;
 ALTER TABLE userinfo ADD PRIMARY KEY (userid);
 ALTER TABLE session ADD PRIMARY KEY (userid);
 VACUUM ANALYZE userinfo;
 VACUUM ANALYZE session;
+VACUUM ANALYZE metrics;
 CHECKPOINT;
 
 -- Shard-side functions for the PL/Proxy anchor: every query PL/Proxy runs has to be
@@ -233,8 +242,16 @@ RETURNS TABLE (info text, cnt bigint, last_login timestamp) LANGUAGE sql STABLE 
     SELECT u.info, count(*), max(s.last_login)
       FROM userinfo u JOIN session s USING (userid) GROUP BY u.info
 $$;
-SELECT format('shard %s: %s userinfo rows, %s session rows', :shard,
-              (SELECT count(*) FROM userinfo), (SELECT count(*) FROM session));
+-- Q6/Q7: per group the row count and the float state: count, sum and var_pop of val.
+CREATE FUNCTION metric_stats()
+RETURNS TABLE (grp int, cnt bigint, n bigint, s float8, vp float8)
+LANGUAGE sql STABLE AS $$
+    SELECT m.grp, count(*), count(m.val), sum(m.val), var_pop(m.val)
+      FROM metrics m GROUP BY m.grp
+$$;
+SELECT format('shard %s: %s userinfo rows, %s session rows, %s metrics rows', :shard,
+              (SELECT count(*) FROM userinfo), (SELECT count(*) FROM session),
+              (SELECT count(*) FROM metrics));
 SQL
 }
 
@@ -288,8 +305,11 @@ CREATE SERVER sfdw_cluster FOREIGN DATA WRAPPER shardfdw OPTIONS (
 CREATE USER MAPPING FOR CURRENT_USER SERVER sfdw_cluster;
 IMPORT FOREIGN SCHEMA public LIMIT TO (userinfo, session)
     FROM SERVER sfdw_cluster INTO sfdw OPTIONS (distribution_column 'userid');
+IMPORT FOREIGN SCHEMA public LIMIT TO (metrics)
+    FROM SERVER sfdw_cluster INTO sfdw OPTIONS (distribution_column 'id');
 ANALYZE sfdw.userinfo;
 ANALYZE sfdw.session;
+ANALYZE sfdw.metrics;
 SQL
 }
 
@@ -299,6 +319,7 @@ setup_pgfdw() {
 CREATE SCHEMA pgfdw;
 CREATE TABLE pgfdw.userinfo (dbid int, userid int NOT NULL, info text) PARTITION BY HASH (userid);
 CREATE TABLE pgfdw.session (dbid int, userid int NOT NULL, last_login timestamp) PARTITION BY HASH (userid);
+CREATE TABLE pgfdw.metrics (id int NOT NULL, grp int, val float8) PARTITION BY HASH (id);
 "
     for ((r = 0; r < NSHARDS; r++)); do
         sql+="CREATE SERVER pgfdw_p$r FOREIGN DATA WRAPPER postgres_fdw OPTIONS (
@@ -311,10 +332,14 @@ CREATE FOREIGN TABLE pgfdw.userinfo_p$r PARTITION OF pgfdw.userinfo
 CREATE FOREIGN TABLE pgfdw.session_p$r PARTITION OF pgfdw.session
     FOR VALUES WITH (MODULUS $NSHARDS, REMAINDER $r)
     SERVER pgfdw_p$r OPTIONS (schema_name 'public', table_name 'session');
+CREATE FOREIGN TABLE pgfdw.metrics_p$r PARTITION OF pgfdw.metrics
+    FOR VALUES WITH (MODULUS $NSHARDS, REMAINDER $r)
+    SERVER pgfdw_p$r OPTIONS (schema_name 'public', table_name 'metrics');
 "
     done
     sql+="ANALYZE pgfdw.userinfo;
 ANALYZE pgfdw.session;
+ANALYZE pgfdw.metrics;
 "
     psql_node coord -e <<<"$sql"
 }
@@ -371,6 +396,12 @@ RETURNS TABLE (info text, cnt bigint, last_login timestamp) LANGUAGE plproxy AS 
     RUN ON ALL;
     TARGET public.info_logins;
 \$\$;
+CREATE FUNCTION px.metric_stats()
+RETURNS TABLE (grp int, cnt bigint, n bigint, s float8, vp float8) LANGUAGE plproxy AS \$\$
+    CLUSTER 'px_cluster';
+    RUN ON ALL;
+    TARGET public.metric_stats;
+\$\$;
 
 -- Routing check: px.shard_of must put every key where the data is (dbid = shard).
 SELECT count(*) AS misrouted_keys_among_first_2000
@@ -398,19 +429,23 @@ setup_local() {
 CREATE SCHEMA loc;
 CREATE TABLE loc.userinfo (dbid int, userid int NOT NULL, info text);
 CREATE TABLE loc.session (dbid int, userid int NOT NULL, last_login timestamp);
+CREATE TABLE loc.metrics (id int NOT NULL, grp int, val float8);
 SQL
     # Exactly the shards' rows, copied with COPY (no FDW involved).
     for ((i = 0; i < NSHARDS; i++)); do
         psql_node "shard$i" -c "COPY userinfo TO STDOUT" | psql_node coord -c "COPY loc.userinfo FROM STDIN" || return 1
         psql_node "shard$i" -c "COPY session TO STDOUT" | psql_node coord -c "COPY loc.session FROM STDIN" || return 1
+        psql_node "shard$i" -c "COPY metrics TO STDOUT" | psql_node coord -c "COPY loc.metrics FROM STDIN" || return 1
     done
     psql_node coord -e <<'SQL'
 ALTER TABLE loc.userinfo ADD PRIMARY KEY (userid);
 ALTER TABLE loc.session ADD PRIMARY KEY (userid);
 VACUUM ANALYZE loc.userinfo;
 VACUUM ANALYZE loc.session;
+VACUUM ANALYZE loc.metrics;
 CHECKPOINT;
 SELECT count(*) AS local_userinfo_rows FROM loc.userinfo;
+SELECT count(*) AS local_metrics_rows FROM loc.metrics;
 SQL
 }
 
@@ -436,13 +471,15 @@ anchor_pgoptions() {
 }
 
 # ---------------------------------------------------------------- queries
-QUERIES=(Q1 Q2 Q3 Q4 Q5)
+QUERIES=(Q1 Q2 Q3 Q4 Q5 Q6 Q7)
 declare -A QDESC=(
     [Q1]="lookup by primary key (pgbench, TPS)"
     [Q2]="count(*)"
     [Q3]="GROUP BY info, 5 aggregates (100 groups)"
     [Q4]="ORDER BY info, userid LIMIT 10"
     [Q5]="co-located join + GROUP BY"
+    [Q6]="GROUP BY grp, float avg/sum (100 groups)"
+    [Q7]="GROUP BY grp, float variance/stddev"
 )
 # The natural SQL of each anchor.  shardfdw/postgres_fdw/direct/local: plain SQL
 # (schemas via search_path).  plproxy: the proxy functions, combined on the coordinator.
@@ -452,6 +489,8 @@ declare -A SQL_PLAIN=(
     [Q3]="SELECT info, count(*), sum(userid), avg(userid), min(userid), max(userid) FROM userinfo GROUP BY info"
     [Q4]="SELECT * FROM userinfo ORDER BY info, userid LIMIT 10"
     [Q5]="SELECT u.info, count(*), max(s.last_login) FROM userinfo u JOIN session s USING (userid) GROUP BY u.info"
+    [Q6]="SELECT grp, count(*), avg(val), sum(val) FROM metrics GROUP BY grp"
+    [Q7]="SELECT grp, count(*), variance(val), stddev(val) FROM metrics GROUP BY grp"
 )
 declare -A SQL_PX=(
     [Q1]="SELECT * FROM px.get_user(:uid)"
@@ -459,6 +498,8 @@ declare -A SQL_PX=(
     [Q3]="SELECT info, sum(cnt)::bigint AS count, sum(sum_userid)::bigint AS sum, sum(sum_userid) / sum(cnt) AS avg, min(min_userid) AS min, max(max_userid) AS max FROM px.info_stats() GROUP BY info"
     [Q4]="SELECT * FROM px.top_users(10) ORDER BY info, userid LIMIT 10"
     [Q5]="SELECT info, sum(cnt)::bigint AS count, max(last_login) AS max FROM px.info_logins() GROUP BY info"
+    [Q6]="SELECT grp, sum(cnt)::bigint AS count, sum(s) / sum(n) AS avg, sum(s) AS sum FROM px.metric_stats() GROUP BY grp"
+    [Q7]="SELECT grp, sum(cnt)::bigint AS count, sum(vp * n + n * (s / n - ms) ^ 2) / (sum(n) - 1) AS variance, sqrt(sum(vp * n + n * (s / n - ms) ^ 2) / (sum(n) - 1)) AS stddev FROM (SELECT *, sum(s) OVER w / sum(n) OVER w AS ms FROM px.metric_stats() WINDOW w AS (PARTITION BY grp)) p GROUP BY grp"
 )
 query_sql() { if [ "$1" = px ]; then echo "${SQL_PX[$2]}"; else echo "${SQL_PLAIN[$2]}"; fi; }
 
@@ -544,7 +585,7 @@ for a in "${ANCHOR_NAMES[@]}"; do
     step "anchor ${ANCHOR_LABEL[$a]}: Q1 (pgbench, ${RUNS}x ${PGBENCH_TIME}s)"
     bench_q1 "$a"
     [ "${RESULT[$a.Q1]}" != error ] || FAILURES=$((FAILURES + 1))
-    for q in Q2 Q3 Q4 Q5; do
+    for q in Q2 Q3 Q4 Q5 Q6 Q7; do
         step "anchor ${ANCHOR_LABEL[$a]}: $q ${QDESC[$q]} (best of $RUNS)"
         bench_q "$a" "$q"
     done
@@ -553,6 +594,24 @@ done
 raw "load average after the queries: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 is_num() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+# Q6/Q7 rows (unaligned, '|'-separated) of two anchors, sorted: the same, except
+# that numbers may differ by a relative 1e-9 (float sums depend on the order of the
+# additions)?
+float_rows_same() {
+    [ "$(wc -l <"$1")" = "$(wc -l <"$2")" ] || return 1
+    paste -d'\n' <(sort "$1") <(sort "$2") | awk -F'|' '
+        NR % 2 == 1 { n = split($0, a, "|"); next }
+        {
+            if (split($0, b, "|") != n) exit 1
+            for (i = 1; i <= n; i++) {
+                if (a[i] == b[i]) continue
+                if (a[i] !~ /^-?[0-9.e+-]+$/ || b[i] !~ /^-?[0-9.e+-]+$/) exit 1
+                d = a[i] - b[i]; if (d < 0) d = -d
+                m = a[i] < 0 ? -a[i] : a[i]; if (b[i] > m || -b[i] > m) m = b[i] < 0 ? -b[i] : b[i]
+                if (d > 1e-9 * m) exit 1
+            }
+        }'
+}
 
 # ---------------------------------------------------------------- cross-check
 # Every anchor over the full data must return the same rows (order-insensitive for
@@ -562,7 +621,7 @@ MISMATCHES=0
 ref=""
 for a in local sfdw pgfdw px; do [ "${ANCHOR_OK[$a]}" = 1 ] && { ref=$a; break; }; done
 if [ -n "$ref" ]; then
-    for q in Q2 Q3 Q4 Q5; do
+    for q in Q2 Q3 Q4 Q5 Q6 Q7; do
         [ -f "$WORK/$q.$ref.rows" ] || continue
         for a in sfdw pgfdw px local; do
             [ "$a" != "$ref" ] && [ "${ANCHOR_OK[$a]}" = 1 ] && [ -f "$WORK/$q.$a.rows" ] || continue
@@ -570,6 +629,8 @@ if [ -n "$ref" ]; then
             is_num "${RESULT[$ref.$q]}" && is_num "${RESULT[$a.$q]}" || continue
             if [ "$q" = Q4 ]; then
                 cmp -s "$WORK/$q.$ref.rows" "$WORK/$q.$a.rows" && same=1 || same=0
+            elif [ "$q" = Q6 ] || [ "$q" = Q7 ]; then
+                float_rows_same "$WORK/$q.$ref.rows" "$WORK/$q.$a.rows" && same=1 || same=0
             else
                 cmp -s <(sort "$WORK/$q.$ref.rows") <(sort "$WORK/$q.$a.rows") && same=1 || same=0
             fi
@@ -641,7 +702,7 @@ fmt() {     # query, value (a trailing '!' marks a result mismatch and is kept)
 
 TABLE=$(
     echo "shardfdw benchmark: $NSHARDS shards x ~$ROWS_PER_SHARD rows (userid 1..$NKEYS), best of $RUNS; $(nproc) CPUs"
-    echo "Q1 = lookups/s (pgbench, $PGBENCH_CLIENTS client, ${PGBENCH_TIME}s), higher is better; Q2-Q5 = ms, lower is better"
+    echo "Q1 = lookups/s (pgbench, $PGBENCH_CLIENTS client, ${PGBENCH_TIME}s), higher is better; Q2-Q7 = ms, lower is better"
     echo "pgfdw/sfdw, local/sfdw = time ratios (Q1: per-lookup time), > 1 means shardfdw is faster"
     echo "direct = the same query on shard p0 only (1/4 of the data), a reference"
     printf '%-4s %-42s %10s %12s %10s %10s %10s %10s %10s\n' \
