@@ -19,7 +19,8 @@ OBJS = \
 	src/combine.o \
 	src/join.o \
 	src/upper.o \
-	src/xact.o
+	src/xact.o \
+	src/modify.o
 
 EXTENSION = shardfdw
 DATA = shardfdw--1.0.sql

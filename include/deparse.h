@@ -11,6 +11,7 @@
 #define SHARDFDW_DEPARSE_H
 
 #include "lib/stringinfo.h"
+#include "nodes/parsenodes.h"
 #include "utils/relcache.h"
 #include "shardfdw.h"
 
@@ -90,6 +91,59 @@ extern char *shardfdw_deparse_query(PlannerInfo *root,
 									const ShardRemoteQuery *q,
 									List **retrieved_attrs,
 									List **params_list);
+
+/*
+ * Writes.  Every builder returns palloc'd SQL for the foreign table rel
+ * (remote names from its options).  returning_attrs (attnums offset by
+ * FirstLowInvalidHeapAttributeNumber, as attrs_used) are the columns the
+ * local RETURNING needs, fetched with a RETURNING clause; *retrieved_attrs
+ * gets their attnums in order (NIL without RETURNING).
+ */
+
+/*
+ * INSERT INTO t (target_attrs) VALUES ($1, ...), ... for nrows rows,
+ * [ON CONFLICT DO NOTHING] [RETURNING ...].  Parameters are numbered row
+ * by row, column by column.
+ */
+extern char *shardfdw_deparse_insert(Relation rel, List *target_attrs,
+									 int nrows, bool do_nothing,
+									 Bitmapset *returning_attrs,
+									 List **retrieved_attrs);
+
+/*
+ * UPDATE t SET col = $2, ... WHERE ctid = $1 [RETURNING ...]: one row,
+ * identified by its ctid on its shard, the new values of target_attrs.
+ */
+extern char *shardfdw_deparse_update(Relation rel, List *target_attrs,
+									 Bitmapset *returning_attrs,
+									 List **retrieved_attrs);
+
+/* DELETE FROM t WHERE ctid = $1 [RETURNING ...]. */
+extern char *shardfdw_deparse_delete(Relation rel, Bitmapset *returning_attrs,
+									 List **retrieved_attrs);
+
+/*
+ * A whole UPDATE or DELETE sent to the shards: UPDATE t SET col = expr,
+ * ... (target_attrs, target_exprs; CMD_UPDATE) or DELETE FROM t, WHERE
+ * remote_conds (RestrictInfos over baserel), [RETURNING ...].  Params
+ * are added to *params_list as in shardfdw_deparse_query.
+ */
+extern char *shardfdw_deparse_direct_modify(PlannerInfo *root,
+											RelOptInfo *baserel,
+											CmdType operation,
+											List *target_attrs,
+											List *target_exprs,
+											List *remote_conds,
+											Bitmapset *returning_attrs,
+											List **retrieved_attrs,
+											List **params_list);
+
+/*
+ * TRUNCATE t1, t2, ... [RESTART IDENTITY] [CASCADE] for the foreign tables
+ * rels (Relations of one server).
+ */
+extern char *shardfdw_deparse_truncate(List *rels, DropBehavior behavior,
+									   bool restart_seqs);
 
 /* "SELECT cols FROM rel" fetching every column, for ANALYZE. */
 extern void shardfdw_deparse_analyze_sql(StringInfo buf, Relation rel,

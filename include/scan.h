@@ -19,4 +19,11 @@ extern void shardscan_rescan(ForeignScanState *node);
 extern void shardscan_end(ForeignScanState *node);
 extern void shardscan_explain(ForeignScanState *node, ExplainState *es);
 
+/*
+ * IterateDirectModify: run a whole UPDATE or DELETE planned by
+ * shardfdw_plan_direct_modify on its target shards (in parallel, on the
+ * first call), then return its RETURNING rows one by one.
+ */
+extern TupleTableSlot *shardfdw_iterate_direct_modify(ForeignScanState *node);
+
 #endif							/* SHARDFDW_SCAN_H */

@@ -10,6 +10,7 @@
 #ifndef SHARDFDW_SHARD_H
 #define SHARDFDW_SHARD_H
 
+#include "fmgr.h"
 #include "nodes/execnodes.h"
 #include "shardfdw.h"
 
@@ -20,6 +21,32 @@
  */
 extern int	shard_for_key(const ShardTableOptions *opts, Oid keytype,
 						  Datum key);
+
+/*
+ * Routing of rows by their distribution key, with the per-type work done
+ * once (shard_router_init) and only the hash computed per row.
+ */
+typedef struct ShardRouter
+{
+	const ShardTableOptions *opts;
+	Oid			keytype;
+	FmgrInfo	hashfn;			/* hash distribution: extended hash proc */
+} ShardRouter;
+
+/*
+ * Prepare r to route keys of type keytype for a hash- or modulo-
+ * distributed table (opts must outlive r); fn_mcxt of the hash function
+ * is CurrentMemoryContext.
+ */
+extern void shard_router_init(ShardRouter *r, const ShardTableOptions *opts,
+							  Oid keytype);
+
+/*
+ * The shard that owns a row whose key is key / isnull.  A NULL key lives
+ * where PostgreSQL's hash partitioning puts it (remainder 0); a NULL
+ * modulo key is an error.
+ */
+extern int	shard_route(ShardRouter *r, Datum key, bool isnull);
 
 /*
  * Find pruning conditions on the distribution column among restrictinfos.

@@ -32,6 +32,7 @@
 
 /* Defaults of the cost and fetch options. */
 #define SHARDFDW_DEFAULT_FETCH_SIZE 100
+#define SHARDFDW_DEFAULT_BATCH_SIZE 100
 #define SHARDFDW_DEFAULT_STARTUP_COST 100.0
 #define SHARDFDW_DEFAULT_TUPLE_COST 0.01
 
@@ -61,6 +62,8 @@ typedef struct ShardTableOptions
 	Oid			dist_collation; /* its collation */
 	Oid			dist_hash_opfamily; /* default hash opfamily of dist_type */
 	int			fetch_size;
+	int			batch_size;		/* rows per shard per INSERT statement */
+	bool		updatable;		/* INSERT, UPDATE, DELETE allowed */
 	bool		use_remote_estimate;
 	Cost		fdw_startup_cost;
 	Cost		fdw_tuple_cost;

@@ -1626,6 +1626,180 @@ append_sort_suffix(Oid sortop, Oid sorttype, bool nulls_first,
 }
 
 /*
+ * The remote name of foreign table rel, schema-qualified and quoted,
+ * appended to buf.
+ */
+static void
+append_table_name(StringInfo buf, Relation rel)
+{
+	ShardTableOptions opts;
+
+	shardfdw_get_table_options(RelationGetRelid(rel), &opts);
+	append_remote_relname(buf, opts.schema_name, opts.table_name);
+}
+
+/* " RETURNING cols" for returning_attrs of rel (nothing when empty). */
+static void
+append_returning(StringInfo buf, Relation rel, Bitmapset *returning_attrs,
+				 List **retrieved_attrs)
+{
+	*retrieved_attrs = NIL;
+	if (bms_is_empty(returning_attrs))
+		return;
+	appendStringInfoString(buf, " RETURNING ");
+	deparse_target_list(buf, rel, 0, returning_attrs, false,
+						retrieved_attrs);
+}
+
+/* shardfdw_deparse_insert: see deparse.h. */
+char *
+shardfdw_deparse_insert(Relation rel, List *target_attrs, int nrows,
+						bool do_nothing, Bitmapset *returning_attrs,
+						List **retrieved_attrs)
+{
+	StringInfoData buf;
+	Oid			relid = RelationGetRelid(rel);
+	ListCell   *lc;
+	int			p = 1;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "INSERT INTO ");
+	append_table_name(&buf, rel);
+	if (target_attrs != NIL)
+	{
+		const char *sep = "";
+
+		appendStringInfoString(&buf, " (");
+		foreach(lc, target_attrs)
+		{
+			appendStringInfo(&buf, "%s%s", sep,
+							 quote_identifier(shardfdw_column_name(relid,
+																   lfirst_int(lc))));
+			sep = ", ";
+		}
+		appendStringInfoString(&buf, ") VALUES ");
+		for (int r = 0; r < nrows; r++)
+		{
+			appendStringInfoString(&buf, r > 0 ? ", (" : "(");
+			for (int c = 0; c < list_length(target_attrs); c++)
+				appendStringInfo(&buf, "%s$%d", c > 0 ? ", " : "", p++);
+			appendStringInfoChar(&buf, ')');
+		}
+	}
+	else
+		appendStringInfoString(&buf, " DEFAULT VALUES");
+	if (do_nothing)
+		appendStringInfoString(&buf, " ON CONFLICT DO NOTHING");
+	append_returning(&buf, rel, returning_attrs, retrieved_attrs);
+	return buf.data;
+}
+
+/* shardfdw_deparse_update: see deparse.h. */
+char *
+shardfdw_deparse_update(Relation rel, List *target_attrs,
+						Bitmapset *returning_attrs, List **retrieved_attrs)
+{
+	StringInfoData buf;
+	Oid			relid = RelationGetRelid(rel);
+	ListCell   *lc;
+	int			p = 2;
+	const char *sep = " SET ";
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "UPDATE ");
+	append_table_name(&buf, rel);
+	foreach(lc, target_attrs)
+	{
+		appendStringInfo(&buf, "%s%s = $%d", sep,
+						 quote_identifier(shardfdw_column_name(relid,
+															   lfirst_int(lc))),
+						 p++);
+		sep = ", ";
+	}
+	appendStringInfoString(&buf, " WHERE ctid = $1");
+	append_returning(&buf, rel, returning_attrs, retrieved_attrs);
+	return buf.data;
+}
+
+/* shardfdw_deparse_delete: see deparse.h. */
+char *
+shardfdw_deparse_delete(Relation rel, Bitmapset *returning_attrs,
+						List **retrieved_attrs)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "DELETE FROM ");
+	append_table_name(&buf, rel);
+	appendStringInfoString(&buf, " WHERE ctid = $1");
+	append_returning(&buf, rel, returning_attrs, retrieved_attrs);
+	return buf.data;
+}
+
+/*
+ * shardfdw_deparse_direct_modify: see deparse.h.  The table is written
+ * unqualified, as in a base scan, so the shipped expressions read the same.
+ */
+char *
+shardfdw_deparse_direct_modify(PlannerInfo *root, RelOptInfo *baserel,
+							   CmdType operation, List *target_attrs,
+							   List *target_exprs, List *remote_conds,
+							   Bitmapset *returning_attrs,
+							   List **retrieved_attrs, List **params_list)
+{
+	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+	Relation	rel = table_open(rte->relid, NoLock);
+	StringInfoData buf;
+	deparse_expr_cxt context;
+	ListCell   *lc;
+	ListCell   *lc2;
+	const char *sep = " SET ";
+	int			nestlevel = shardconn_set_transmission_modes();
+
+	initStringInfo(&buf);
+	init_expr_cxt(&context, &buf, root, baserel, params_list);
+	appendStringInfoString(&buf, operation == CMD_UPDATE ? "UPDATE " :
+						   "DELETE FROM ");
+	append_table_name(&buf, rel);
+	forboth(lc, target_attrs, lc2, target_exprs)
+	{
+		appendStringInfo(&buf, "%s%s = ", sep,
+						 quote_identifier(shardfdw_column_name(rte->relid,
+															   lfirst_int(lc))));
+		deparse_expr(lfirst(lc2), &context);
+		sep = ", ";
+	}
+	append_conds(remote_conds, " WHERE ", &context);
+	append_returning(&buf, rel, returning_attrs, retrieved_attrs);
+	table_close(rel, NoLock);
+	shardconn_reset_transmission_modes(nestlevel);
+	return buf.data;
+}
+
+/* shardfdw_deparse_truncate: see deparse.h. */
+char *
+shardfdw_deparse_truncate(List *rels, DropBehavior behavior,
+						  bool restart_seqs)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	const char *sep = "TRUNCATE ";
+
+	initStringInfo(&buf);
+	foreach(lc, rels)
+	{
+		appendStringInfoString(&buf, sep);
+		append_table_name(&buf, (Relation) lfirst(lc));
+		sep = ", ";
+	}
+	if (restart_seqs)
+		appendStringInfoString(&buf, " RESTART IDENTITY");
+	if (behavior == DROP_CASCADE)
+		appendStringInfoString(&buf, " CASCADE");
+	return buf.data;
+}
+
+/*
  * shardfdw_deparse_analyze_sql: append "SELECT every column FROM rel" for
  * ANALYZE to buf; *retrieved_attrs is set to a new IntList of the attnums
  * fetched, in order.  Allocated in CurrentMemoryContext.

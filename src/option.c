@@ -58,6 +58,8 @@ typedef struct ShardOption
 static const ShardOption shard_options[] = {
 	/* server */
 	{"fetch_size", ForeignServerRelationId},
+	{"batch_size", ForeignServerRelationId},
+	{"updatable", ForeignServerRelationId},
 	{"use_remote_estimate", ForeignServerRelationId},
 	{"fdw_startup_cost", ForeignServerRelationId},
 	{"fdw_tuple_cost", ForeignServerRelationId},
@@ -77,6 +79,8 @@ static const ShardOption shard_options[] = {
 	{"distribution", ForeignTableRelationId},
 	{"distribution_column", ForeignTableRelationId},
 	{"fetch_size", ForeignTableRelationId},
+	{"batch_size", ForeignTableRelationId},
+	{"updatable", ForeignTableRelationId},
 	{"use_remote_estimate", ForeignTableRelationId},
 	/* column */
 	{"column_name", AttributeRelationId},
@@ -421,7 +425,8 @@ shardfdw_validator(PG_FUNCTION_ARGS)
 		if (catalog == ForeignServerRelationId &&
 			is_shard_option_name(def->defname, &shard))
 			check_conninfo(def->defname, defGetString(def));
-		else if (strcmp(def->defname, "fetch_size") == 0)
+		else if (strcmp(def->defname, "fetch_size") == 0 ||
+				 strcmp(def->defname, "batch_size") == 0)
 			(void) parse_int_option(def, 1);
 		else if (strcmp(def->defname, "connection_lifetime") == 0)
 			(void) parse_int_option(def, 0);
@@ -429,7 +434,8 @@ shardfdw_validator(PG_FUNCTION_ARGS)
 				 strcmp(def->defname, "fdw_tuple_cost") == 0)
 			(void) parse_real_option(def);
 		else if (strcmp(def->defname, "use_remote_estimate") == 0 ||
-				 strcmp(def->defname, "keep_connections") == 0)
+				 strcmp(def->defname, "keep_connections") == 0 ||
+				 strcmp(def->defname, "updatable") == 0)
 			(void) defGetBoolean(def);
 		else if (strcmp(def->defname, "password_required") == 0)
 		{
@@ -568,6 +574,8 @@ shardfdw_get_table_options(Oid relid, ShardTableOptions *opts)
 	opts->serverid = server->serverid;
 	opts->nshards = shardfdw_cluster_size(server);
 	opts->fetch_size = SHARDFDW_DEFAULT_FETCH_SIZE;
+	opts->batch_size = SHARDFDW_DEFAULT_BATCH_SIZE;
+	opts->updatable = true;
 	opts->fdw_startup_cost = SHARDFDW_DEFAULT_STARTUP_COST;
 	opts->fdw_tuple_cost = SHARDFDW_DEFAULT_TUPLE_COST;
 
@@ -578,6 +586,10 @@ shardfdw_get_table_options(Oid relid, ShardTableOptions *opts)
 
 		if (strcmp(def->defname, "fetch_size") == 0)
 			opts->fetch_size = parse_int_option(def, 1);
+		else if (strcmp(def->defname, "batch_size") == 0)
+			opts->batch_size = parse_int_option(def, 1);
+		else if (strcmp(def->defname, "updatable") == 0)
+			opts->updatable = defGetBoolean(def);
 		else if (strcmp(def->defname, "use_remote_estimate") == 0)
 			opts->use_remote_estimate = defGetBoolean(def);
 		else if (strcmp(def->defname, "fdw_startup_cost") == 0)
@@ -594,6 +606,10 @@ shardfdw_get_table_options(Oid relid, ShardTableOptions *opts)
 
 		if (strcmp(def->defname, "fetch_size") == 0)
 			opts->fetch_size = parse_int_option(def, 1);
+		else if (strcmp(def->defname, "batch_size") == 0)
+			opts->batch_size = parse_int_option(def, 1);
+		else if (strcmp(def->defname, "updatable") == 0)
+			opts->updatable = defGetBoolean(def);
 		else if (strcmp(def->defname, "use_remote_estimate") == 0)
 			opts->use_remote_estimate = defGetBoolean(def);
 		else if (strcmp(def->defname, "schema_name") == 0)

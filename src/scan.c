@@ -56,6 +56,7 @@
 #include "scan.h"
 #include "shard.h"
 #include "shardfdw.h"
+#include "xact.h"
 
 /* Shard lists longer than this are summarized in EXPLAIN. */
 int			shardfdw_explain_shard_list_max = 8;
@@ -158,6 +159,13 @@ struct ShardScanState
 	int64		limit_offset;
 	int64		skipped;
 	int64		returned;
+
+	/* a direct UPDATE / DELETE (plan operation not CMD_SELECT) */
+	bool		dm_done;		/* the statement has run */
+	struct RawBatch **dm_results;	/* the shards' results, in scan_cxt */
+	int			dm_nresults;
+	int			dm_current;		/* RETURNING: result being returned */
+	int			dm_row;			/* and its next row */
 
 	/* statistics for EXPLAIN ANALYZE */
 	double		rows_fetched;
@@ -592,6 +600,60 @@ store_result(ScanShard *s, PGresult *res)
 }
 
 /*
+ * Row r of res (columns retrieved_attrs of the scan's row descriptor) as a
+ * tuple in CurrentMemoryContext.  values / nulls: scratch arrays of the
+ * descriptor's width.
+ */
+static HeapTuple
+form_row(ShardScanState *st, PGresult *res, int r, Datum *values,
+		 bool *nulls)
+{
+	TupleDesc	tupdesc = st->attinmeta->tupdesc;
+	ListCell   *lc;
+	int			j = 0;
+	ItemPointer ctid = NULL;
+	HeapTuple	tup;
+
+	memset(nulls, true, sizeof(bool) * tupdesc->natts);
+	foreach(lc, st->retrieved_attrs)
+	{
+		int			attno = lfirst_int(lc);
+		char	   *v = PQgetisnull(res, r, j) ? NULL : PQgetvalue(res, r, j);
+
+		j++;
+		if (attno == SelfItemPointerAttributeNumber)
+		{
+			/* the row's ctid on its shard */
+			if (v != NULL)
+				ctid = (ItemPointer)
+					DatumGetPointer(DirectFunctionCall1(tidin,
+														CStringGetDatum(v)));
+			continue;
+		}
+		st->cur_attno = attno;
+		values[attno - 1] =
+			InputFunctionCall(&st->attinmeta->attinfuncs[attno - 1], v,
+							  st->attinmeta->attioparams[attno - 1],
+							  st->attinmeta->atttypmods[attno - 1]);
+		nulls[attno - 1] = (v == NULL);
+	}
+	st->cur_attno = 0;
+	tup = heap_form_tuple(tupdesc, values, nulls);
+
+	/*
+	 * System columns of the row: ctid as fetched; xmin, xmax and cmin have
+	 * no meaning here and read as invalid (the header fields
+	 * heap_form_tuple filled in overlay them).
+	 */
+	if (ctid)
+		tup->t_self = tup->t_data->t_ctid = *ctid;
+	HeapTupleHeaderSetXmin(tup->t_data, InvalidTransactionId);
+	HeapTupleHeaderSetXmax(tup->t_data, InvalidTransactionId);
+	HeapTupleHeaderSetCmin(tup->t_data, InvalidTransactionId);
+	return tup;
+}
+
+/*
  * Convert the rows of s's raw batch (just made current, in s->cxt[s->cur])
  * into s->rows, and free the PGresult.
  */
@@ -615,54 +677,118 @@ convert_batch(ScanShard *s)
 	st->cur_shard = s->shard;
 	s->rows = palloc(sizeof(HeapTuple) * Max(n, 1));
 	for (int r = 0; r < n; r++)
-	{
-		ListCell   *lc;
-		int			j = 0;
-		ItemPointer ctid = NULL;
-
-		memset(nulls, true, sizeof(bool) * tupdesc->natts);
-		foreach(lc, st->retrieved_attrs)
-		{
-			int			attno = lfirst_int(lc);
-			char	   *v = PQgetisnull(res, r, j) ? NULL :
-				PQgetvalue(res, r, j);
-
-			j++;
-			if (attno == SelfItemPointerAttributeNumber)
-			{
-				/* the row's ctid on its shard */
-				if (v != NULL)
-					ctid = (ItemPointer)
-						DatumGetPointer(DirectFunctionCall1(tidin,
-															CStringGetDatum(v)));
-				continue;
-			}
-			st->cur_attno = attno;
-			values[attno - 1] =
-				InputFunctionCall(&st->attinmeta->attinfuncs[attno - 1], v,
-								  st->attinmeta->attioparams[attno - 1],
-								  st->attinmeta->atttypmods[attno - 1]);
-			nulls[attno - 1] = (v == NULL);
-		}
-		st->cur_attno = 0;
-		s->rows[r] = heap_form_tuple(tupdesc, values, nulls);
-
-		/*
-		 * System columns of the row: ctid as fetched; xmin, xmax and cmin
-		 * have no meaning here and read as invalid (the header fields
-		 * heap_form_tuple filled in overlay them).
-		 */
-		if (ctid)
-			s->rows[r]->t_self = s->rows[r]->t_data->t_ctid = *ctid;
-		HeapTupleHeaderSetXmin(s->rows[r]->t_data, InvalidTransactionId);
-		HeapTupleHeaderSetXmax(s->rows[r]->t_data, InvalidTransactionId);
-		HeapTupleHeaderSetCmin(s->rows[r]->t_data, InvalidTransactionId);
-	}
+		s->rows[r] = form_row(st, res, r, values, nulls);
 	s->nrows = n;
 	error_context_stack = errcb.previous;
 	clear_raw_batch(s->in_raw);
 	s->in_raw = NULL;
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Run the direct modification on its target shards, all in parallel, and
+ * keep the results (cleared with the scan context).  Rows are counted
+ * into es_processed here without RETURNING, one by one as they are
+ * returned with it; a replicated table's statement ran on every copy, and
+ * one copy's rows stand for the table.
+ */
+static void
+run_direct_modify(ForeignScanState *node)
+{
+	ShardScanState *st = (ShardScanState *) node->fdw_state;
+	EState	   *estate = node->ss.ps.state;
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	ShardConn **conns;
+	MemoryContext old;
+	int			shard = -1;
+	int			i = 0;
+	uint64		total = 0;
+
+	MemoryContextReset(st->scan_cxt);
+	st->targets = choose_targets(st, econtext);
+	compute_params(st, econtext);
+	st->started = true;
+	st->ran = true;
+	old = MemoryContextSwitchTo(st->scan_cxt);
+	conns = palloc0(sizeof(ShardConn *) * st->nshards_total);
+	shardconn_get_many(st->server, st->user, st->targets, conns);
+	while ((shard = bms_next_member(st->targets, shard)) >= 0)
+	{
+		shardxact_mark_written(conns[shard]);
+		shardconn_send(conns[shard], st->sql, st->num_params,
+					   st->param_values, NULL, NULL);
+	}
+	st->dm_results = palloc0(sizeof(RawBatch *) *
+							 Max(bms_num_members(st->targets), 1));
+	shard = -1;
+	while ((shard = bms_next_member(st->targets, shard)) >= 0)
+	{
+		RawBatch   *raw = palloc(sizeof(RawBatch));
+		MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
+
+		raw->res = NULL;
+		cb->func = clear_raw_batch;
+		cb->arg = raw;
+		MemoryContextRegisterResetCallback(st->scan_cxt, cb);
+		raw->res = shardconn_result(conns[shard]);
+		if (i == 0 || st->opts.distribution != SHARD_DIST_REPLICATED)
+		{
+			st->dm_results[st->dm_nresults++] = raw;
+			total += strtoull(PQcmdTuples(raw->res), NULL, 10);
+		}
+		st->rows_fetched += PQntuples(raw->res);
+		i++;
+	}
+	MemoryContextSwitchTo(old);
+	st->dm_done = true;
+	if (node->resultRelInfo->ri_projectReturning == NULL)
+		estate->es_processed += total;
+}
+
+/* shardfdw_iterate_direct_modify: see scan.h. */
+TupleTableSlot *
+shardfdw_iterate_direct_modify(ForeignScanState *node)
+{
+	ShardScanState *st = (ShardScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	ResultRelInfo *rinfo = node->resultRelInfo;
+	TupleDesc	tupdesc = st->attinmeta->tupdesc;
+	MemoryContext old;
+	HeapTuple	tup;
+
+	if (!st->dm_done)
+		run_direct_modify(node);
+	if (rinfo->ri_projectReturning == NULL)
+		return ExecClearTuple(slot);
+
+	while (st->dm_current < st->dm_nresults &&
+		   st->dm_row >= PQntuples(st->dm_results[st->dm_current]->res))
+	{
+		st->dm_current++;
+		st->dm_row = 0;
+	}
+	if (st->dm_current >= st->dm_nresults)
+		return ExecClearTuple(slot);
+
+	old = MemoryContextSwitchTo(node->ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
+	if (tupdesc->natts > 0 && st->retrieved_attrs != NIL)
+	{
+		Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
+		bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+
+		tup = form_row(st, st->dm_results[st->dm_current]->res, st->dm_row,
+					   values, nulls);
+		ExecStoreHeapTuple(tup, slot, false);
+	}
+	else
+		ExecStoreAllNullTuple(slot);	/* e.g. RETURNING 1 */
+	MemoryContextSwitchTo(old);
+	st->dm_row++;
+	node->ss.ps.state->es_processed++;
+
+	/* the local RETURNING list reads this row */
+	rinfo->ri_projectReturning->pi_exprContext->ecxt_scantuple = slot;
+	return slot;
 }
 
 /*

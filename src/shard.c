@@ -68,6 +68,39 @@ static Bitmapset *add_key_shards(const ShardTableOptions *opts,
 PG_FUNCTION_INFO_V1(shardfdw_shard_for);
 
 /*
+ * The extended hash function of keytype in the distribution column's hash
+ * operator family (for a type binary-coercible to the column's, that of
+ * the column's opclass input type).  Errors if there is none.
+ */
+static Oid
+hash_proc(const ShardTableOptions *opts, Oid keytype)
+{
+	Oid			procid;
+
+	keytype = getBaseType(keytype);
+	procid = get_opfamily_proc(opts->dist_hash_opfamily, keytype, keytype,
+							   HASHEXTENDED_PROC);
+	if (!OidIsValid(procid))
+	{
+		/* e.g. varchar, hashed by the text opclass it is coercible to */
+		Oid			intype = get_opclass_input_type(GetDefaultOpClass(opts->dist_type,
+																	  HASH_AM_OID));
+
+		if (IsBinaryCoercible(keytype, intype))
+			procid = get_opfamily_proc(opts->dist_hash_opfamily, intype,
+									   intype, HASHEXTENDED_PROC);
+	}
+	if (!OidIsValid(procid))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("a key of type %s cannot be placed on a table distributed on type %s",
+						format_type_be(keytype),
+						format_type_be(opts->dist_type)),
+				 errhint("Cast the key to the type of the distribution column.")));
+	return procid;
+}
+
+/*
  * shard_for_key: the shard that owns non-NULL key "key" of type keytype.
  */
 int
@@ -101,30 +134,10 @@ shard_for_key(const ShardTableOptions *opts, Oid keytype, Datum key)
 	}
 	else if (opts->distribution == SHARD_DIST_HASH)
 	{
-		Oid			procid;
+		Oid			procid = hash_proc(opts, keytype);
 		uint64		hash;
 		uint64		rowhash;
 
-		keytype = getBaseType(keytype);
-		procid = get_opfamily_proc(opts->dist_hash_opfamily, keytype, keytype,
-								   HASHEXTENDED_PROC);
-		if (!OidIsValid(procid))
-		{
-			/* e.g. varchar, hashed by the text opclass it is coercible to */
-			Oid			intype = get_opclass_input_type(GetDefaultOpClass(opts->dist_type,
-																		  HASH_AM_OID));
-
-			if (IsBinaryCoercible(keytype, intype))
-				procid = get_opfamily_proc(opts->dist_hash_opfamily, intype,
-										   intype, HASHEXTENDED_PROC);
-		}
-		if (!OidIsValid(procid))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("a key of type %s cannot be placed on a table distributed on type %s",
-							format_type_be(keytype),
-							format_type_be(opts->dist_type)),
-					 errhint("Cast the key to the type of the distribution column.")));
 		hash = DatumGetUInt64(OidFunctionCall2Coll(procid,
 												   opts->dist_collation,
 												   key,
@@ -312,6 +325,45 @@ shard_find_prune_exprs(PlannerInfo *root, RelOptInfo *baserel,
 		}
 	}
 	return best >= 0;
+}
+
+/* shard_router_init: see shard.h. */
+void
+shard_router_init(ShardRouter *r, const ShardTableOptions *opts, Oid keytype)
+{
+	r->opts = opts;
+	r->keytype = keytype;
+	if (opts->distribution == SHARD_DIST_HASH)
+		fmgr_info(hash_proc(opts, keytype), &r->hashfn);
+}
+
+/* shard_route: see shard.h. */
+int
+shard_route(ShardRouter *r, Datum key, bool isnull)
+{
+	const ShardTableOptions *opts = r->opts;
+
+	if (isnull)
+	{
+		if (opts->distribution == SHARD_DIST_MODULO)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("the distribution key of foreign table \"%s\" must not be NULL",
+							get_rel_name(opts->relid)),
+					 errdetail("A table distributed by 'modulo' has no shard for NULL keys."),
+					 errhint("Give the row a key, or distribute the table by 'hash', which places NULL keys on shard 0.")));
+		return 0;				/* hash: a zero row hash, remainder 0 */
+	}
+	if (opts->distribution == SHARD_DIST_HASH)
+	{
+		uint64		hash = DatumGetUInt64(FunctionCall2Coll(&r->hashfn,
+															opts->dist_collation,
+															key,
+															UInt64GetDatum(HASH_PARTITION_SEED)));
+
+		return (int) (hash_combine64(0, hash) % (uint64) opts->nshards);
+	}
+	return shard_for_key(opts, r->keytype, key);
 }
 
 /*

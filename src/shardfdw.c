@@ -62,6 +62,7 @@
 #include "deparse.h"
 #include "import.h"
 #include "join.h"
+#include "modify.h"
 #include "option.h"
 #include "scan.h"
 #include "shard.h"
@@ -159,6 +160,27 @@ shardfdw_handler(PG_FUNCTION_ARGS)
 	routine->GetForeignUpperPaths = shardfdw_upper_paths;
 	routine->GetForeignJoinPaths = shardfdw_join_paths;
 	routine->AnalyzeForeignTable = shardAnalyzeForeignTable;
+
+	/* writes (modify.c; direct modifications are run by scan.c) */
+	routine->IsForeignRelUpdatable = shardfdw_is_updatable;
+	routine->AddForeignUpdateTargets = shardfdw_add_update_targets;
+	routine->PlanForeignModify = shardfdw_plan_modify;
+	routine->BeginForeignModify = shardfdw_begin_modify;
+	routine->ExecForeignInsert = shardfdw_exec_insert;
+	routine->ExecForeignBatchInsert = shardfdw_exec_batch_insert;
+	routine->GetForeignModifyBatchSize = shardfdw_batch_size;
+	routine->ExecForeignUpdate = shardfdw_exec_update;
+	routine->ExecForeignDelete = shardfdw_exec_delete;
+	routine->EndForeignModify = shardfdw_end_modify;
+	routine->BeginForeignInsert = shardfdw_begin_insert;
+	routine->EndForeignInsert = shardfdw_end_insert;
+	routine->ExplainForeignModify = shardfdw_explain_modify;
+	routine->PlanDirectModify = shardfdw_plan_direct_modify;
+	routine->BeginDirectModify = shardBeginForeignScan;
+	routine->IterateDirectModify = shardfdw_iterate_direct_modify;
+	routine->EndDirectModify = shardEndForeignScan;
+	routine->ExplainDirectModify = shardExplainForeignScan;
+	routine->ExecForeignTruncate = shardfdw_exec_truncate;
 	routine->ImportForeignSchema = shardImportForeignSchema;
 
 	PG_RETURN_POINTER(routine);

@@ -1,0 +1,76 @@
+/*-------------------------------------------------------------------------
+ *
+ * modify.h
+ *		  INSERT, UPDATE, DELETE and TRUNCATE of shardfdw tables (modify.c).
+ *
+ * include/modify.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SHARDFDW_MODIFY_H
+#define SHARDFDW_MODIFY_H
+
+#include "commands/explain.h"
+#include "foreign/fdwapi.h"
+#include "nodes/execnodes.h"
+#include "nodes/pathnodes.h"
+#include "nodes/plannodes.h"
+
+/*
+ * fdw_private of a row-by-row foreign modification (PlanForeignModify): a
+ * List indexed by these.
+ */
+typedef enum ShardModifyPrivateIndex
+{
+	ShardModifyPrivateSql,		/* String: INSERT (one row), UPDATE or
+								 * DELETE of one row by ctid */
+	ShardModifyPrivateTargetAttrs,	/* IntList: columns sent, in order */
+	ShardModifyPrivateRetrievedAttrs,	/* IntList: RETURNING columns */
+	ShardModifyPrivateDoNothing,	/* Integer: ON CONFLICT DO NOTHING */
+	ShardModifyPrivateMovesRows,	/* Integer: UPDATE may change the
+									 * distribution key (rows may move) */
+	ShardModifyPrivateCount
+} ShardModifyPrivateIndex;
+
+/* The FdwRoutine callbacks of writes (see modify.c). */
+extern int	shardfdw_is_updatable(Relation rel);
+extern void shardfdw_add_update_targets(PlannerInfo *root, Index rtindex,
+										RangeTblEntry *target_rte,
+										Relation target_relation);
+extern List *shardfdw_plan_modify(PlannerInfo *root, ModifyTable *plan,
+								  Index resultRelation, int subplan_index);
+extern void shardfdw_begin_modify(ModifyTableState *mtstate,
+								  ResultRelInfo *rinfo, List *fdw_private,
+								  int subplan_index, int eflags);
+extern TupleTableSlot *shardfdw_exec_insert(EState *estate,
+											ResultRelInfo *rinfo,
+											TupleTableSlot *slot,
+											TupleTableSlot *planSlot);
+extern TupleTableSlot **shardfdw_exec_batch_insert(EState *estate,
+												   ResultRelInfo *rinfo,
+												   TupleTableSlot **slots,
+												   TupleTableSlot **planSlots,
+												   int *numSlots);
+extern int	shardfdw_batch_size(ResultRelInfo *rinfo);
+extern TupleTableSlot *shardfdw_exec_update(EState *estate,
+											ResultRelInfo *rinfo,
+											TupleTableSlot *slot,
+											TupleTableSlot *planSlot);
+extern TupleTableSlot *shardfdw_exec_delete(EState *estate,
+											ResultRelInfo *rinfo,
+											TupleTableSlot *slot,
+											TupleTableSlot *planSlot);
+extern void shardfdw_end_modify(EState *estate, ResultRelInfo *rinfo);
+extern void shardfdw_begin_insert(ModifyTableState *mtstate,
+								  ResultRelInfo *rinfo);
+extern void shardfdw_end_insert(EState *estate, ResultRelInfo *rinfo);
+extern void shardfdw_explain_modify(ModifyTableState *mtstate,
+									ResultRelInfo *rinfo, List *fdw_private,
+									int subplan_index, ExplainState *es);
+extern bool shardfdw_plan_direct_modify(PlannerInfo *root, ModifyTable *plan,
+										Index resultRelation,
+										int subplan_index);
+extern void shardfdw_exec_truncate(List *rels, DropBehavior behavior,
+								   bool restart_seqs);
+
+#endif							/* SHARDFDW_MODIFY_H */

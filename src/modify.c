@@ -1,0 +1,1027 @@
+/*-------------------------------------------------------------------------
+ *
+ * modify.c
+ *		  Writes to shardfdw tables: INSERT routed by key, UPDATE and DELETE
+ *		  pushed down whole or done row by row, TRUNCATE on every shard.
+ *
+ * What runs where:
+ *
+ *	1. INSERT (and COPY FROM, partition routing): each row goes to the
+ *	   shard that owns its distribution key (shard_route: PARTITION BY
+ *	   HASH placement, NULL keys on shard 0; modulo), every shard for a
+ *	   replicated table.  Rows are batched per shard (batch_size rows per
+ *	   multi-row INSERT) and the shards of a batch are written in
+ *	   parallel.  A table with no distribution column over several shards
+ *	   cannot route rows: an error says how to declare one.
+ *	2. UPDATE / DELETE pushed down (shardfdw_plan_direct_modify): when the
+ *	   scan below has no local condition and every SET expression can be
+ *	   evaluated on the shards, the whole statement is sent to the target
+ *	   shards (pruned like a read, also at run time) in parallel; scan.c
+ *	   executes it and returns the RETURNING rows.
+ *	3. UPDATE / DELETE row by row otherwise: the scan fetches each row with
+ *	   its ctid and its distribution key (row identity columns added by
+ *	   shardfdw_add_update_targets); the key says which shard holds the row
+ *	   and the ctid which row there.  An UPDATE that changes the key moves
+ *	   the row: DELETE on the old shard, INSERT of the whole new row on the
+ *	   new one, in the same transaction.  Replicated tables and tables
+ *	   without a distribution column over several shards cannot be changed
+ *	   row by row (a ctid names a row on one shard only): an error asks for
+ *	   a statement the shards can run whole.
+ *	4. TRUNCATE runs on every shard of each server, with CASCADE and
+ *	   RESTART IDENTITY passed on.
+ *
+ * Every write runs in the shard's remote transaction (xact.c starts it in
+ * front of the statement) and marks it written, so its COMMIT is waited
+ * for; a failure on any shard raises the remote error (SQLSTATE, detail,
+ * constraint, naming the shard) and the local transaction's abort rolls
+ * back every shard.
+ *
+ * Memory: the ShardModifyState lives in the executor's per-query context;
+ * per-row conversions use a temporary context reset for every row or
+ * batch; PGresults are cleared before the next statement.
+ *
+ * src/modify.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/sysattr.h"
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/appendinfo.h"
+#include "optimizer/inherit.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "connection.h"
+#include "deparse.h"
+#include "modify.h"
+#include "option.h"
+#include "shard.h"
+#include "shardfdw.h"
+#include "xact.h"
+
+/* Names of the row identity columns shardfdw adds for UPDATE / DELETE. */
+#define SHARDFDW_KEY_JUNK "shardfdw_key"
+
+/* Executor state of a foreign modification (ResultRelInfo->ri_FdwState). */
+typedef struct ShardModifyState
+{
+	Relation	rel;
+	char	   *relname;
+	ShardTableOptions opts;
+	ForeignServer *server;
+	UserMapping *user;
+	CmdType		operation;
+
+	/* the one-row statement and its parameters */
+	char	   *sql;
+	List	   *target_attrs;	/* columns sent ($2.. for UPDATE) */
+	List	   *retrieved_attrs;	/* RETURNING columns */
+	bool		do_nothing;		/* ON CONFLICT DO NOTHING */
+	FmgrInfo   *param_out;		/* output functions of target_attrs */
+	AttInMetadata *attinmeta;	/* to read RETURNING rows */
+
+	/* routing */
+	bool		routed;			/* by a distribution key */
+	ShardRouter router;
+
+	/* UPDATE / DELETE: the row identity in the subplan's output */
+	AttrNumber	ctid_attno;
+	AttrNumber	key_attno;		/* 0: one shard */
+
+	/* UPDATE changing the key: the row moves */
+	bool		moves_rows;
+	char	   *move_delete_sql;	/* DELETE by ctid */
+	char	   *move_insert_sql;	/* INSERT of every column */
+	List	   *move_insert_attrs;
+	FmgrInfo   *move_param_out;
+
+	/* INSERT batches: the statement for n rows, made when first needed */
+	int			batch_size;
+	char	  **batch_sql;		/* [1 .. batch_size] */
+
+	ShardConn **conns;			/* by shard, made when first needed */
+	double	   *written;		/* rows written per shard */
+	MemoryContext temp_cxt;		/* reset per row or batch */
+} ShardModifyState;
+
+static void check_writable(Relation rel, const ShardTableOptions *opts,
+						   CmdType operation, bool direct);
+static List *insert_target_attrs(Relation rel);
+static ShardModifyState *create_state(EState *estate, ResultRelInfo *rinfo,
+									  CmdType operation, List *fdw_private,
+									  Plan *subplan);
+static FmgrInfo *output_functions(Relation rel, List *attrs);
+static ShardConn *shard_conn(ShardModifyState *ms, int shard);
+static int	row_shard(ShardModifyState *ms, TupleTableSlot *slot,
+					  AttrNumber attno);
+static void slot_params(ShardModifyState *ms, TupleTableSlot *slot,
+						List *attrs, FmgrInfo *out, const char **values);
+static int	affected_rows(PGresult *res);
+static void store_returning(ShardModifyState *ms, PGresult *res,
+							TupleTableSlot *slot);
+static PGresult *run_one(ShardModifyState *ms, int shard, const char *sql,
+						 int nparams, const char **values);
+
+/*
+ * shardfdw_is_updatable: IsForeignRelUpdatable.  The "updatable" option
+ * (table over server) allows INSERT, UPDATE and DELETE together.
+ */
+int
+shardfdw_is_updatable(Relation rel)
+{
+	ShardTableOptions opts;
+
+	shardfdw_get_table_options(RelationGetRelid(rel), &opts);
+	return opts.updatable ?
+		(1 << CMD_INSERT) | (1 << CMD_UPDATE) | (1 << CMD_DELETE) : 0;
+}
+
+/*
+ * Raise the error of a write that cannot be routed: rows of a table without
+ * a distribution column, or changed row by row on several shards of a
+ * replicated table or one without a distribution column.
+ */
+static void
+check_writable(Relation rel, const ShardTableOptions *opts,
+			   CmdType operation, bool direct)
+{
+	if (opts->nshards == 1 || direct)
+		return;
+	if (operation == CMD_INSERT && opts->distribution == SHARD_DIST_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot insert into foreign table \"%s\": it has no distribution column to route rows by",
+						RelationGetRelationName(rel)),
+				 errhint("Declare one with ALTER FOREIGN TABLE %s OPTIONS (ADD distribution_column '...'), or OPTIONS (ADD distribution 'replicated') for a table copied to every shard.",
+						 quote_identifier(RelationGetRelationName(rel)))));
+	if (operation != CMD_INSERT &&
+		(opts->distribution == SHARD_DIST_NONE ||
+		 opts->distribution == SHARD_DIST_REPLICATED))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot %s foreign table \"%s\" row by row",
+						operation == CMD_UPDATE ? "update" : "delete from",
+						RelationGetRelationName(rel)),
+				 errdetail(opts->distribution == SHARD_DIST_REPLICATED ?
+						   "Each shard holds its own copy of a replicated row, which no ctid names on every shard." :
+						   "Without a distribution column nothing tells which shard holds a row."),
+				 errhint("Write the statement so that the shards can run it whole: immutable built-in expressions in SET and WHERE, no join.")));
+}
+
+/* The columns an INSERT sends: every one but dropped and generated ones. */
+static List *
+insert_target_attrs(Relation rel)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	List	   *attrs = NIL;
+
+	for (int i = 1; i <= tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i - 1);
+
+		/* a generated column is left to the shard, as postgres_fdw does */
+		if (!att->attisdropped && !att->attgenerated)
+			attrs = lappend_int(attrs, i);
+	}
+	return attrs;
+}
+
+/*
+ * shardfdw_add_update_targets: AddForeignUpdateTargets.  The row identity
+ * of UPDATE and DELETE: the row's ctid on its shard, its distribution key
+ * (which shard), and, when an UPDATE sets the key, the whole old row so
+ * that the executor can build the complete new row to move.
+ */
+void
+shardfdw_add_update_targets(PlannerInfo *root, Index rtindex,
+							RangeTblEntry *target_rte,
+							Relation target_relation)
+{
+	ShardTableOptions opts;
+	Form_pg_attribute keyatt;
+
+	shardfdw_get_table_options(RelationGetRelid(target_relation), &opts);
+	add_row_identity_var(root,
+						 makeVar(rtindex, SelfItemPointerAttributeNumber,
+								 TIDOID, -1, InvalidOid, 0),
+						 rtindex, "ctid");
+	if (opts.nshards == 1 || opts.dist_attno == InvalidAttrNumber)
+		return;
+	keyatt = TupleDescAttr(RelationGetDescr(target_relation),
+						   opts.dist_attno - 1);
+	add_row_identity_var(root,
+						 makeVar(rtindex, opts.dist_attno, keyatt->atttypid,
+								 keyatt->atttypmod, keyatt->attcollation, 0),
+						 rtindex, SHARDFDW_KEY_JUNK);
+	if (bms_is_member(opts.dist_attno - FirstLowInvalidHeapAttributeNumber,
+					  target_rte->updatedCols))
+		add_row_identity_var(root,
+							 makeWholeRowVar(target_rte, rtindex, 0, false),
+							 rtindex, "wholerow");
+}
+
+/*
+ * shardfdw_plan_modify: PlanForeignModify.  The one-row statement and what
+ * it sends and fetches, as a List indexed by ShardModifyPrivateIndex.
+ */
+List *
+shardfdw_plan_modify(PlannerInfo *root, ModifyTable *plan,
+					 Index resultRelation, int subplan_index)
+{
+	CmdType		operation = plan->operation;
+	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
+	Relation	rel = table_open(rte->relid, NoLock);
+	ShardTableOptions opts;
+	List	   *target_attrs = NIL;
+	Bitmapset  *returning = NULL;
+	List	   *retrieved_attrs = NIL;
+	bool		do_nothing = false;
+	bool		moves = false;
+	char	   *sql = NULL;
+	List	   *result = NIL;
+
+	shardfdw_get_table_options(rte->relid, &opts);
+	check_writable(rel, &opts, operation, false);
+
+	if (operation == CMD_INSERT)
+		target_attrs = insert_target_attrs(rel);
+	else if (operation == CMD_UPDATE)
+	{
+		RelOptInfo *baserel = find_base_rel(root, resultRelation);
+		Bitmapset  *cols = get_rel_all_updated_cols(root, baserel);
+		int			col = -1;
+
+		while ((col = bms_next_member(cols, col)) >= 0)
+		{
+			AttrNumber	attno = col + FirstLowInvalidHeapAttributeNumber;
+
+			if (attno <= InvalidAttrNumber)
+				elog(ERROR, "shardfdw cannot update system column %d", attno);
+			target_attrs = lappend_int(target_attrs, attno);
+			if (attno == opts.dist_attno && opts.nshards > 1)
+				moves = true;
+		}
+	}
+
+	if (plan->returningLists)
+		pull_varattnos((Node *) list_nth(plan->returningLists, subplan_index),
+					   resultRelation, &returning);
+
+	if (plan->onConflictAction == ONCONFLICT_NOTHING)
+		do_nothing = true;
+	else if (plan->onConflictAction != ONCONFLICT_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ON CONFLICT DO UPDATE is not supported on foreign table \"%s\"",
+						RelationGetRelationName(rel)),
+				 errhint("Use ON CONFLICT DO NOTHING, or run the INSERT ... ON CONFLICT on the shards with shardfdw.run_on_shards().")));
+
+	switch (operation)
+	{
+		case CMD_INSERT:
+			sql = shardfdw_deparse_insert(rel, target_attrs, 1, do_nothing,
+										  returning, &retrieved_attrs);
+			break;
+		case CMD_UPDATE:
+			sql = shardfdw_deparse_update(rel, target_attrs, returning,
+										  &retrieved_attrs);
+			break;
+		case CMD_DELETE:
+			sql = shardfdw_deparse_delete(rel, returning, &retrieved_attrs);
+			break;
+		default:
+			elog(ERROR, "unexpected operation %d", (int) operation);
+	}
+	table_close(rel, NoLock);
+
+	for (int i = 0; i < ShardModifyPrivateCount; i++)
+	{
+		Node	   *item = NULL;
+
+		switch ((ShardModifyPrivateIndex) i)
+		{
+			case ShardModifyPrivateSql:
+				item = (Node *) makeString(sql);
+				break;
+			case ShardModifyPrivateTargetAttrs:
+				item = (Node *) target_attrs;
+				break;
+			case ShardModifyPrivateRetrievedAttrs:
+				item = (Node *) retrieved_attrs;
+				break;
+			case ShardModifyPrivateDoNothing:
+				item = (Node *) makeInteger(do_nothing);
+				break;
+			case ShardModifyPrivateMovesRows:
+				item = (Node *) makeInteger(moves);
+				break;
+			case ShardModifyPrivateCount:
+				break;
+		}
+		result = lappend(result, item);
+	}
+	return result;
+}
+
+/* Output functions of the columns attrs of rel (palloc'd). */
+static FmgrInfo *
+output_functions(Relation rel, List *attrs)
+{
+	FmgrInfo   *out = palloc0(sizeof(FmgrInfo) * Max(list_length(attrs), 1));
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, attrs)
+	{
+		Oid			typout;
+		bool		isvarlena;
+
+		getTypeOutputInfo(TupleDescAttr(RelationGetDescr(rel),
+										lfirst_int(lc) - 1)->atttypid,
+						  &typout, &isvarlena);
+		fmgr_info(typout, &out[i++]);
+	}
+	return out;
+}
+
+/*
+ * The executor state of a modification of rinfo's table (for COPY and
+ * partition routing, fdw_private NIL: an INSERT of every column), in the
+ * per-query context.  subplan: the plan whose output holds the row
+ * identity (UPDATE, DELETE), or NULL.
+ */
+static ShardModifyState *
+create_state(EState *estate, ResultRelInfo *rinfo, CmdType operation,
+			 List *fdw_private, Plan *subplan)
+{
+	ShardModifyState *ms = palloc0(sizeof(ShardModifyState));
+	Relation	rel = rinfo->ri_RelationDesc;
+	/* a partition rows are routed to has no range table entry of its own */
+	Index		rtindex = rinfo->ri_RangeTableIndex > 0 ?
+		rinfo->ri_RangeTableIndex :
+		rinfo->ri_RootResultRelInfo->ri_RangeTableIndex;
+	RangeTblEntry *rte = exec_rt_fetch(rtindex, estate);
+	Oid			userid = OidIsValid(rte->checkAsUser) ?
+		rte->checkAsUser : GetUserId();
+
+	ms->rel = rel;
+	ms->relname = RelationGetRelationName(rel);
+	ms->operation = operation;
+	shardfdw_get_table_options(RelationGetRelid(rel), &ms->opts);
+	ms->server = GetForeignServer(ms->opts.serverid);
+	ms->user = GetUserMapping(userid, ms->opts.serverid);
+
+	if (fdw_private != NIL)
+	{
+		ms->sql = strVal(list_nth(fdw_private, ShardModifyPrivateSql));
+		ms->target_attrs = list_nth(fdw_private, ShardModifyPrivateTargetAttrs);
+		ms->retrieved_attrs = list_nth(fdw_private,
+									   ShardModifyPrivateRetrievedAttrs);
+		ms->do_nothing = intVal(list_nth(fdw_private,
+										 ShardModifyPrivateDoNothing)) != 0;
+		ms->moves_rows = intVal(list_nth(fdw_private,
+										 ShardModifyPrivateMovesRows)) != 0;
+	}
+	else
+	{
+		Bitmapset  *returning = NULL;
+
+		/* COPY or partition routing: every column, RETURNING whole rows */
+		check_writable(rel, &ms->opts, CMD_INSERT, false);
+		ms->target_attrs = insert_target_attrs(rel);
+		if (rinfo->ri_returningList != NIL)
+			returning = bms_make_singleton(0 - FirstLowInvalidHeapAttributeNumber);
+		ms->sql = shardfdw_deparse_insert(rel, ms->target_attrs, 1, false,
+										  returning, &ms->retrieved_attrs);
+	}
+	ms->param_out = output_functions(rel, ms->target_attrs);
+	ms->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(rel));
+
+	ms->routed = ms->opts.nshards > 1 &&
+		(ms->opts.distribution == SHARD_DIST_HASH ||
+		 ms->opts.distribution == SHARD_DIST_MODULO);
+	if (ms->routed)
+		shard_router_init(&ms->router, &ms->opts, ms->opts.dist_type);
+
+	if (subplan != NULL)
+	{
+		ms->ctid_attno = ExecFindJunkAttributeInTlist(subplan->targetlist,
+													  "ctid");
+		if (!AttributeNumberIsValid(ms->ctid_attno))
+			elog(ERROR, "shardfdw could not find the junk ctid column");
+		if (ms->routed)
+		{
+			ms->key_attno = ExecFindJunkAttributeInTlist(subplan->targetlist,
+														 SHARDFDW_KEY_JUNK);
+			if (!AttributeNumberIsValid(ms->key_attno))
+				elog(ERROR, "shardfdw could not find the junk key column");
+		}
+	}
+	if (ms->moves_rows)
+	{
+		List	   *dummy;
+
+		ms->move_delete_sql = shardfdw_deparse_delete(rel, NULL, &dummy);
+		ms->move_insert_attrs = insert_target_attrs(rel);
+		ms->move_insert_sql = shardfdw_deparse_insert(rel,
+													  ms->move_insert_attrs,
+													  1, false, NULL, &dummy);
+		if (ms->retrieved_attrs != NIL)
+			ms->move_insert_sql = psprintf("%s RETURNING %s",
+										   ms->move_insert_sql,
+										   strstr(ms->sql, " RETURNING ") +
+										   strlen(" RETURNING "));
+		ms->move_param_out = output_functions(rel, ms->move_insert_attrs);
+	}
+
+	ms->batch_size = 1;
+	ms->batch_sql = palloc0(sizeof(char *) * (ms->opts.batch_size + 1));
+	ms->batch_sql[1] = ms->sql;
+	ms->conns = palloc0(sizeof(ShardConn *) * ms->opts.nshards);
+	ms->written = palloc0(sizeof(double) * ms->opts.nshards);
+	ms->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										 "shardfdw modify",
+										 ALLOCSET_SMALL_SIZES);
+	return ms;
+}
+
+/*
+ * shardfdw_begin_modify: BeginForeignModify.  Nothing is sent yet.
+ */
+void
+shardfdw_begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+					  List *fdw_private, int subplan_index, int eflags)
+{
+	CmdType		operation = mtstate->operation;
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+	rinfo->ri_FdwState =
+		create_state(mtstate->ps.state, rinfo, operation, fdw_private,
+					 operation == CMD_INSERT ? NULL :
+					 outerPlanState(mtstate)->plan);
+}
+
+/*
+ * shardfdw_begin_insert: BeginForeignInsert (COPY FROM, and rows routed to
+ * a partition that is a shardfdw table).
+ */
+void
+shardfdw_begin_insert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	rinfo->ri_FdwState = create_state(mtstate->ps.state, rinfo, CMD_INSERT,
+									  NIL, NULL);
+}
+
+/* The connection to a shard, made when first needed. */
+static ShardConn *
+shard_conn(ShardModifyState *ms, int shard)
+{
+	if (ms->conns[shard] == NULL)
+		ms->conns[shard] = shardconn_get(ms->server, ms->user, shard);
+	return ms->conns[shard];
+}
+
+/* The shard of the row whose distribution key is column attno of slot. */
+static int
+row_shard(ShardModifyState *ms, TupleTableSlot *slot, AttrNumber attno)
+{
+	bool		isnull;
+	Datum		key;
+
+	if (!ms->routed)
+		return 0;
+	key = slot_getattr(slot, attno, &isnull);
+	return shard_route(&ms->router, key, isnull);
+}
+
+/*
+ * The text of columns attrs of slot, with the shards' text conventions,
+ * into values[0 ..] (in ms->temp_cxt).
+ */
+static void
+slot_params(ShardModifyState *ms, TupleTableSlot *slot, List *attrs,
+			FmgrInfo *out, const char **values)
+{
+	int			nestlevel = shardconn_set_transmission_modes();
+	MemoryContext old = MemoryContextSwitchTo(ms->temp_cxt);
+	ListCell   *lc;
+	int			i = 0;
+
+	slot_getallattrs(slot);
+	foreach(lc, attrs)
+	{
+		int			attno = lfirst_int(lc);
+
+		values[i] = slot->tts_isnull[attno - 1] ? NULL :
+			OutputFunctionCall(&out[i], slot->tts_values[attno - 1]);
+		i++;
+	}
+	MemoryContextSwitchTo(old);
+	shardconn_reset_transmission_modes(nestlevel);
+}
+
+/* The row count of a write's result. */
+static int
+affected_rows(PGresult *res)
+{
+	return atoi(PQcmdTuples(res));
+}
+
+/*
+ * Store the first RETURNING row of res in slot (the columns fetched; the
+ * others NULL), or leave slot alone without RETURNING.
+ */
+static void
+store_returning(ShardModifyState *ms, PGresult *res, TupleTableSlot *slot)
+{
+	TupleDesc	tupdesc = RelationGetDescr(ms->rel);
+	ListCell   *lc;
+	int			j = 0;
+
+	if (ms->retrieved_attrs == NIL || PQntuples(res) == 0)
+		return;
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, sizeof(bool) * tupdesc->natts);
+	foreach(lc, ms->retrieved_attrs)
+	{
+		int			attno = lfirst_int(lc);
+		char	   *v = PQgetisnull(res, 0, j) ? NULL : PQgetvalue(res, 0, j);
+
+		j++;
+		if (attno <= 0)
+			continue;			/* (ctid: the slot's own) */
+		slot->tts_values[attno - 1] =
+			InputFunctionCall(&ms->attinmeta->attinfuncs[attno - 1], v,
+							  ms->attinmeta->attioparams[attno - 1],
+							  ms->attinmeta->atttypmods[attno - 1]);
+		slot->tts_isnull[attno - 1] = (v == NULL);
+	}
+	ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * Run sql with values on shard, as a write of its remote transaction, and
+ * return the result (the caller PQclears it).
+ */
+static PGresult *
+run_one(ShardModifyState *ms, int shard, const char *sql, int nparams,
+		const char **values)
+{
+	ShardConn  *c = shard_conn(ms, shard);
+
+	shardxact_mark_written(c);
+	return shardconn_exec(c, sql, nparams, values);
+}
+
+/*
+ * shardfdw_exec_insert: ExecForeignInsert.  One row: to its shard, or to
+ * every shard of a replicated table (in parallel; the first shard's
+ * answer stands for all).  NULL when ON CONFLICT DO NOTHING skipped it.
+ */
+TupleTableSlot *
+shardfdw_exec_insert(EState *estate, ResultRelInfo *rinfo,
+					 TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	int			numSlots = 1;
+	TupleTableSlot **r;
+
+	r = shardfdw_exec_batch_insert(estate, rinfo, &slot, &planSlot,
+								   &numSlots);
+	return numSlots > 0 ? r[0] : NULL;
+}
+
+/*
+ * shardfdw_exec_batch_insert: ExecForeignBatchInsert.  The rows are
+ * grouped by shard, each shard gets one multi-row INSERT, all shards at
+ * once; *numSlots becomes the number of rows inserted (for a replicated
+ * table, as counted by one shard).
+ */
+TupleTableSlot **
+shardfdw_exec_batch_insert(EState *estate, ResultRelInfo *rinfo,
+						   TupleTableSlot **slots, TupleTableSlot **planSlots,
+						   int *numSlots)
+{
+	ShardModifyState *ms = (ShardModifyState *) rinfo->ri_FdwState;
+	int			n = *numSlots;
+	int			nattrs = list_length(ms->target_attrs);
+	int			nshards = ms->opts.nshards;
+	bool		every = ms->opts.distribution == SHARD_DIST_REPLICATED &&
+		nshards > 1;
+	int		   *shard_of = palloc(sizeof(int) * Max(n, 1));
+	int		   *count = palloc0(sizeof(int) * nshards);
+	const char **values;
+	const char ***params = palloc0(sizeof(char **) * nshards);
+	int		   *filled = palloc0(sizeof(int) * nshards);
+	int			inserted = 0;
+	int			first = -1;
+	MemoryContext old;
+
+	MemoryContextReset(ms->temp_cxt);
+	old = MemoryContextSwitchTo(ms->temp_cxt);
+
+	/* route every row; convert its values once */
+	values = palloc(sizeof(char *) * Max(n * nattrs, 1));
+	for (int i = 0; i < n; i++)
+	{
+		slot_params(ms, slots[i], ms->target_attrs, ms->param_out,
+					&values[i * nattrs]);
+		shard_of[i] = every ? -1 :
+			row_shard(ms, slots[i], ms->opts.dist_attno);
+		if (!every)
+			count[shard_of[i]]++;
+	}
+	for (int s = 0; s < nshards; s++)
+	{
+		if (every)
+			count[s] = n;
+		if (count[s] > 0)
+			params[s] = palloc(sizeof(char *) * Max(count[s] * nattrs, 1));
+	}
+	for (int i = 0; i < n; i++)
+		for (int s = 0; s < nshards; s++)
+		{
+			if (!every && shard_of[i] != s)
+				continue;
+			memcpy(&params[s][filled[s] * nattrs], &values[i * nattrs],
+				   sizeof(char *) * nattrs);
+			filled[s]++;
+		}
+
+	/* one statement per shard, all sent before any answer is read */
+	for (int s = 0; s < nshards; s++)
+	{
+		ShardConn  *c;
+
+		if (count[s] == 0)
+			continue;
+		if (ms->batch_sql[count[s]] == NULL)
+		{
+			List	   *dummy;
+
+			ms->batch_sql[count[s]] =
+				MemoryContextStrdup(GetMemoryChunkContext(ms),
+									shardfdw_deparse_insert(ms->rel,
+															ms->target_attrs,
+															count[s],
+															ms->do_nothing,
+															NULL, &dummy));
+		}
+		c = shard_conn(ms, s);
+		shardxact_mark_written(c);
+		shardconn_send(c, ms->batch_sql[count[s]], count[s] * nattrs,
+					   params[s], NULL, NULL);
+		if (first < 0)
+			first = s;
+	}
+	for (int s = 0; s < nshards; s++)
+	{
+		PGresult   *res;
+		int			k;
+
+		if (count[s] == 0)
+			continue;
+		res = shardconn_result(ms->conns[s]);
+		k = affected_rows(res);
+		ms->written[s] += k;
+		if (!every || s == first)
+		{
+			inserted += k;
+			if (n == 1)
+				store_returning(ms, res, slots[0]);
+		}
+		PQclear(res);
+	}
+	MemoryContextSwitchTo(old);
+	*numSlots = inserted;
+	return slots;
+}
+
+/*
+ * shardfdw_batch_size: GetForeignModifyBatchSize.  batch_size rows per
+ * shard statement, but one at a time when each row's outcome matters:
+ * RETURNING, row triggers, WITH CHECK OPTIONs.
+ */
+int
+shardfdw_batch_size(ResultRelInfo *rinfo)
+{
+	ShardModifyState *ms = (ShardModifyState *) rinfo->ri_FdwState;
+	ShardTableOptions opts;
+	int			size;
+
+	if (ms)
+		size = ms->opts.batch_size;
+	else
+	{
+		shardfdw_get_table_options(RelationGetRelid(rinfo->ri_RelationDesc),
+								   &opts);
+		size = opts.batch_size;
+	}
+	if (rinfo->ri_projectReturning != NULL ||
+		rinfo->ri_WithCheckOptions != NIL ||
+		(rinfo->ri_TrigDesc &&
+		 (rinfo->ri_TrigDesc->trig_insert_before_row ||
+		  rinfo->ri_TrigDesc->trig_insert_after_row)))
+		return 1;
+	return size;
+}
+
+/* The row's ctid (junk of planSlot) as text. */
+static char *
+row_ctid(ShardModifyState *ms, TupleTableSlot *planSlot)
+{
+	bool		isnull;
+	Datum		d = ExecGetJunkAttribute(planSlot, ms->ctid_attno, &isnull);
+
+	if (isnull)
+		elog(ERROR, "shardfdw row identity ctid is NULL");
+	return DatumGetCString(DirectFunctionCall1(tidout, d));
+}
+
+/*
+ * shardfdw_exec_update: ExecForeignUpdate.  The row's shard comes from its
+ * old key; when the new key belongs to another shard the row moves: it is
+ * deleted there by ctid and the whole new row inserted on the new shard,
+ * both in the transaction.  NULL when the row was gone (0 rows).
+ */
+TupleTableSlot *
+shardfdw_exec_update(EState *estate, ResultRelInfo *rinfo,
+					 TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	ShardModifyState *ms = (ShardModifyState *) rinfo->ri_FdwState;
+	int			nattrs = list_length(ms->target_attrs);
+	const char **values;
+	int			shard;
+	int			to;
+	PGresult   *res;
+	int			k;
+	MemoryContext old;
+
+	MemoryContextReset(ms->temp_cxt);
+	old = MemoryContextSwitchTo(ms->temp_cxt);
+	shard = row_shard(ms, planSlot, ms->key_attno);
+	to = ms->moves_rows ? row_shard(ms, slot, ms->opts.dist_attno) : shard;
+	if (to != shard)
+	{
+		int			nall = list_length(ms->move_insert_attrs);
+		const char *ctid = row_ctid(ms, planSlot);
+
+		res = run_one(ms, shard, ms->move_delete_sql, 1, &ctid);
+		k = affected_rows(res);
+		PQclear(res);
+		if (k == 0)
+		{
+			MemoryContextSwitchTo(old);
+			return NULL;		/* gone meanwhile */
+		}
+		ms->written[shard] += k;
+		values = palloc(sizeof(char *) * Max(nall, 1));
+		slot_params(ms, slot, ms->move_insert_attrs, ms->move_param_out,
+					values);
+		res = run_one(ms, to, ms->move_insert_sql, nall, values);
+		ms->written[to] += affected_rows(res);
+		store_returning(ms, res, slot);
+		PQclear(res);
+		MemoryContextSwitchTo(old);
+		return slot;
+	}
+	values = palloc(sizeof(char *) * (nattrs + 1));
+	values[0] = row_ctid(ms, planSlot);
+	slot_params(ms, slot, ms->target_attrs, ms->param_out, &values[1]);
+	res = run_one(ms, shard, ms->sql, nattrs + 1, values);
+	k = affected_rows(res);
+	ms->written[shard] += k;
+	store_returning(ms, res, slot);
+	PQclear(res);
+	MemoryContextSwitchTo(old);
+	return k > 0 ? slot : NULL;
+}
+
+/*
+ * shardfdw_exec_delete: ExecForeignDelete.  On the shard of the row's key,
+ * by ctid.  NULL when the row was gone.
+ */
+TupleTableSlot *
+shardfdw_exec_delete(EState *estate, ResultRelInfo *rinfo,
+					 TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	ShardModifyState *ms = (ShardModifyState *) rinfo->ri_FdwState;
+	const char *ctid;
+	int			shard;
+	PGresult   *res;
+	int			k;
+	MemoryContext old;
+
+	MemoryContextReset(ms->temp_cxt);
+	old = MemoryContextSwitchTo(ms->temp_cxt);
+	shard = row_shard(ms, planSlot, ms->key_attno);
+	ctid = row_ctid(ms, planSlot);
+	res = run_one(ms, shard, ms->sql, 1, &ctid);
+	k = affected_rows(res);
+	ms->written[shard] += k;
+	store_returning(ms, res, slot);
+	PQclear(res);
+	MemoryContextSwitchTo(old);
+	return k > 0 ? slot : NULL;
+}
+
+/*
+ * shardfdw_end_modify: EndForeignModify / EndForeignInsert.  Connections
+ * and remote transactions outlive the statement; nothing to release.
+ */
+void
+shardfdw_end_modify(EState *estate, ResultRelInfo *rinfo)
+{
+}
+
+/* shardfdw_end_insert: EndForeignInsert. */
+void
+shardfdw_end_insert(EState *estate, ResultRelInfo *rinfo)
+{
+}
+
+/*
+ * shardfdw_explain_modify: ExplainForeignModify.  Where rows go, the
+ * remote statement and batch size (VERBOSE), rows written per shard
+ * (ANALYZE).
+ */
+void
+shardfdw_explain_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+						List *fdw_private, int subplan_index,
+						ExplainState *es)
+{
+	ShardModifyState *ms = (ShardModifyState *) rinfo->ri_FdwState;
+	ShardTableOptions opts;
+	char	   *where;
+
+	shardfdw_get_table_options(RelationGetRelid(rinfo->ri_RelationDesc),
+							   &opts);
+	if (opts.nshards == 1)
+		where = pstrdup("1 of 1");
+	else if (opts.distribution == SHARD_DIST_REPLICATED)
+		where = psprintf("%d of %d (every copy of a replicated table)",
+						 opts.nshards, opts.nshards);
+	else
+		where = psprintf("the owner of each row's %s, of %d",
+						 quote_identifier(shardfdw_column_name(opts.relid,
+															   opts.dist_attno)),
+						 opts.nshards);
+	ExplainPropertyText("Shards", where, es);
+	if (es->verbose && fdw_private != NIL)
+	{
+		ExplainPropertyText("Remote SQL",
+							strVal(list_nth(fdw_private,
+											ShardModifyPrivateSql)),
+							es);
+		if (mtstate->operation == CMD_INSERT)
+			ExplainPropertyInteger("Batch Size", NULL,
+								   rinfo->ri_BatchSize > 0 ?
+								   rinfo->ri_BatchSize :
+								   shardfdw_batch_size(rinfo), es);
+	}
+	if (es->analyze && ms)
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		for (int s = 0; s < ms->opts.nshards; s++)
+			if (ms->written[s] > 0)
+				appendStringInfo(&buf, "%sp%d=%.0f", buf.len ? " " : "", s,
+								 ms->written[s]);
+		ExplainPropertyText("Rows Written", buf.len ? buf.data : "none", es);
+	}
+}
+
+/*
+ * shardfdw_plan_direct_modify: PlanDirectModify.  Send the whole UPDATE or
+ * DELETE to the shards when the scan below is a plain scan of the target
+ * table with no local condition and every SET expression is shippable and
+ * leaves the distribution key alone (a changed key moves rows, which only
+ * the row-by-row path does).  The ForeignScan then carries the statement
+ * in the scan's fdw_private layout (ShardScanPrivateIndex), its target
+ * shards pruned like a read's (every shard of a replicated table), and
+ * scan.c runs it.
+ */
+bool
+shardfdw_plan_direct_modify(PlannerInfo *root, ModifyTable *plan,
+							Index resultRelation, int subplan_index)
+{
+	CmdType		operation = plan->operation;
+	Plan	   *subplan = outerPlan(plan);
+	ForeignScan *fscan;
+	RelOptInfo *baserel;
+	ShardRelInfo *fpinfo;
+	List	   *target_attrs = NIL;
+	List	   *target_exprs = NIL;
+	Bitmapset  *returning = NULL;
+	List	   *retrieved_attrs = NIL;
+	List	   *params_list = NIL;
+	ShardScanPlan sp;
+	ListCell   *lc;
+
+	if (operation != CMD_UPDATE && operation != CMD_DELETE)
+		return false;
+	if (subplan == NULL || !IsA(subplan, ForeignScan))
+		return false;
+	fscan = (ForeignScan *) subplan;
+	if (fscan->scan.scanrelid != resultRelation || fscan->scan.plan.qual != NIL)
+		return false;
+	baserel = find_base_rel(root, resultRelation);
+	fpinfo = (ShardRelInfo *) baserel->fdw_private;
+	if (fpinfo == NULL || fpinfo->local_conds != NIL || !fpinfo->opts.updatable)
+		return false;
+
+	if (operation == CMD_UPDATE)
+	{
+		List	   *tlist;
+		ListCell   *lc2;
+
+		get_translated_update_targetlist(root, resultRelation, &tlist,
+										 &target_attrs);
+		forboth(lc, tlist, lc2, target_attrs)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+			AttrNumber	attno = lfirst_int(lc2);
+
+			if (attno <= InvalidAttrNumber ||
+				(attno == fpinfo->opts.dist_attno && fpinfo->opts.nshards > 1) ||
+				!shardfdw_is_foreign_expr(root, baserel, tle->expr))
+				return false;
+			target_exprs = lappend(target_exprs, tle->expr);
+		}
+	}
+	if (plan->returningLists)
+		pull_varattnos((Node *) list_nth(plan->returningLists, subplan_index),
+					   resultRelation, &returning);
+
+	/* the target shards: a read's, but every copy of a replicated table */
+	memset(&sp, 0, sizeof(sp));
+	shardfdw_plan_targets(root, baserel, fpinfo, baserel->baserestrictinfo,
+						  &sp);
+	if (sp.mode == SHARD_PRUNE_ANY_ONE)
+	{
+		sp.mode = SHARD_PRUNE_NONE;
+		for (int s = 0; s < fpinfo->opts.nshards; s++)
+			sp.targets = lappend_int(sp.targets, s);
+	}
+	shardfdw_check_ctid_conditions(baserel, fpinfo, &sp);
+
+	sp.sql = shardfdw_deparse_direct_modify(root, baserel, operation,
+											target_attrs, target_exprs,
+											fpinfo->remote_conds, returning,
+											&retrieved_attrs, &params_list);
+	sp.retrieved_attrs = retrieved_attrs;
+	sp.nparams = list_length(params_list);
+	sp.limit_count = -1;
+
+	fscan->operation = operation;
+	fscan->resultRelation = resultRelation;
+	fscan->fdw_exprs = list_concat(params_list, sp.prune_exprs);
+	fscan->fdw_private = shardfdw_make_fdw_private(fpinfo, &sp);
+	return true;
+}
+
+/*
+ * shardfdw_exec_truncate: ExecForeignTruncate, for the tables of one
+ * server: one TRUNCATE of all of them on every shard, in parallel, inside
+ * the remote transactions.
+ */
+void
+shardfdw_exec_truncate(List *rels, DropBehavior behavior, bool restart_seqs)
+{
+	Relation	first = linitial(rels);
+	ShardTableOptions opts;
+	ForeignServer *server;
+	UserMapping *user;
+	ShardConn **conns;
+	Bitmapset  *all = NULL;
+	char	   *sql;
+
+	shardfdw_get_table_options(RelationGetRelid(first), &opts);
+	server = GetForeignServer(opts.serverid);
+	user = GetUserMapping(GetUserId(), opts.serverid);
+	sql = shardfdw_deparse_truncate(rels, behavior, restart_seqs);
+	for (int s = 0; s < opts.nshards; s++)
+		all = bms_add_member(all, s);
+	conns = palloc0(sizeof(ShardConn *) * opts.nshards);
+	shardconn_get_many(server, user, all, conns);
+	for (int s = 0; s < opts.nshards; s++)
+	{
+		shardxact_mark_written(conns[s]);
+		shardconn_send(conns[s], sql, 0, NULL, NULL, NULL);
+	}
+	for (int s = 0; s < opts.nshards; s++)
+		PQclear(shardconn_result(conns[s]));
+}
