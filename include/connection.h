@@ -114,6 +114,7 @@ struct ShardConn
 	ShardConnAbsorb absorb;		/* hands a completed batch to its owner;
 								 * NULL: results are checked and dropped */
 	bool		keep;			/* keep_connections */
+	bool		in_copy;		/* a COPY FROM STDIN is streaming */
 };
 
 /*
@@ -233,6 +234,20 @@ extern void shardconn_report(int elevel, PGresult *res, ShardConn *c,
  * Returns false (and marks c broken) if that did not work in time.
  */
 extern bool shardconn_abandon(ShardConn *c);
+
+/*
+ * COPY FROM STDIN on a shard (modify.c): shardconn_copy_begin starts it
+ * (after what the remote transaction owes: two round trips), rows are
+ * streamed with shardconn_copy_put (complete lines of COPY text; the wait
+ * when the socket is full checks for interrupts), shardconn_copy_end
+ * sends the end, and shardconn_copy_result waits for the shard's answer
+ * (raising its error) and returns the row count.  A COPY still open at
+ * abort is ended with an error message by shardconn_abandon.
+ */
+extern void shardconn_copy_begin(ShardConn *c, const char *sql);
+extern void shardconn_copy_put(ShardConn *c, const char *data, int len);
+extern void shardconn_copy_end(ShardConn *c);
+extern uint64 shardconn_copy_result(ShardConn *c);
 
 /*
  * For the transaction layer (xact.c) -----------------------------------

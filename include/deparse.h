@@ -138,6 +138,9 @@ extern char *shardfdw_deparse_direct_modify(PlannerInfo *root,
 											List **retrieved_attrs,
 											List **params_list);
 
+/* COPY t (target_attrs) FROM STDIN, in text format. */
+extern char *shardfdw_deparse_copy(Relation rel, List *target_attrs);
+
 /*
  * TRUNCATE t1, t2, ... [RESTART IDENTITY] [CASCADE] for the foreign tables
  * rels (Relations of one server).

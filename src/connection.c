@@ -198,6 +198,7 @@ shardconn_disconnect(ShardConn *c)
 	c->wrote = false;
 	c->commit_deferred = false;
 	c->prefetch_repair = false;
+	c->in_copy = false;
 	list_free_deep(c->queued);
 	c->queued = NIL;
 }
@@ -1351,6 +1352,176 @@ shardconn_report(int elevel, PGresult *res, ShardConn *c, const char *sql)
 }
 
 /*
+ * Wait until c's socket is ready for ev (WL_SOCKET_READABLE or
+ * _WRITEABLE), checking for interrupts; a lost connection is an error.
+ */
+static void
+wait_socket(ShardConn *c, int ev)
+{
+	pgsocket	sock = PQsocket(c->conn);
+
+	if (sock == PGINVALID_SOCKET)
+	{
+		c->broken = c->xact_depth > 0;
+		report_lost(ERROR, c);
+	}
+	(void) wait_sockets(1, &sock, &ev, -1);
+}
+
+/* shardconn_copy_begin: see connection.h. */
+void
+shardconn_copy_begin(ShardConn *c, const char *sql)
+{
+	PGresult   *res;
+
+	/* the remote transaction's owed commands, then the COPY itself */
+	PQclear(shardconn_exec(c, "SELECT NULL", 0, NULL));
+	if (!PQsendQuery(c->conn, sql))
+	{
+		c->broken = true;
+		report_lost(ERROR, c);
+	}
+	c->in_copy = true;
+	for (;;)
+	{
+		if (!PQconsumeInput(c->conn))
+		{
+			c->in_copy = false;
+			c->broken = true;
+			report_lost(ERROR, c);
+		}
+		if (!PQisBusy(c->conn))
+			break;
+		wait_socket(c, WL_SOCKET_READABLE);
+	}
+	res = PQgetResult(c->conn);
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+	{
+		c->in_copy = false;
+		/* (the NULL ending the failed command's results) */
+		while (PQgetResult(c->conn) != NULL)
+			;
+		shardconn_report(ERROR, res, c, sql);
+	}
+	PQclear(res);
+	if (PQsetnonblocking(c->conn, 1) != 0)
+		elog(ERROR, "shardfdw could not make the connection to %s nonblocking",
+			 shardconn_describe(c));
+}
+
+/* shardconn_copy_put: see connection.h. */
+void
+shardconn_copy_put(ShardConn *c, const char *data, int len)
+{
+	for (;;)
+	{
+		int			r = PQputCopyData(c->conn, data, len);
+
+		if (r == 1)
+			return;
+		if (r < 0)
+		{
+			c->broken = true;
+			report_lost(ERROR, c);
+		}
+		/* the output buffer is full: wait until the shard takes some */
+		wait_socket(c, WL_SOCKET_WRITEABLE);
+		if (PQflush(c->conn) < 0)
+		{
+			c->broken = true;
+			report_lost(ERROR, c);
+		}
+	}
+}
+
+/* shardconn_copy_end: see connection.h. */
+void
+shardconn_copy_end(ShardConn *c)
+{
+	int			r;
+
+	while ((r = PQputCopyEnd(c->conn, NULL)) == 0)
+		wait_socket(c, WL_SOCKET_WRITEABLE);
+	if (r < 0)
+	{
+		c->broken = true;
+		report_lost(ERROR, c);
+	}
+}
+
+/* shardconn_copy_result: see connection.h. */
+uint64
+shardconn_copy_result(ShardConn *c)
+{
+	PGresult   *res;
+	PGresult   *next;
+	uint64		n;
+
+	for (;;)
+	{
+		int			f = PQflush(c->conn);
+
+		if (f < 0 || !PQconsumeInput(c->conn))
+		{
+			c->in_copy = false;
+			c->broken = true;
+			report_lost(ERROR, c);
+		}
+		if (f == 0 && !PQisBusy(c->conn))
+			break;
+		wait_socket(c, f > 0 ? WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE :
+					WL_SOCKET_READABLE);
+	}
+	c->in_copy = false;
+	(void) PQsetnonblocking(c->conn, 0);
+	res = PQgetResult(c->conn);
+	while ((next = PQgetResult(c->conn)) != NULL)
+		PQclear(next);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		shardconn_report(ERROR, res, c, "COPY ... FROM STDIN");
+	n = strtoull(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return n;
+}
+
+/*
+ * End a COPY still streaming on c during abort processing: tell the shard
+ * it failed and read its answer, with a deadline.  False if that did not
+ * work (the connection is then unusable).
+ */
+static bool
+abandon_copy(ShardConn *c, TimestampTz deadline)
+{
+	PGresult   *res;
+
+	c->in_copy = false;
+	if (PQputCopyEnd(c->conn, "canceled by the coordinator") < 0)
+		return false;
+	for (;;)
+	{
+		pgsocket	sock = PQsocket(c->conn);
+		int			ev = WL_SOCKET_READABLE;
+		long		timeout = ms_until(deadline);
+		int			f = PQflush(c->conn);
+
+		if (f < 0 || !PQconsumeInput(c->conn))
+			return false;
+		if (f == 0 && !PQisBusy(c->conn))
+			break;
+		if (timeout <= 0)
+			return false;
+		if (f > 0)
+			ev |= WL_SOCKET_WRITEABLE;
+		if (wait_sockets(1, &sock, &ev, timeout) == -1)
+			return false;
+	}
+	while ((res = PQgetResult(c->conn)) != NULL)
+		PQclear(res);
+	(void) PQsetnonblocking(c->conn, 0);
+	return true;
+}
+
+/*
  * shardconn_abandon: cancel c's batch in flight and read it to its end.
  * Interrupts may be held: waits are bounded.  Returns false, with c marked
  * broken, if that did not work.
@@ -1362,10 +1533,15 @@ shardconn_abandon(ShardConn *c)
 	char		errbuf[256];
 	TimestampTz deadline;
 
-	if (!c->busy)
-		return true;
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   SHARDCONN_ABORT_TIMEOUT_MS);
+	if (c->in_copy && !abandon_copy(c, deadline))
+	{
+		c->broken = true;
+		return false;
+	}
+	if (!c->busy)
+		return true;
 	/* results may be there already: no need to cancel then */
 	if (poll_batch(c) && !c->batch_lost)
 	{

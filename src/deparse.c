@@ -1776,6 +1776,30 @@ shardfdw_deparse_direct_modify(PlannerInfo *root, RelOptInfo *baserel,
 	return buf.data;
 }
 
+/* shardfdw_deparse_copy: see deparse.h. */
+char *
+shardfdw_deparse_copy(Relation rel, List *target_attrs)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	const char *sep = " (";
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "COPY ");
+	append_table_name(&buf, rel);
+	foreach(lc, target_attrs)
+	{
+		appendStringInfo(&buf, "%s%s", sep,
+						 quote_identifier(shardfdw_column_name(RelationGetRelid(rel),
+															   lfirst_int(lc))));
+		sep = ", ";
+	}
+	if (target_attrs != NIL)
+		appendStringInfoChar(&buf, ')');
+	appendStringInfoString(&buf, " FROM STDIN");
+	return buf.data;
+}
+
 /* shardfdw_deparse_truncate: see deparse.h. */
 char *
 shardfdw_deparse_truncate(List *rels, DropBehavior behavior,

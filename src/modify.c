@@ -111,6 +111,12 @@ typedef struct ShardModifyState
 	int			batch_size;
 	char	  **batch_sql;		/* [1 .. batch_size] */
 
+	/* COPY FROM: rows streamed with COPY ... FROM STDIN to each shard */
+	bool		copy;
+	char	   *copy_sql;
+	bool	   *copying;		/* by shard: its COPY is open */
+	StringInfoData line;		/* one row in COPY text format */
+
 	ShardConn **conns;			/* by shard, made when first needed */
 	double	   *written;		/* rows written per shard */
 	MemoryContext temp_cxt;		/* reset per row or batch */
@@ -121,7 +127,9 @@ static void check_writable(Relation rel, const ShardTableOptions *opts,
 static List *insert_target_attrs(Relation rel);
 static ShardModifyState *create_state(EState *estate, ResultRelInfo *rinfo,
 									  CmdType operation, List *fdw_private,
-									  Plan *subplan);
+									  Plan *subplan, bool copy);
+static void copy_rows(ShardModifyState *ms, TupleTableSlot **slots, int n);
+static void append_copy_text(StringInfo buf, const char *s);
 static FmgrInfo *output_functions(Relation rel, List *attrs);
 static ShardConn *shard_conn(ShardModifyState *ms, int shard);
 static int	row_shard(ShardModifyState *ms, TupleTableSlot *slot,
@@ -364,7 +372,7 @@ output_functions(Relation rel, List *attrs)
  */
 static ShardModifyState *
 create_state(EState *estate, ResultRelInfo *rinfo, CmdType operation,
-			 List *fdw_private, Plan *subplan)
+			 List *fdw_private, Plan *subplan, bool copy)
 {
 	ShardModifyState *ms = palloc0(sizeof(ShardModifyState));
 	Relation	rel = rinfo->ri_RelationDesc;
@@ -451,6 +459,13 @@ create_state(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 	ms->batch_sql[1] = ms->sql;
 	ms->conns = palloc0(sizeof(ShardConn *) * ms->opts.nshards);
 	ms->written = palloc0(sizeof(double) * ms->opts.nshards);
+	if (copy)
+	{
+		ms->copy = true;
+		ms->copy_sql = shardfdw_deparse_copy(rel, ms->target_attrs);
+		ms->copying = palloc0(sizeof(bool) * ms->opts.nshards);
+		initStringInfo(&ms->line);
+	}
 	ms->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "shardfdw modify",
 										 ALLOCSET_SMALL_SIZES);
@@ -471,18 +486,19 @@ shardfdw_begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	rinfo->ri_FdwState =
 		create_state(mtstate->ps.state, rinfo, operation, fdw_private,
 					 operation == CMD_INSERT ? NULL :
-					 outerPlanState(mtstate)->plan);
+					 outerPlanState(mtstate)->plan, false);
 }
 
 /*
- * shardfdw_begin_insert: BeginForeignInsert (COPY FROM, and rows routed to
- * a partition that is a shardfdw table).
+ * shardfdw_begin_insert: BeginForeignInsert (COPY FROM, whose
+ * ModifyTableState has no plan, and rows routed to a partition that is a
+ * shardfdw table).  COPY streams with the COPY protocol.
  */
 void
 shardfdw_begin_insert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 {
 	rinfo->ri_FdwState = create_state(mtstate->ps.state, rinfo, CMD_INSERT,
-									  NIL, NULL);
+									  NIL, NULL, mtstate->ps.plan == NULL);
 }
 
 /* The connection to a shard, made when first needed. */
@@ -629,6 +645,11 @@ shardfdw_exec_batch_insert(EState *estate, ResultRelInfo *rinfo,
 	int			first = -1;
 	MemoryContext old;
 
+	if (ms->copy)
+	{
+		copy_rows(ms, slots, n);
+		return slots;
+	}
 	MemoryContextReset(ms->temp_cxt);
 	old = MemoryContextSwitchTo(ms->temp_cxt);
 
@@ -846,10 +867,101 @@ shardfdw_end_modify(EState *estate, ResultRelInfo *rinfo)
 {
 }
 
-/* shardfdw_end_insert: EndForeignInsert. */
+/*
+ * shardfdw_end_insert: EndForeignInsert.  A COPY ends on every shard it
+ * streamed to: all ends sent first, then the answers read (an error, e.g.
+ * a unique violation, names its shard).
+ */
 void
 shardfdw_end_insert(EState *estate, ResultRelInfo *rinfo)
 {
+	ShardModifyState *ms = (ShardModifyState *) rinfo->ri_FdwState;
+
+	if (ms == NULL || !ms->copy)
+		return;
+	for (int s = 0; s < ms->opts.nshards; s++)
+		if (ms->copying[s])
+			shardconn_copy_end(ms->conns[s]);
+	for (int s = 0; s < ms->opts.nshards; s++)
+		if (ms->copying[s])
+		{
+			ms->copying[s] = false;
+			ms->written[s] += shardconn_copy_result(ms->conns[s]);
+		}
+}
+
+/* Append s to buf escaped for COPY's text format. */
+static void
+append_copy_text(StringInfo buf, const char *s)
+{
+	for (; *s; s++)
+	{
+		switch (*s)
+		{
+			case '\\':
+				appendStringInfoString(buf, "\\\\");
+				break;
+			case '\t':
+				appendStringInfoString(buf, "\\t");
+				break;
+			case '\n':
+				appendStringInfoString(buf, "\\n");
+				break;
+			case '\r':
+				appendStringInfoString(buf, "\\r");
+				break;
+			default:
+				appendStringInfoChar(buf, *s);
+				break;
+		}
+	}
+}
+
+/*
+ * Stream rows to their shards' COPY (every shard for a replicated table),
+ * opening a shard's COPY with its first row.  Memory is bounded: the
+ * line buffer is reused, libpq sends as its buffer fills.
+ */
+static void
+copy_rows(ShardModifyState *ms, TupleTableSlot **slots, int n)
+{
+	int			nattrs = list_length(ms->target_attrs);
+	const char **values = palloc(sizeof(char *) * Max(nattrs, 1));
+	bool		every = ms->opts.distribution == SHARD_DIST_REPLICATED &&
+		ms->opts.nshards > 1;
+
+	for (int i = 0; i < n; i++)
+	{
+		MemoryContextReset(ms->temp_cxt);
+		slot_params(ms, slots[i], ms->target_attrs, ms->param_out, values);
+		resetStringInfo(&ms->line);
+		for (int c = 0; c < nattrs; c++)
+		{
+			if (c > 0)
+				appendStringInfoChar(&ms->line, '\t');
+			if (values[c] == NULL)
+				appendStringInfoString(&ms->line, "\\N");
+			else
+				append_copy_text(&ms->line, values[c]);
+		}
+		appendStringInfoChar(&ms->line, '\n');
+		for (int s = every ? 0 : row_shard(ms, slots[i], ms->opts.dist_attno);
+			 s < ms->opts.nshards; s++)
+		{
+			if (!ms->copying[s])
+			{
+				ShardConn  *c = shard_conn(ms, s);
+
+				shardxact_mark_written(c);
+				shardconn_copy_begin(c, ms->copy_sql);
+				ms->copying[s] = true;
+			}
+			shardconn_copy_put(ms->conns[s], ms->line.data, ms->line.len);
+			if (!every)
+				break;
+		}
+	}
+	pfree(values);
 }
 
 /*

@@ -203,7 +203,7 @@ xact_callback(XactEvent event, void *arg)
 					else
 						continue;
 				}
-				if (c->busy && !shardconn_abandon(c))
+				if ((c->busy || c->in_copy) && !shardconn_abandon(c))
 					c->broken = true;
 				if (c->xact_depth > 0 && !c->broken &&
 					!shardconn_run_in_abort(c, "ABORT TRANSACTION"))
@@ -259,7 +259,7 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		}
 		else
 		{
-			if (c->busy && !shardconn_abandon(c))
+			if ((c->busy || c->in_copy) && !shardconn_abandon(c))
 				c->broken = true;
 			/* cursors of the rolled-back levels are gone with them */
 			list_free_deep(c->queued);
