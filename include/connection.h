@@ -115,6 +115,9 @@ struct ShardConn
 								 * NULL: results are checked and dropped */
 	bool		keep;			/* keep_connections */
 	bool		in_copy;		/* a COPY FROM STDIN is streaming */
+	bool		batch_autocommit;	/* the batch being sent owes nothing:
+									 * its statement runs in the shard's
+									 * implicit transaction */
 };
 
 /*
@@ -159,6 +162,15 @@ extern void shardconn_send(ShardConn *c, const char *sql, int nparams,
 extern void shardconn_send_stmts(ShardConn *c, const ShardStmt *stmts,
 								 int nstmts, void *owner,
 								 ShardConnAbsorb absorb);
+
+/*
+ * Send sql as a statement of its own, outside any remote transaction: the
+ * shard runs and commits it in its implicit transaction (one round trip).
+ * Only for a connection with no remote transaction, when xact.c allows
+ * it (shardxact_may_autocommit).  Read the result with shardconn_result.
+ */
+extern void shardconn_send_autocommit(ShardConn *c, const char *sql,
+									  int nparams, const char *const *params);
 
 /*
  * Like shardconn_send_stmts, for a batch whose last statement (a FETCH)
@@ -269,6 +281,13 @@ extern void shardconn_settle(ShardConn *c);
  * wait, errors reported as WARNING.  Returns success.
  */
 extern bool shardconn_run_in_abort(ShardConn *c, const char *sql);
+
+/*
+ * Is c's remote transaction still open and not failed, as far as can be
+ * told without a round trip?  For an idle connection in a remote
+ * transaction.
+ */
+extern bool shardconn_transaction_healthy(ShardConn *c);
 
 /* Forget the results of c's last batch. */
 extern void shardconn_clear_batch(ShardConn *c);

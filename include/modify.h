@@ -29,6 +29,7 @@ typedef enum ShardModifyPrivateIndex
 	ShardModifyPrivateDoNothing,	/* Integer: ON CONFLICT DO NOTHING */
 	ShardModifyPrivateMovesRows,	/* Integer: UPDATE may change the
 									 * distribution key (rows may move) */
+	ShardModifyPrivateSingleRow,	/* Integer: INSERT of one VALUES row */
 	ShardModifyPrivateCount
 } ShardModifyPrivateIndex;
 

@@ -29,6 +29,28 @@ extern void shardxact_note_connection(void);
  */
 extern List *shardxact_owed_commands(ShardConn *c);
 
+/*
+ * May the write about to be sent to one shard run there as a statement of
+ * its own, in the shard's implicit transaction (no remote transaction
+ * commands: one round trip)?  Only when it is the whole local transaction:
+ * outside a transaction block, a top-level statement, before any other
+ * use of a shard.  The caller also makes sure it is a single statement to
+ * a single shard whose local processing cannot fail afterwards (no
+ * RETURNING, no triggers), then calls shardxact_note_autocommit.
+ */
+extern bool shardxact_may_autocommit(void);
+extern void shardxact_note_autocommit(void);
+
+/*
+ * Every write calls this first: after a statement that committed on its
+ * shard alone, another write in the same local transaction is refused.
+ */
+extern void shardxact_check_write(void);
+
+/* Utility statements nest statements too (shardfdw.c's utility hook). */
+extern void shardxact_utility_enter(void);
+extern void shardxact_utility_leave(void);
+
 /* c's remote transaction has modified data: its COMMIT is waited for. */
 extern void shardxact_mark_written(ShardConn *c);
 

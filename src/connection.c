@@ -225,6 +225,21 @@ connection_is_usable(ShardConn *c)
 	return true;
 }
 
+/*
+ * shardconn_transaction_healthy: see connection.h.  No round trip: what
+ * the shard sent meanwhile (a FATAL and EOF from a terminated backend) is
+ * read first.
+ */
+bool
+shardconn_transaction_healthy(ShardConn *c)
+{
+	if (c->conn == NULL || c->busy || PQstatus(c->conn) != CONNECTION_OK)
+		return false;
+	if (PQconsumeInput(c->conn) == 0 || PQstatus(c->conn) != CONNECTION_OK)
+		return false;
+	return PQtransactionStatus(c->conn) == PQTRANS_INTRANS;
+}
+
 /* The password_required option of a user mapping (default true). */
 static bool
 password_required(UserMapping *user)
@@ -670,7 +685,9 @@ send_batch(ShardConn *c)
 	}
 
 	/* what the remote transaction owes first (xact.c) */
-	foreach(lc, shardxact_owed_commands(c))
+	if (c->batch_autocommit)
+		c->batch_began_xact = false;	/* it may have committed: no retry */
+	foreach(lc, c->batch_autocommit ? NIL : shardxact_owed_commands(c))
 	{
 		if (!PQsendQueryParams(c->conn, lfirst(lc), 0, NULL, NULL, NULL,
 							   NULL, 0))
@@ -810,6 +827,35 @@ shardconn_send_stmts(ShardConn *c, const ShardStmt *stmts, int nstmts,
 					 void *owner, ShardConnAbsorb absorb)
 {
 	send_stmts(c, stmts, nstmts, owner, absorb, false);
+}
+
+/*
+ * shardconn_send_autocommit: see connection.h.
+ */
+void
+shardconn_send_autocommit(ShardConn *c, const char *sql, int nparams,
+						  const char *const *params)
+{
+	ShardStmt	st;
+
+	if (c->busy)
+		shardconn_settle(c);
+	if (c->xact_depth != 0 || c->queued != NIL || c->prefetch_repair)
+		elog(ERROR, "shardfdw autocommit statement in a remote transaction");
+	st.context_sql = NULL;
+	st.sql = sql;
+	st.nparams = nparams;
+	st.params = params;
+	c->batch_autocommit = true;
+	PG_TRY();
+	{
+		send_stmts(c, &st, 1, NULL, NULL, false);
+	}
+	PG_FINALLY();
+	{
+		c->batch_autocommit = false;
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -1304,8 +1350,10 @@ shardconn_command(ShardConn *c, const char *sql)
 
 /*
  * shardconn_report: raise the remote error in res at elevel.  res is
- * PQclear'd before raising; the remote SQLSTATE, message, detail, hint and
- * context are kept, and a context line names the shard and the SQL.
+ * PQclear'd before raising; the remote SQLSTATE, message, detail, hint,
+ * context and the names of the schema, table, column, data type and
+ * constraint concerned (as on the shard) are kept, and a context line
+ * names the shard and the SQL.
  */
 void
 shardconn_report(int elevel, PGresult *res, ShardConn *c, const char *sql)
@@ -1315,6 +1363,11 @@ shardconn_report(int elevel, PGresult *res, ShardConn *c, const char *sql)
 	char	   *detail = NULL;
 	char	   *hint = NULL;
 	char	   *context = NULL;
+	char	   *schema = NULL;
+	char	   *table = NULL;
+	char	   *column = NULL;
+	char	   *datatype = NULL;
+	char	   *constraint = NULL;
 	char	   *where = shardconn_describe(c);
 	char	   *sqlcopy = sql ? pstrdup(sql) : NULL;
 	int			code = ERRCODE_CONNECTION_FAILURE;
@@ -1330,6 +1383,11 @@ shardconn_report(int elevel, PGresult *res, ShardConn *c, const char *sql)
 	COPYFIELD(detail, PG_DIAG_MESSAGE_DETAIL);
 	COPYFIELD(hint, PG_DIAG_MESSAGE_HINT);
 	COPYFIELD(context, PG_DIAG_CONTEXT);
+	COPYFIELD(schema, PG_DIAG_SCHEMA_NAME);
+	COPYFIELD(table, PG_DIAG_TABLE_NAME);
+	COPYFIELD(column, PG_DIAG_COLUMN_NAME);
+	COPYFIELD(datatype, PG_DIAG_DATATYPE_NAME);
+	COPYFIELD(constraint, PG_DIAG_CONSTRAINT_NAME);
 #undef COPYFIELD
 	if (res)
 		PQclear(res);
@@ -1347,6 +1405,11 @@ shardconn_report(int elevel, PGresult *res, ShardConn *c, const char *sql)
 			 detail ? errdetail_internal("%s", detail) : 0,
 			 hint ? errhint("%s", hint) : 0,
 			 context ? errcontext("%s", context) : 0,
+			 schema ? err_generic_string(PG_DIAG_SCHEMA_NAME, schema) : 0,
+			 table ? err_generic_string(PG_DIAG_TABLE_NAME, table) : 0,
+			 column ? err_generic_string(PG_DIAG_COLUMN_NAME, column) : 0,
+			 datatype ? err_generic_string(PG_DIAG_DATATYPE_NAME, datatype) : 0,
+			 constraint ? err_generic_string(PG_DIAG_CONSTRAINT_NAME, constraint) : 0,
 			 errcontext("remote SQL command on %s: %s", where,
 						sqlcopy ? sqlcopy : "(none)")));
 }

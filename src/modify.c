@@ -101,6 +101,7 @@ typedef struct ShardModifyState
 	AttrNumber	key_attno;		/* 0: one shard */
 
 	/* UPDATE changing the key: the row moves */
+	bool		single_row;		/* INSERT of one VALUES row */
 	bool		moves_rows;
 	char	   *move_delete_sql;	/* DELETE by ctid */
 	char	   *move_insert_sql;	/* INSERT of every column */
@@ -257,8 +258,10 @@ shardfdw_plan_modify(PlannerInfo *root, ModifyTable *plan,
 	List	   *retrieved_attrs = NIL;
 	bool		do_nothing = false;
 	bool		moves = false;
+	bool		single_row;
 	char	   *sql = NULL;
 	List	   *result = NIL;
+	Plan	   *subplan = outerPlan(plan);
 
 	shardfdw_get_table_options(rte->relid, &opts);
 	check_writable(rel, &opts, operation, false);
@@ -286,6 +289,10 @@ shardfdw_plan_modify(PlannerInfo *root, ModifyTable *plan,
 	if (plan->returningLists)
 		pull_varattnos((Node *) list_nth(plan->returningLists, subplan_index),
 					   resultRelation, &returning);
+
+	/* INSERT ... VALUES of one row: a Result with no input */
+	single_row = operation == CMD_INSERT && subplan != NULL &&
+		IsA(subplan, Result) && outerPlan(subplan) == NULL;
 
 	if (plan->onConflictAction == ONCONFLICT_NOTHING)
 		do_nothing = true;
@@ -334,6 +341,9 @@ shardfdw_plan_modify(PlannerInfo *root, ModifyTable *plan,
 				break;
 			case ShardModifyPrivateMovesRows:
 				item = (Node *) makeInteger(moves);
+				break;
+			case ShardModifyPrivateSingleRow:
+				item = (Node *) makeInteger(single_row);
 				break;
 			case ShardModifyPrivateCount:
 				break;
@@ -401,6 +411,8 @@ create_state(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 										 ShardModifyPrivateDoNothing)) != 0;
 		ms->moves_rows = intVal(list_nth(fdw_private,
 										 ShardModifyPrivateMovesRows)) != 0;
+		ms->single_row = intVal(list_nth(fdw_private,
+										 ShardModifyPrivateSingleRow)) != 0;
 	}
 	else
 	{
@@ -596,8 +608,10 @@ static PGresult *
 run_one(ShardModifyState *ms, int shard, const char *sql, int nparams,
 		const char **values)
 {
-	ShardConn  *c = shard_conn(ms, shard);
+	ShardConn  *c;
 
+	shardxact_check_write();
+	c = shard_conn(ms, shard);
 	shardxact_mark_written(c);
 	return shardconn_exec(c, sql, nparams, values);
 }
@@ -643,6 +657,7 @@ shardfdw_exec_batch_insert(EState *estate, ResultRelInfo *rinfo,
 	int		   *filled = palloc0(sizeof(int) * nshards);
 	int			inserted = 0;
 	int			first = -1;
+	bool		autocommit;
 	MemoryContext old;
 
 	if (ms->copy)
@@ -681,7 +696,16 @@ shardfdw_exec_batch_insert(EState *estate, ResultRelInfo *rinfo,
 			filled[s]++;
 		}
 
-	/* one statement per shard, all sent before any answer is read */
+	/*
+	 * One statement per shard, all sent before any answer is read.  The
+	 * INSERT of one VALUES row to one shard, as all of the local
+	 * transaction (no RETURNING, no triggers), runs in the shard's implicit
+	 * transaction: one round trip.
+	 */
+	shardxact_check_write();
+	autocommit = ms->single_row && n == 1 && !every &&
+		rinfo->ri_projectReturning == NULL && rinfo->ri_TrigDesc == NULL &&
+		rinfo->ri_WithCheckOptions == NIL && shardxact_may_autocommit();
 	for (int s = 0; s < nshards; s++)
 	{
 		ShardConn  *c;
@@ -701,9 +725,18 @@ shardfdw_exec_batch_insert(EState *estate, ResultRelInfo *rinfo,
 															NULL, &dummy));
 		}
 		c = shard_conn(ms, s);
-		shardxact_mark_written(c);
-		shardconn_send(c, ms->batch_sql[count[s]], count[s] * nattrs,
-					   params[s], NULL, NULL);
+		if (autocommit)
+		{
+			shardxact_note_autocommit();
+			shardconn_send_autocommit(c, ms->batch_sql[count[s]],
+									  count[s] * nattrs, params[s]);
+		}
+		else
+		{
+			shardxact_mark_written(c);
+			shardconn_send(c, ms->batch_sql[count[s]], count[s] * nattrs,
+						   params[s], NULL, NULL);
+		}
 		if (first < 0)
 			first = s;
 	}
@@ -930,6 +963,7 @@ copy_rows(ShardModifyState *ms, TupleTableSlot **slots, int n)
 	bool		every = ms->opts.distribution == SHARD_DIST_REPLICATED &&
 		ms->opts.nshards > 1;
 
+	shardxact_check_write();
 	for (int i = 0; i < n; i++)
 	{
 		MemoryContextReset(ms->temp_cxt);
@@ -1124,6 +1158,7 @@ shardfdw_exec_truncate(List *rels, DropBehavior behavior, bool restart_seqs)
 	shardfdw_get_table_options(RelationGetRelid(first), &opts);
 	server = GetForeignServer(opts.serverid);
 	user = GetUserMapping(GetUserId(), opts.serverid);
+	shardxact_check_write();
 	sql = shardfdw_deparse_truncate(rels, behavior, restart_seqs);
 	for (int s = 0; s < opts.nshards; s++)
 		all = bms_add_member(all, s);

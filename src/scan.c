@@ -703,17 +703,35 @@ run_direct_modify(ForeignScanState *node)
 	int			shard = -1;
 	int			i = 0;
 	uint64		total = 0;
+	bool		autocommit;
 
 	MemoryContextReset(st->scan_cxt);
+	shardxact_check_write();
 	st->targets = choose_targets(st, econtext);
 	compute_params(st, econtext);
 	st->started = true;
 	st->ran = true;
+
+	/*
+	 * A statement on one shard that is all of the local transaction, with
+	 * nothing left to do locally afterwards (no RETURNING), runs in the
+	 * shard's implicit transaction: one round trip, no COMMIT to wait for.
+	 */
+	autocommit = bms_num_members(st->targets) == 1 &&
+		node->resultRelInfo->ri_projectReturning == NULL &&
+		shardxact_may_autocommit();
 	old = MemoryContextSwitchTo(st->scan_cxt);
 	conns = palloc0(sizeof(ShardConn *) * st->nshards_total);
 	shardconn_get_many(st->server, st->user, st->targets, conns);
 	while ((shard = bms_next_member(st->targets, shard)) >= 0)
 	{
+		if (autocommit)
+		{
+			shardxact_note_autocommit();
+			shardconn_send_autocommit(conns[shard], st->sql, st->num_params,
+									  st->param_values);
+			continue;
+		}
 		shardxact_mark_written(conns[shard]);
 		shardconn_send(conns[shard], st->sql, st->num_params,
 					   st->param_values, NULL, NULL);

@@ -33,6 +33,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "executor/executor.h"
 #include "utils/memutils.h"
 
 #include "connection.h"
@@ -41,7 +42,25 @@
 /* Has the current local transaction used a shard connection? */
 static bool xact_got_connection = false;
 
+/*
+ * Statement nesting: queries run by the executor, and utility statements
+ * (which may run queries of their own: DO, CALL, COPY, EXPLAIN ANALYZE).
+ * A statement at executor level 1 under no utility statement, outside a
+ * transaction block, is the whole local transaction.
+ */
+static int	executor_nesting = 0;
+static int	utility_nesting = 0;
+
+/* A statement of this local transaction committed on its shard alone. */
+static bool xact_autocommitted = false;
+
+static ExecutorRun_hook_type prev_executor_run = NULL;
+static ExecutorFinish_hook_type prev_executor_finish = NULL;
+
 static void xact_callback(XactEvent event, void *arg);
+static void executor_run(QueryDesc *queryDesc, ScanDirection direction,
+						 uint64 count, bool execute_once);
+static void executor_finish(QueryDesc *queryDesc);
 static void subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 							 SubTransactionId parentSubid, void *arg);
 
@@ -51,6 +70,97 @@ shardxact_init(void)
 {
 	RegisterXactCallback(xact_callback, NULL);
 	RegisterSubXactCallback(subxact_callback, NULL);
+	prev_executor_run = ExecutorRun_hook;
+	ExecutorRun_hook = executor_run;
+	prev_executor_finish = ExecutorFinish_hook;
+	ExecutorFinish_hook = executor_finish;
+}
+
+/* ExecutorRun_hook: count the nesting of queries. */
+static void
+executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+			 bool execute_once)
+{
+	executor_nesting++;
+	PG_TRY();
+	{
+		if (prev_executor_run)
+			prev_executor_run(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		executor_nesting--;
+	}
+	PG_END_TRY();
+}
+
+/* ExecutorFinish_hook: likewise (AFTER triggers run queries here). */
+static void
+executor_finish(QueryDesc *queryDesc)
+{
+	executor_nesting++;
+	PG_TRY();
+	{
+		if (prev_executor_finish)
+			prev_executor_finish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		executor_nesting--;
+	}
+	PG_END_TRY();
+}
+
+/* shardxact_utility_enter / _leave: see xact.h. */
+void
+shardxact_utility_enter(void)
+{
+	utility_nesting++;
+}
+
+void
+shardxact_utility_leave(void)
+{
+	utility_nesting--;
+}
+
+/*
+ * shardxact_may_autocommit: see xact.h.  The running statement is all of
+ * the local transaction (outside a transaction block, a top-level query
+ * under no utility statement), and no shard has been used by it yet.
+ */
+bool
+shardxact_may_autocommit(void)
+{
+	return !IsTransactionBlock() && executor_nesting == 1 &&
+		utility_nesting == 0 && !xact_got_connection && !xact_autocommitted;
+}
+
+/* shardxact_note_autocommit: see xact.h. */
+void
+shardxact_note_autocommit(void)
+{
+	xact_autocommitted = true;
+}
+
+/*
+ * shardxact_check_write: see xact.h.  Refuse a write after a statement of
+ * the same local transaction committed alone: the two could not be atomic
+ * (e.g. several statements executed before one Sync of the extended
+ * protocol).
+ */
+void
+shardxact_check_write(void)
+{
+	if (xact_autocommitted)
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("cannot write to shards after a statement of the same transaction committed on its shard alone"),
+				 errhint("Run statements that must be atomic together in an explicit transaction block (BEGIN ... COMMIT).")));
 }
 
 /* shardxact_note_connection: see xact.h. */
@@ -118,6 +228,10 @@ xact_callback(XactEvent event, void *arg)
 	HASH_SEQ_STATUS scan;
 	ShardConn  *c;
 
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+		xact_autocommitted = false;
 	if (!xact_got_connection)
 		return;
 
@@ -130,6 +244,15 @@ xact_callback(XactEvent event, void *arg)
 				ListCell   *lc;
 
 				pending = NIL;
+
+				/*
+				 * First make sure every shard that wrote can still commit:
+				 * a lost connection (terminated backend, stopped shard) or
+				 * a failed remote transaction found now aborts the local
+				 * transaction, and so every shard's, before any COMMIT is
+				 * sent.  (What fails between the COMMITs is for two-phase
+				 * commit to handle.)
+				 */
 				shardconn_scan_begin(&scan);
 				while ((c = shardconn_scan_next(&scan)) != NULL)
 				{
@@ -142,6 +265,24 @@ xact_callback(XactEvent event, void *arg)
 								(errcode(ERRCODE_CONNECTION_FAILURE),
 								 errmsg("cannot commit: the remote transaction on %s is in an unknown state",
 										shardconn_describe(c))));
+					if (c->wrote && !c->prefetch_repair &&
+						!shardconn_transaction_healthy(c))
+					{
+						shardconn_scan_end(&scan);
+						c->broken = true;
+						ereport(ERROR,
+								(errcode(ERRCODE_CONNECTION_FAILURE),
+								 errmsg("cannot commit: the remote transaction on %s was lost",
+										shardconn_describe(c)),
+								 errdetail("The transaction is rolled back on every shard.")));
+					}
+				}
+
+				shardconn_scan_begin(&scan);
+				while ((c = shardconn_scan_next(&scan)) != NULL)
+				{
+					if (c->conn == NULL || c->xact_depth == 0)
+						continue;
 					/* COMMIT ends cursors and savepoints: drop the queue */
 					list_free_deep(c->queued);
 					c->queued = NIL;
@@ -164,10 +305,21 @@ xact_callback(XactEvent event, void *arg)
 				/* all shards commit in parallel; now collect */
 				foreach(lc, pending)
 				{
+					PGresult   *res;
+					bool		rolled_back;
+
 					c = lfirst(lc);
-					PQclear(shardconn_result(c));
+					res = shardconn_result(c);
+					/* a failed remote transaction answers COMMIT so */
+					rolled_back = strcmp(PQcmdStatus(res), "ROLLBACK") == 0;
+					PQclear(res);
 					c->xact_depth = 0;
 					c->wrote = false;
+					if (rolled_back)
+						ereport(ERROR,
+								(errcode(ERRCODE_TRANSACTION_ROLLBACK),
+								 errmsg("the remote transaction on %s was rolled back instead of committed",
+										shardconn_describe(c))));
 				}
 				list_free(pending);
 				break;
