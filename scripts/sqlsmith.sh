@@ -7,7 +7,7 @@
 # It runs t/020_sqlsmith.pl (and nothing else) through scripts/test.sh, so
 # it installs what is missing, builds and installs the tree, and ends with
 # the same `N passed, N failed` line; the bounded pass of the test command
-# runs the same file with 3 seeds.  The queries are split into runs of
+# runs the same file with 4 seeds.  The queries are split into runs of
 # PER_SEED (default 5000) generated statements, one sqlsmith seed each,
 # consecutive seeds from FIRST_SEED.  Every crash, internal error (XX000)
 # and error the local twin tables do not raise is printed with its query.

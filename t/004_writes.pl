@@ -120,13 +120,8 @@ sub remote_error_ok
 	{
 		like($err, qr/"\Q$e{constraint}\E"/,
 			"$label: the message names constraint $e{constraint}");
-	  TODO:
-		{
-			local $TODO =
-			  'finding F1: the remote constraint name (PG_DIAG_CONSTRAINT_NAME) is not kept';
-			like($err, qr/CONSTRAINT NAME:  \Q$e{constraint}\E/,
-				"$label: the error field CONSTRAINT NAME is $e{constraint}");
-		}
+		like($err, qr/CONSTRAINT NAME:  \Q$e{constraint}\E/,
+			"$label: the error field CONSTRAINT NAME is $e{constraint}");
 	}
 	return;
 }
