@@ -114,7 +114,9 @@ struct ShardConn
 	ShardConnAbsorb absorb;		/* hands a completed batch to its owner;
 								 * NULL: results are checked and dropped */
 	bool		keep;			/* keep_connections */
-	bool		in_copy;		/* a COPY FROM STDIN is streaming */
+	bool		in_copy;		/* a COPY FROM STDIN is open (its result
+								 * not read yet) */
+	bool		copy_ended;		/* ... and its end has been sent */
 	bool		batch_autocommit;	/* the batch being sent owes nothing:
 									 * its statement runs in the shard's
 									 * implicit transaction */

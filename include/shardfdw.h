@@ -187,6 +187,9 @@ typedef enum ShardScanPrivateIndex
 	ShardScanPrivateLimitCount, /* Integer: rows to return after the merge,
 								 * -1 for no limit */
 	ShardScanPrivateLimitOffset,	/* Integer: rows to skip first */
+	ShardScanPrivateSetProcessed,	/* Integer: a direct modification counts
+									 * its rows into es_processed (its
+									 * ModifyTable sets the command tag) */
 	ShardScanPrivateCount		/* number of entries */
 } ShardScanPrivateIndex;
 
@@ -281,6 +284,7 @@ typedef struct ShardScanPlan
 	char	   *merge_keys;		/* merge keys, for EXPLAIN */
 	int64		limit_count;	/* applied by the scan: -1 none */
 	int64		limit_offset;
+	bool		set_processed;	/* direct modification: count rows */
 } ShardScanPlan;
 
 /* log base 2, for sort and merge costs */

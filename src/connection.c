@@ -1445,6 +1445,7 @@ shardconn_copy_begin(ShardConn *c, const char *sql)
 		report_lost(ERROR, c);
 	}
 	c->in_copy = true;
+	c->copy_ended = false;
 	for (;;)
 	{
 		if (!PQconsumeInput(c->conn))
@@ -1510,6 +1511,7 @@ shardconn_copy_end(ShardConn *c)
 		c->broken = true;
 		report_lost(ERROR, c);
 	}
+	c->copy_ended = true;
 }
 
 /* shardconn_copy_result: see connection.h. */
@@ -1558,7 +1560,9 @@ abandon_copy(ShardConn *c, TimestampTz deadline)
 	PGresult   *res;
 
 	c->in_copy = false;
-	if (PQputCopyEnd(c->conn, "canceled by the coordinator") < 0)
+	/* (a COPY whose end was sent only has its answer left to read) */
+	if (!c->copy_ended &&
+		PQputCopyEnd(c->conn, "canceled by the coordinator") < 0)
 		return false;
 	for (;;)
 	{

@@ -185,6 +185,14 @@ shardfdw_join_paths(PlannerInfo *root, RelOptInfo *joinrel,
 		root->parse->rowMarks != NIL ||
 		!bms_is_empty(joinrel->lateral_relids))
 		return;
+
+	/*
+	 * The target of an UPDATE or DELETE is read row by row with its row
+	 * identity (ctid, key, whole row): keep its joins local.
+	 */
+	if (root->parse->resultRelation > 0 &&
+		bms_is_member(root->parse->resultRelation, joinrel->relids))
+		return;
 	if (jointype != JOIN_INNER && jointype != JOIN_LEFT &&
 		jointype != JOIN_RIGHT && jointype != JOIN_FULL &&
 		jointype != JOIN_SEMI && jointype != JOIN_ANTI)

@@ -209,9 +209,10 @@ insert_target_attrs(Relation rel)
 
 /*
  * shardfdw_add_update_targets: AddForeignUpdateTargets.  The row identity
- * of UPDATE and DELETE: the row's ctid on its shard, its distribution key
- * (which shard), and, when an UPDATE sets the key, the whole old row so
- * that the executor can build the complete new row to move.
+ * of UPDATE and DELETE: the row's ctid on its shard and its distribution
+ * key (which shard).  (PostgreSQL itself fetches the whole old row of every
+ * UPDATE of a foreign table, so the new row, which a moved row needs, is
+ * complete.)
  */
 void
 shardfdw_add_update_targets(PlannerInfo *root, Index rtindex,
@@ -234,11 +235,6 @@ shardfdw_add_update_targets(PlannerInfo *root, Index rtindex,
 						 makeVar(rtindex, opts.dist_attno, keyatt->atttypid,
 								 keyatt->atttypmod, keyatt->attcollation, 0),
 						 rtindex, SHARDFDW_KEY_JUNK);
-	if (bms_is_member(opts.dist_attno - FirstLowInvalidHeapAttributeNumber,
-					  target_rte->updatedCols))
-		add_row_identity_var(root,
-							 makeWholeRowVar(target_rte, rtindex, 0, false),
-							 rtindex, "wholerow");
 }
 
 /*
@@ -268,6 +264,13 @@ shardfdw_plan_modify(PlannerInfo *root, ModifyTable *plan,
 
 	if (operation == CMD_INSERT)
 		target_attrs = insert_target_attrs(rel);
+	else if (operation == CMD_UPDATE &&
+			 rel->trigdesc && rel->trigdesc->trig_update_before_row)
+	{
+		/* a BEFORE ROW trigger may change any column, the key too */
+		target_attrs = insert_target_attrs(rel);
+		moves = opts.nshards > 1 && opts.dist_attno != InvalidAttrNumber;
+	}
 	else if (operation == CMD_UPDATE)
 	{
 		RelOptInfo *baserel = find_base_rel(root, resultRelation);
@@ -280,6 +283,9 @@ shardfdw_plan_modify(PlannerInfo *root, ModifyTable *plan,
 
 			if (attno <= InvalidAttrNumber)
 				elog(ERROR, "shardfdw cannot update system column %d", attno);
+			/* a generated column is recomputed by the shard, as on INSERT */
+			if (TupleDescAttr(RelationGetDescr(rel), attno - 1)->attgenerated)
+				continue;
 			target_attrs = lappend_int(target_attrs, attno);
 			if (attno == opts.dist_attno && opts.nshards > 1)
 				moves = true;
@@ -289,6 +295,15 @@ shardfdw_plan_modify(PlannerInfo *root, ModifyTable *plan,
 	if (plan->returningLists)
 		pull_varattnos((Node *) list_nth(plan->returningLists, subplan_index),
 					   resultRelation, &returning);
+	/*
+	 * With RETURNING, the slot the shard's row is stored in is also what
+	 * AFTER ROW triggers see as NEW: fetch the whole row for them.
+	 */
+	if (returning && rel->trigdesc &&
+		((operation == CMD_INSERT && rel->trigdesc->trig_insert_after_row) ||
+		 (operation == CMD_UPDATE && rel->trigdesc->trig_update_after_row)))
+		returning = bms_add_member(returning,
+								   0 - FirstLowInvalidHeapAttributeNumber);
 
 	/* INSERT ... VALUES of one row: a Result with no input */
 	single_row = operation == CMD_INSERT && subplan != NULL &&
@@ -783,6 +798,8 @@ shardfdw_batch_size(ResultRelInfo *rinfo)
 								   &opts);
 		size = opts.batch_size;
 	}
+	/* a statement has at most 65535 parameters */
+	size = Min(size, 65535 / Max(RelationGetDescr(rinfo->ri_RelationDesc)->natts, 1));
 	if (rinfo->ri_projectReturning != NULL ||
 		rinfo->ri_WithCheckOptions != NIL ||
 		(rinfo->ri_TrigDesc &&
@@ -1131,6 +1148,7 @@ shardfdw_plan_direct_modify(PlannerInfo *root, ModifyTable *plan,
 	sp.retrieved_attrs = retrieved_attrs;
 	sp.nparams = list_length(params_list);
 	sp.limit_count = -1;
+	sp.set_processed = plan->canSetTag;
 
 	fscan->operation = operation;
 	fscan->resultRelation = resultRelation;

@@ -162,6 +162,8 @@ struct ShardScanState
 
 	/* a direct UPDATE / DELETE (plan operation not CMD_SELECT) */
 	bool		dm_done;		/* the statement has run */
+	bool		dm_set_processed;	/* count rows into es_processed */
+	double	   *dm_written;		/* rows written per shard */
 	struct RawBatch **dm_results;	/* the shards' results, in scan_cxt */
 	int			dm_nresults;
 	int			dm_current;		/* RETURNING: result being returned */
@@ -241,6 +243,8 @@ shardscan_begin(ForeignScanState *node, int eflags)
 	st->num_params = intVal(list_nth(fdw_private,
 									 ShardScanPrivateNumRemoteParams));
 	st->prune_is_array = list_nth(fdw_private, ShardScanPrivatePruneIsArray);
+	st->dm_set_processed = intVal(list_nth(fdw_private,
+										   ShardScanPrivateSetProcessed)) != 0;
 
 	/*
 	 * The rows the shards return: the table's columns for a base scan, the
@@ -719,6 +723,7 @@ run_direct_modify(ForeignScanState *node)
 	 */
 	autocommit = bms_num_members(st->targets) == 1 &&
 		node->resultRelInfo->ri_projectReturning == NULL &&
+		node->resultRelInfo->ri_TrigDesc == NULL &&
 		shardxact_may_autocommit();
 	old = MemoryContextSwitchTo(st->scan_cxt);
 	conns = palloc0(sizeof(ShardConn *) * st->nshards_total);
@@ -738,6 +743,11 @@ run_direct_modify(ForeignScanState *node)
 	}
 	st->dm_results = palloc0(sizeof(RawBatch *) *
 							 Max(bms_num_members(st->targets), 1));
+	MemoryContextSwitchTo(old);
+	if (st->dm_written == NULL)
+		st->dm_written = MemoryContextAllocZero(GetMemoryChunkContext(st),
+												sizeof(double) * st->nshards_total);
+	MemoryContextSwitchTo(st->scan_cxt);
 	shard = -1;
 	while ((shard = bms_next_member(st->targets, shard)) >= 0)
 	{
@@ -749,6 +759,7 @@ run_direct_modify(ForeignScanState *node)
 		cb->arg = raw;
 		MemoryContextRegisterResetCallback(st->scan_cxt, cb);
 		raw->res = shardconn_result(conns[shard]);
+		st->dm_written[shard] = strtod(PQcmdTuples(raw->res), NULL);
 		if (i == 0 || st->opts.distribution != SHARD_DIST_REPLICATED)
 		{
 			st->dm_results[st->dm_nresults++] = raw;
@@ -759,7 +770,8 @@ run_direct_modify(ForeignScanState *node)
 	}
 	MemoryContextSwitchTo(old);
 	st->dm_done = true;
-	if (node->resultRelInfo->ri_projectReturning == NULL)
+	if (node->resultRelInfo->ri_projectReturning == NULL &&
+		st->dm_set_processed)
 		estate->es_processed += total;
 }
 
@@ -802,7 +814,8 @@ shardfdw_iterate_direct_modify(ForeignScanState *node)
 		ExecStoreAllNullTuple(slot);	/* e.g. RETURNING 1 */
 	MemoryContextSwitchTo(old);
 	st->dm_row++;
-	node->ss.ps.state->es_processed++;
+	if (st->dm_set_processed)
+		node->ss.ps.state->es_processed++;
 
 	/* the local RETURNING list reads this row */
 	rinfo->ri_projectReturning->pi_exprContext->ecxt_scantuple = slot;
@@ -1365,6 +1378,18 @@ shardscan_explain(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyText("Remote SQL",
 							strVal(list_nth(fdw_private, ShardScanPrivateSql)),
 							es);
-	if (es->analyze && st)
+	if (es->analyze && st && st->dm_written)
+	{
+		/* a direct UPDATE / DELETE: what each shard changed */
+		StringInfoData w;
+
+		initStringInfo(&w);
+		for (int s = 0; s < st->nshards_total; s++)
+			if (st->dm_written[s] > 0)
+				appendStringInfo(&w, "%sp%d=%.0f", w.len ? " " : "", s,
+								 st->dm_written[s]);
+		ExplainPropertyText("Rows Written", w.len ? w.data : "none", es);
+	}
+	else if (es->analyze && st)
 		ExplainPropertyFloat("Rows Fetched", NULL, st->rows_fetched, 0, es);
 }

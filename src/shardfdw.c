@@ -1139,6 +1139,9 @@ shardfdw_make_fdw_private(ShardRelInfo *fpinfo, ShardScanPlan *sp)
 				item = (Node *) makeInteger(sp->upper && sp->upper->has_limit ?
 											(int) sp->limit_offset : 0);
 				break;
+			case ShardScanPrivateSetProcessed:
+				item = (Node *) makeInteger(sp->set_processed);
+				break;
 			case ShardScanPrivateCount:
 				break;
 		}

@@ -34,6 +34,8 @@
 
 #include "access/xact.h"
 #include "executor/executor.h"
+#include "tcop/pquery.h"
+#include "utils/portal.h"
 #include "utils/memutils.h"
 
 #include "connection.h"
@@ -50,6 +52,7 @@ static bool xact_got_connection = false;
  */
 static int	executor_nesting = 0;
 static int	utility_nesting = 0;
+static bool top_statement_alone = false;	/* see executor_run */
 
 /* A statement of this local transaction committed on its shard alone. */
 static bool xact_autocommitted = false;
@@ -81,6 +84,19 @@ static void
 executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			 bool execute_once)
 {
+	/*
+	 * Is the top-level statement alone in what it writes?  Not when it
+	 * writes in a CTE or in more than one table, nor when a rule made it
+	 * one of several statements of the portal.
+	 */
+	if (executor_nesting == 0)
+	{
+		PlannedStmt *ps = queryDesc->plannedstmt;
+
+		top_statement_alone = !ps->hasModifyingCTE &&
+			list_length(ps->resultRelations) <= 1 &&
+			(ActivePortal == NULL || list_length(ActivePortal->stmts) <= 1);
+	}
 	executor_nesting++;
 	PG_TRY();
 	{
@@ -137,7 +153,8 @@ bool
 shardxact_may_autocommit(void)
 {
 	return !IsTransactionBlock() && executor_nesting == 1 &&
-		utility_nesting == 0 && !xact_got_connection && !xact_autocommitted;
+		utility_nesting == 0 && top_statement_alone &&
+		!xact_got_connection && !xact_autocommitted;
 }
 
 /* shardxact_note_autocommit: see xact.h. */
