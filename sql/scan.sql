@@ -25,7 +25,7 @@ EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM ft;
 -- no column at all: a NULL placeholder
 EXPLAIN (VERBOSE, COSTS OFF) SELECT 1 FROM ft;
 -- a column only used by a local filter is fetched, the others are not
-EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM ft WHERE val > now()::text;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM ft WHERE val > random()::text;
 -- whole-row reference: every column
 EXPLAIN (VERBOSE, COSTS OFF) SELECT ft FROM ft;
 SELECT count(*), count(DISTINCT id), sum(id), min(id), max(id) FROM ft;
@@ -89,11 +89,22 @@ SELECT id FROM ft WHERE id > -1 AND id::int8 > -1::int8 AND id::float8 < 1e10
 -- volatile
 EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM ft WHERE id < 3 AND random() >= 0;
 SELECT id FROM ft WHERE id < 3 AND random() >= 0 ORDER BY id;
--- stable (now(); timestamptz -> text depends on TimeZone and DateStyle)
+-- stable (now(); timestamptz -> text depends on TimeZone and DateStyle):
+-- an expression of no column is computed here once, under the session's
+-- settings, and sent as a parameter; one that reads a column stays local
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT id FROM ft WHERE id < 3 AND now() > '2000-01-01'::timestamptz;
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT id FROM ft WHERE id < 3 AND val < now()::text;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM ft WHERE id < 3 AND (val || now())::timestamptz > now();
+-- computed under the session's DateStyle: 24 characters in Postgres style
+-- (19 in ISO, the shards' style)
+SET datestyle = 'Postgres, DMY';
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT id FROM ft WHERE id = length(now()::timestamp(0)::text);
+SELECT id FROM ft WHERE id = length(now()::timestamp(0)::text);
+RESET datestyle;
 -- a user-defined function, even IMMUTABLE: the shards do not have it
 CREATE FUNCTION plus_one(int) RETURNS int LANGUAGE plpgsql IMMUTABLE
   AS $$BEGIN RETURN $1 + 1; END$$;

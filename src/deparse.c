@@ -75,7 +75,9 @@
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
@@ -193,6 +195,9 @@ static bool is_shippable(Oid objid, Oid classid, ShardRelInfo *fpinfo);
 static bool lookup_shippable(Oid objid, Oid classid, ShardRelInfo *fpinfo);
 static bool sort_operator_ok(Oid sortop, Oid sorttype, ShardRelInfo *fpinfo);
 
+static bool is_local_value(Node *node, Relids relids);
+static bool reads_row_walker(Node *node, void *context);
+static bool has_remote_mutable(Node *node, Relids relids);
 static bool is_foreign_expr_common(PlannerInfo *root, RelOptInfo *baserel,
 								   Expr *expr, bool upper);
 
@@ -482,11 +487,109 @@ is_foreign_expr_common(PlannerInfo *root, RelOptInfo *baserel, Expr *expr,
 	if (loc_cxt.state == SHARD_COLLATE_UNSAFE)
 		return false;
 
-	/* Stable and volatile functions can give other answers remotely. */
-	if (contain_mutable_functions((Node *) expr))
+	/*
+	 * Stable and volatile functions can give other answers remotely (those
+	 * inside a local value are computed here).
+	 */
+	if (has_remote_mutable((Node *) expr, baserel->relids))
 		return false;
 
 	return true;
+}
+
+/*
+ * Is node a value the coordinator can compute once for the whole scan and
+ * send as a parameter: an expression (not a plain Var, Param or Const)
+ * with a stable function in it, but no volatile one, no column of the
+ * relations relids, no aggregate, window function, subplan or
+ * placeholder?  Within one statement it has one value, as PostgreSQL
+ * guarantees for stable functions.
+ */
+static bool
+is_local_value(Node *node, Relids relids)
+{
+	if (node == NULL)
+		return false;
+	switch (nodeTag(node))
+	{
+		case T_FuncExpr:
+		case T_OpExpr:
+		case T_DistinctExpr:
+		case T_NullIfExpr:
+		case T_ScalarArrayOpExpr:
+		case T_SQLValueFunction:
+		case T_CoerceViaIO:
+		case T_RelabelType:
+		case T_ArrayCoerceExpr:
+		case T_CoerceToDomain:
+		case T_BoolExpr:
+		case T_CaseExpr:
+		case T_CoalesceExpr:
+		case T_MinMaxExpr:
+		case T_ArrayExpr:
+		case T_NullTest:
+		case T_BooleanTest:
+		case T_SubscriptingRef:
+			break;
+		default:
+			return false;		/* a leaf, or not an expression */
+	}
+	if (!contain_mutable_functions(node) || contain_volatile_functions(node))
+		return false;
+	return !reads_row_walker(node, NULL);
+}
+
+/*
+ * Does node read anything that varies per row or needs the executor around
+ * it: a column (of any relation or level), a placeholder, an aggregate, a
+ * window function, a sublink or subplan?
+ */
+static bool
+reads_row_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var) || IsA(node, PlaceHolderVar) || IsA(node, Aggref) ||
+		IsA(node, GroupingFunc) || IsA(node, WindowFunc) ||
+		IsA(node, SubLink) || IsA(node, SubPlan) ||
+		IsA(node, AlternativeSubPlan) || IsA(node, CaseTestExpr))
+		return true;
+	return expression_tree_walker(node, reads_row_walker, context);
+}
+
+/*
+ * Mutator of has_remote_mutable: node with every local value replaced by a
+ * Param of its type (context: the Relids).
+ */
+static Node *
+replace_local_values(Node *node, void *context)
+{
+	if (node == NULL)
+		return NULL;
+	if (is_local_value(node, (Relids) context))
+	{
+		Param	   *p = makeNode(Param);
+
+		p->paramkind = PARAM_EXTERN;
+		p->paramid = 0;
+		p->paramtype = exprType(node);
+		p->paramtypmod = exprTypmod(node);
+		p->paramcollid = exprCollation(node);
+		p->location = -1;
+		return (Node *) p;
+	}
+	return expression_tree_mutator(node, replace_local_values, context);
+}
+
+/*
+ * Does node use a stable or volatile function outside the local values
+ * (is_local_value) it contains, i.e. one the shards would evaluate?
+ */
+static bool
+has_remote_mutable(Node *node, Relids relids)
+{
+	return contain_mutable_functions(replace_local_values(node,
+														  (void *) relids));
 }
 
 /*
@@ -876,6 +979,24 @@ foreign_expr_walker(Node *node, foreign_glob_cxt *glob_cxt,
 
 	if (node == NULL)
 		return true;
+
+	/*
+	 * A stable expression that reads no column of the relation (now(),
+	 * CURRENT_DATE, a stable function of constants) is computed here once
+	 * per scan and sent as a parameter, like a Param.
+	 */
+	if (is_local_value(node, glob_cxt->relids))
+	{
+		Oid			type = exprType(node);
+
+		if (has_unportable_text(type) ||
+			!is_shippable(type, TypeRelationId, fpinfo))
+			return false;
+		merge_collation(outer_cxt,
+						value_collation_state(exprCollation(node), type),
+						exprCollation(node));
+		return true;
+	}
 
 	inner_cxt.collation = InvalidOid;
 	inner_cxt.state = SHARD_COLLATE_NONE;
@@ -2173,6 +2294,13 @@ deparse_expr(Expr *node, deparse_expr_cxt *context)
 {
 	if (node == NULL)
 		return;
+	if (is_local_value((Node *) node, context->scanrel->relids))
+	{
+		/* computed on the coordinator once per scan: a parameter */
+		deparse_value_param(node, exprType((Node *) node),
+							exprTypmod((Node *) node), context);
+		return;
+	}
 
 	switch (nodeTag(node))
 	{

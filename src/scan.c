@@ -375,31 +375,37 @@ static void
 compute_params(ShardScanState *st, ExprContext *econtext)
 {
 	int			nestlevel;
+	int			n = st->num_params;
 	int			i = 0;
 	ListCell   *lc;
 	MemoryContext old;
+	Datum	   *values;
+	bool	   *nulls;
 
-	if (st->num_params == 0)
+	if (n == 0)
 		return;
-	nestlevel = shardconn_set_transmission_modes();
 	old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+
+	/*
+	 * The values, under the session's own settings (a parameter may be a
+	 * stable expression such as now()::text); then their text, under the
+	 * shards' conventions.
+	 */
+	values = palloc(sizeof(Datum) * n);
+	nulls = palloc(sizeof(bool) * n);
 	foreach(lc, st->param_states)
 	{
-		bool		isnull;
-		Datum		value = ExecEvalExpr(lfirst(lc), econtext, &isnull);
-
-		if (isnull)
-			st->param_values[i] = NULL;
-		else
-		{
-			char	   *text = OutputFunctionCall(&st->param_out[i], value);
-
-			st->param_values[i] = MemoryContextStrdup(st->scan_cxt, text);
-		}
+		values[i] = ExecEvalExpr(lfirst(lc), econtext, &nulls[i]);
 		i++;
 	}
-	MemoryContextSwitchTo(old);
+	nestlevel = shardconn_set_transmission_modes();
+	for (i = 0; i < n; i++)
+		st->param_values[i] = nulls[i] ? NULL :
+			MemoryContextStrdup(st->scan_cxt,
+								OutputFunctionCall(&st->param_out[i],
+												   values[i]));
 	shardconn_reset_transmission_modes(nestlevel);
+	MemoryContextSwitchTo(old);
 }
 
 /*
