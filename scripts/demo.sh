@@ -212,7 +212,25 @@ SELECT u.dbid, count(*) AS users, max(s.last_login) AS latest_login
 EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM tbl_small WHERE userid = 7;
 SELECT * FROM tbl_small WHERE userid = 7;
 
-\echo '\n-- 7. The connections this session holds (one per shard used).'
+\echo '\n-- 7. Writes go to the shards that own the rows.  An UPDATE by key is one'
+\echo '--    statement on one shard (in autocommit, no transaction commands).'
+EXPLAIN (VERBOSE, COSTS OFF) UPDATE session SET last_login = now() WHERE userid = 42;
+UPDATE session SET last_login = now() WHERE userid = 42;
+\echo '--    An INSERT is routed by its key; several rows are batched per shard.'
+EXPLAIN (VERBOSE, COSTS OFF)
+INSERT INTO login_log (dbid, userid, db_user, login_time) VALUES (2, 42, current_user, now());
+INSERT INTO login_log (dbid, userid, db_user, login_time)
+SELECT dbid, userid, current_user, now() FROM userinfo WHERE userid <= 10;
+SELECT shardfdw.shard_for('login_log'::regclass, userid) AS shard, count(*)
+  FROM login_log WHERE userid <= 10 GROUP BY 1 ORDER BY 1;
+\echo '--    A transaction across shards: every shard commits with the local one.'
+BEGIN;
+UPDATE userinfo SET info = info || ' (seen)' WHERE userid IN (1, 2, 3, 42);
+DELETE FROM login_log WHERE userid = 3;
+COMMIT;
+SELECT userid, info FROM userinfo WHERE userid IN (1, 2, 3, 42) ORDER BY userid;
+
+\echo '\n-- 8. The connections this session holds (one per shard used).'
 SELECT * FROM shardfdw.connections();
 SQL
 errors=$(grep -c 'ERROR:' "$QUERY_LOG" || true)
