@@ -142,6 +142,8 @@ static void store_returning(ShardModifyState *ms, PGresult *res,
 							TupleTableSlot *slot);
 static PGresult *run_one(ShardModifyState *ms, int shard, const char *sql,
 						 int nparams, const char **values);
+static int	write_row(ShardModifyState *ms, int shard, const char *sql,
+					  int nparams, const char **values, TupleTableSlot *slot);
 
 /*
  * shardfdw_is_updatable: IsForeignRelUpdatable.  The "updatable" option
@@ -632,6 +634,24 @@ run_one(ShardModifyState *ms, int shard, const char *sql, int nparams,
 }
 
 /*
+ * Write one row on shard with sql and values: the rows it changed are
+ * counted for EXPLAIN ANALYZE and, with RETURNING, stored in slot.
+ * Returns that count.
+ */
+static int
+write_row(ShardModifyState *ms, int shard, const char *sql, int nparams,
+		  const char **values, TupleTableSlot *slot)
+{
+	PGresult   *res = run_one(ms, shard, sql, nparams, values);
+	int			k = affected_rows(res);
+
+	ms->written[shard] += k;
+	store_returning(ms, res, slot);
+	PQclear(res);
+	return k;
+}
+
+/*
  * shardfdw_exec_insert: ExecForeignInsert.  One row: to its shard, or to
  * every shard of a replicated table (in parallel; the first shard's
  * answer stands for all).  NULL when ON CONFLICT DO NOTHING skipped it.
@@ -861,21 +881,14 @@ shardfdw_exec_update(EState *estate, ResultRelInfo *rinfo,
 		values = palloc(sizeof(char *) * Max(nall, 1));
 		slot_params(ms, slot, ms->move_insert_attrs, ms->move_param_out,
 					values);
-		res = run_one(ms, to, ms->move_insert_sql, nall, values);
-		ms->written[to] += affected_rows(res);
-		store_returning(ms, res, slot);
-		PQclear(res);
+		(void) write_row(ms, to, ms->move_insert_sql, nall, values, slot);
 		MemoryContextSwitchTo(old);
 		return slot;
 	}
 	values = palloc(sizeof(char *) * (nattrs + 1));
 	values[0] = row_ctid(ms, planSlot);
 	slot_params(ms, slot, ms->target_attrs, ms->param_out, &values[1]);
-	res = run_one(ms, shard, ms->sql, nattrs + 1, values);
-	k = affected_rows(res);
-	ms->written[shard] += k;
-	store_returning(ms, res, slot);
-	PQclear(res);
+	k = write_row(ms, shard, ms->sql, nattrs + 1, values, slot);
 	MemoryContextSwitchTo(old);
 	return k > 0 ? slot : NULL;
 }
@@ -891,7 +904,6 @@ shardfdw_exec_delete(EState *estate, ResultRelInfo *rinfo,
 	ShardModifyState *ms = (ShardModifyState *) rinfo->ri_FdwState;
 	const char *ctid;
 	int			shard;
-	PGresult   *res;
 	int			k;
 	MemoryContext old;
 
@@ -899,11 +911,7 @@ shardfdw_exec_delete(EState *estate, ResultRelInfo *rinfo,
 	old = MemoryContextSwitchTo(ms->temp_cxt);
 	shard = row_shard(ms, planSlot, ms->key_attno);
 	ctid = row_ctid(ms, planSlot);
-	res = run_one(ms, shard, ms->sql, 1, &ctid);
-	k = affected_rows(res);
-	ms->written[shard] += k;
-	store_returning(ms, res, slot);
-	PQclear(res);
+	k = write_row(ms, shard, ms->sql, 1, &ctid, slot);
 	MemoryContextSwitchTo(old);
 	return k > 0 ? slot : NULL;
 }
