@@ -31,6 +31,14 @@ extern bool shardfdw_is_foreign_upper_expr(PlannerInfo *root,
 										   RelOptInfo *baserel, Expr *expr);
 
 /*
+ * Is expr a stable expression of no column that the coordinator computes
+ * once per scan and sends as a parameter (like a Param, it must not be a
+ * grouping key of a scan: setrefs.c would turn the parameter into a
+ * reference to the scan tuple)?
+ */
+extern bool shardfdw_is_local_value(Node *expr);
+
+/*
  * True if "ORDER BY expr" with btree ordering operator sortop under
  * collation gives the same order on the shards as locally.
  */
@@ -101,14 +109,29 @@ extern char *shardfdw_deparse_query(PlannerInfo *root,
  */
 
 /*
- * INSERT INTO t (target_attrs) VALUES ($1, ...), ... for nrows rows,
- * [ON CONFLICT DO NOTHING] [RETURNING ...].  Parameters are numbered row
- * by row, column by column.
+ * INSERT INTO t [AS r<alias_varno>] (target_attrs) VALUES ($1, ...), ...
+ * for nrows rows, [on_conflict] [RETURNING ...].  Parameters are numbered
+ * row by row, column by column.
  */
 extern char *shardfdw_deparse_insert(Relation rel, List *target_attrs,
-									 int nrows, bool do_nothing,
+									 int nrows, const char *on_conflict,
+									 Index alias_varno,
 									 Bitmapset *returning_attrs,
 									 List **retrieved_attrs);
+
+/*
+ * The ON CONFLICT clause of an INSERT into rel (a base relation of the
+ * target, possibly made for the purpose): "ON CONFLICT [(conflict_attrs)]
+ * DO NOTHING", or "... DO UPDATE SET col = expr, ... [WHERE where]" whose
+ * expressions read the target (as r<relid>.col: the INSERT must name the
+ * target so) and EXCLUDED (Vars of excluded_varno).  NULL when an
+ * expression cannot be evaluated on the shards or needs a parameter.
+ */
+extern char *shardfdw_deparse_on_conflict(PlannerInfo *root, RelOptInfo *rel,
+										  Index excluded_varno, bool do_update,
+										  List *conflict_attrs,
+										  List *set_attrs, List *set_exprs,
+										  Expr *where);
 
 /*
  * UPDATE t SET col = $2, ... WHERE ctid = $1 [RETURNING ...]: one row,

@@ -15,6 +15,7 @@
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 #include "nodes/plannodes.h"
+#include "parser/analyze.h"
 
 /*
  * fdw_private of a row-by-row foreign modification (PlanForeignModify): a
@@ -26,7 +27,10 @@ typedef enum ShardModifyPrivateIndex
 								 * DELETE of one row by ctid */
 	ShardModifyPrivateTargetAttrs,	/* IntList: columns sent, in order */
 	ShardModifyPrivateRetrievedAttrs,	/* IntList: RETURNING columns */
-	ShardModifyPrivateDoNothing,	/* Integer: ON CONFLICT DO NOTHING */
+	ShardModifyPrivateOnConflict,	/* String: the INSERT's ON CONFLICT
+									 * clause, or "" */
+	ShardModifyPrivateAlias,	/* Integer: the INSERT names its target
+								 * r<n> (for ON CONFLICT DO UPDATE), or 0 */
 	ShardModifyPrivateMovesRows,	/* Integer: UPDATE may change the
 									 * distribution key (rows may move) */
 	ShardModifyPrivateSingleRow,	/* Integer: INSERT of one VALUES row */
@@ -73,5 +77,16 @@ extern bool shardfdw_plan_direct_modify(PlannerInfo *root, ModifyTable *plan,
 										int subplan_index);
 extern void shardfdw_exec_truncate(List *rels, DropBehavior behavior,
 								   bool restart_seqs);
+
+/* Install the hooks of modify.c; once, from _PG_init. */
+extern void shardfdw_modify_init(void);
+
+/*
+ * post_parse_analyze_hook: keep the conflict target of an INSERT ... ON
+ * CONFLICT (cols) into a shardfdw table for the shards (PostgreSQL's own
+ * arbiter inference would fail: a foreign table has no unique index).
+ */
+extern void shardfdw_post_parse_analyze(ParseState *pstate, Query *query,
+										JumbleState *jstate);
 
 #endif							/* SHARDFDW_MODIFY_H */

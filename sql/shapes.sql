@@ -100,6 +100,9 @@ SELECT exists(SELECT 1 FROM pg_enum), sum(c1) FROM sh1 GROUP BY 1;
 SELECT cmp('SELECT DISTINCT (SELECT max(c1) FROM {s}.sh1) m, c2 FROM {s}.sh1');
 SELECT cmp('SELECT DISTINCT CASE WHEN (SELECT max(c1) FROM {s}.sh2) > 5 THEN c2 END FROM {s}.sh1');
 SELECT cmp('SELECT (SELECT min(c3) FROM {s}.sh2) AS m, count(*) FROM {s}.sh1 GROUP BY 1');
+-- a stable expression of no column is a parameter too
+SELECT DISTINCT pg_catalog.version() IS NOT NULL AS v FROM sh1 WHERE c1 < 50 LIMIT 3;
+SELECT cmp('SELECT now()::date = current_date AS today, count(*) FROM {s}.sh1 GROUP BY 1');
 -- a correlated value is a Param in the subquery, too
 SELECT cmp('SELECT l.c1, (SELECT count(*) FROM {s}.sh1 s GROUP BY l.c2 LIMIT 1) FROM loc.lt l');
 

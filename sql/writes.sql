@@ -296,13 +296,41 @@ INSERT INTO w_h VALUES (1, 'dup'), (15, 'dup') ON CONFLICT DO NOTHING
 INSERT INTO w_h VALUES (2, 'dup'), (16, 'sixteen') ON CONFLICT DO NOTHING
   RETURNING *;
 SELECT * FROM w_rows('w_h') WHERE id IN (1, 2, 15, 16) ORDER BY id;
--- DO UPDATE, and any conflict target, is refused by PostgreSQL itself: a
--- foreign table has no unique index to infer the arbiter from (shardfdw's
--- own error, with its hint, is for a plan that gets that far).
-\set VERBOSITY default
-INSERT INTO w_h VALUES (1, 'dup') ON CONFLICT (id) DO UPDATE SET v = 'updated';
-INSERT INTO w_h VALUES (1, 'dup') ON CONFLICT DO UPDATE SET v = 'updated';
+-- a conflict target is passed on to the shards' unique index; it must
+-- include the distribution column, so that a conflicting row can only be
+-- on the new row's shard
+EXPLAIN (VERBOSE, COSTS OFF)
+  INSERT INTO w_h VALUES (1, 'dup') ON CONFLICT (id) DO NOTHING;
 INSERT INTO w_h VALUES (1, 'dup') ON CONFLICT (id) DO NOTHING;
+-- DO UPDATE: the existing row and EXCLUDED, computed on the shard
+EXPLAIN (VERBOSE, COSTS OFF)
+  INSERT INTO w_h VALUES (1, 'one'), (17, 'seventeen')
+  ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v || ' (was ' || w_h.v || ')'
+  RETURNING *;
+INSERT INTO w_h VALUES (1, 'one'), (17, 'seventeen')
+  ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v || ' (was ' || w_h.v || ')'
+  RETURNING *;
+INSERT INTO w_h AS t VALUES (1, 'uno'), (17, 'y')
+  ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v WHERE t.id > 10
+  RETURNING *;
+-- batched: rows inserted and rows updated both count
+SELECT count(*) FROM w_h WHERE id BETWEEN 101 AND 120;
+SELECT w_count($$INSERT INTO w_h SELECT id, 'batch' FROM w_src WHERE id BETWEEN 101 AND 120
+                 ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v$$);
+SELECT count(*) FROM w_h WHERE v = 'batch';
+SELECT * FROM w_rows('w_h') WHERE id IN (1, 17) ORDER BY id;
+-- replicated: every copy
+INSERT INTO w_r VALUES (9001, 'r') ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v;
+INSERT INTO w_r VALUES (9001, 'r-upsert') ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v;
+SELECT shard, n, copy LIKE '%r-upsert%' AS upserted FROM w_copies('w_r');
+DELETE FROM w_r WHERE id = 9001;
+-- refused: a target without the key, a key change, what the shards
+-- cannot compute, no target at all (PostgreSQL's rule)
+\set VERBOSITY default
+INSERT INTO w_h VALUES (1, 'dup') ON CONFLICT (v) DO NOTHING;
+INSERT INTO w_h VALUES (1, 'dup') ON CONFLICT (id) DO UPDATE SET id = 99;
+INSERT INTO w_h VALUES (1, 'dup') ON CONFLICT (id) DO UPDATE SET v = now()::text;
+INSERT INTO w_h VALUES (1, 'dup') ON CONFLICT DO UPDATE SET v = 'updated';
 \set VERBOSITY terse
 SELECT * FROM w_h WHERE id = 1;
 

@@ -149,6 +149,8 @@ typedef struct foreign_glob_cxt
 								 * other relations */
 	bool		allow_aggs;		/* Aggrefs accepted here (upper, and not
 								 * already inside an aggregate) */
+	Index		excluded_varno; /* ON CONFLICT DO UPDATE: Vars of EXCLUDED,
+								 * or 0 */
 } foreign_glob_cxt;
 
 /* ----------------------------------------------------------------------
@@ -179,6 +181,7 @@ typedef struct deparse_expr_cxt
 	List	  **params_list;	/* Params printed as $n; NULL: placeholders */
 	bool		qualify_col;	/* print column refs as "rN.col" */
 	CaseArgFrame *case_frame;	/* innermost CASE being printed */
+	Index		excluded_varno; /* Vars printed as "excluded.col", or 0 */
 } deparse_expr_cxt;
 
 /* Alias prefix for relations when columns are qualified (joins, later). */
@@ -199,7 +202,8 @@ static bool is_local_value(Node *node, Relids relids);
 static bool reads_row_walker(Node *node, void *context);
 static bool has_remote_mutable(Node *node, Relids relids);
 static bool is_foreign_expr_common(PlannerInfo *root, RelOptInfo *baserel,
-								   Expr *expr, bool upper);
+								   Expr *expr, bool upper,
+								   Index excluded_varno);
 
 static bool foreign_expr_walker(Node *node, foreign_glob_cxt *glob_cxt,
 								foreign_loc_cxt *outer_cxt,
@@ -431,7 +435,7 @@ is_shippable(Oid objid, Oid classid, ShardRelInfo *fpinfo)
 bool
 shardfdw_is_foreign_expr(PlannerInfo *root, RelOptInfo *baserel, Expr *expr)
 {
-	return is_foreign_expr_common(root, baserel, expr, false);
+	return is_foreign_expr_common(root, baserel, expr, false, 0);
 }
 
 /*
@@ -452,7 +456,7 @@ bool
 shardfdw_is_foreign_upper_expr(PlannerInfo *root, RelOptInfo *baserel,
 							   Expr *expr)
 {
-	return is_foreign_expr_common(root, baserel, expr, true);
+	return is_foreign_expr_common(root, baserel, expr, true, 0);
 }
 
 /*
@@ -462,7 +466,7 @@ shardfdw_is_foreign_upper_expr(PlannerInfo *root, RelOptInfo *baserel,
  */
 static bool
 is_foreign_expr_common(PlannerInfo *root, RelOptInfo *baserel, Expr *expr,
-					   bool upper)
+					   bool upper, Index excluded_varno)
 {
 	foreign_glob_cxt glob_cxt;
 	foreign_loc_cxt loc_cxt;
@@ -473,6 +477,7 @@ is_foreign_expr_common(PlannerInfo *root, RelOptInfo *baserel, Expr *expr,
 	glob_cxt.fpinfo = (ShardRelInfo *) baserel->fdw_private;
 	glob_cxt.upper = upper;
 	glob_cxt.allow_aggs = upper;
+	glob_cxt.excluded_varno = excluded_varno;
 	if (glob_cxt.fpinfo == NULL)
 		elog(ERROR, "shardfdw relation %u has no planner state",
 			 baserel->relid);
@@ -505,6 +510,12 @@ is_foreign_expr_common(PlannerInfo *root, RelOptInfo *baserel, Expr *expr,
  * placeholder?  Within one statement it has one value, as PostgreSQL
  * guarantees for stable functions.
  */
+bool
+shardfdw_is_local_value(Node *node)
+{
+	return is_local_value(node, NULL);
+}
+
 static bool
 is_local_value(Node *node, Relids relids)
 {
@@ -1013,6 +1024,17 @@ foreign_expr_walker(Node *node, foreign_glob_cxt *glob_cxt,
 				 */
 				if (var->varlevelsup != 0)
 					return false;
+				if (glob_cxt->excluded_varno != 0 &&
+					var->varno == glob_cxt->excluded_varno)
+				{
+					/* a column of the row proposed for insertion */
+					if (var->varattno <= 0)
+						return false;
+					collation = var->varcollid;
+					state = OidIsValid(collation) ?
+						SHARD_COLLATE_SAFE : SHARD_COLLATE_NONE;
+					break;
+				}
 				if (!bms_is_member(var->varno, glob_cxt->relids))
 				{
 					/*
@@ -1698,6 +1720,7 @@ init_expr_cxt(deparse_expr_cxt *context, StringInfo buf, PlannerInfo *root,
 	/* a pushed-down join names its columns by relation alias */
 	context->qualify_col = IS_JOIN_REL(baserel);
 	context->case_frame = NULL;
+	context->excluded_varno = 0;
 }
 
 /*
@@ -1775,8 +1798,8 @@ append_returning(StringInfo buf, Relation rel, Bitmapset *returning_attrs,
 /* shardfdw_deparse_insert: see deparse.h. */
 char *
 shardfdw_deparse_insert(Relation rel, List *target_attrs, int nrows,
-						bool do_nothing, Bitmapset *returning_attrs,
-						List **retrieved_attrs)
+						const char *on_conflict, Index alias_varno,
+						Bitmapset *returning_attrs, List **retrieved_attrs)
 {
 	StringInfoData buf;
 	Oid			relid = RelationGetRelid(rel);
@@ -1786,6 +1809,9 @@ shardfdw_deparse_insert(Relation rel, List *target_attrs, int nrows,
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "INSERT INTO ");
 	append_table_name(&buf, rel);
+	if (alias_varno > 0)
+		appendStringInfo(&buf, " AS %s%u", SHARDFDW_REL_ALIAS_PREFIX,
+						 alias_varno);
 	if (target_attrs != NIL)
 	{
 		const char *sep = "";
@@ -1809,9 +1835,81 @@ shardfdw_deparse_insert(Relation rel, List *target_attrs, int nrows,
 	}
 	else
 		appendStringInfoString(&buf, " DEFAULT VALUES");
-	if (do_nothing)
-		appendStringInfoString(&buf, " ON CONFLICT DO NOTHING");
+	if (on_conflict)
+		appendStringInfo(&buf, " %s", on_conflict);
 	append_returning(&buf, rel, returning_attrs, retrieved_attrs);
+	return buf.data;
+}
+
+/*
+ * shardfdw_deparse_on_conflict: see deparse.h.  Columns of the target are
+ * qualified with its alias r<relid> (unqualified names would be ambiguous
+ * with EXCLUDED's).
+ */
+char *
+shardfdw_deparse_on_conflict(PlannerInfo *root, RelOptInfo *rel,
+							 Index excluded_varno, bool do_update,
+							 List *conflict_attrs, List *set_attrs,
+							 List *set_exprs, Expr *where)
+{
+	RangeTblEntry *rte = planner_rt_fetch(rel->relid, root);
+	StringInfoData buf;
+	deparse_expr_cxt context;
+	List	   *params = NIL;
+	ListCell   *lc;
+	ListCell   *lc2;
+	const char *sep = " (";
+	int			nestlevel;
+
+	foreach(lc, set_exprs)
+		if (!is_foreign_expr_common(root, rel, lfirst(lc), false,
+									excluded_varno))
+			return NULL;
+	if (where &&
+		!is_foreign_expr_common(root, rel, where, false, excluded_varno))
+		return NULL;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "ON CONFLICT");
+	foreach(lc, conflict_attrs)
+	{
+		appendStringInfo(&buf, "%s%s", sep,
+						 quote_identifier(shardfdw_column_name(rte->relid,
+															   lfirst_int(lc))));
+		sep = ", ";
+	}
+	if (conflict_attrs != NIL)
+		appendStringInfoChar(&buf, ')');
+	if (!do_update)
+	{
+		appendStringInfoString(&buf, " DO NOTHING");
+		return buf.data;
+	}
+
+	nestlevel = shardconn_set_transmission_modes();
+	init_expr_cxt(&context, &buf, root, rel, &params);
+	context.qualify_col = true;
+	context.excluded_varno = excluded_varno;
+	appendStringInfoString(&buf, " DO UPDATE");
+	sep = " SET ";
+	forboth(lc, set_attrs, lc2, set_exprs)
+	{
+		appendStringInfo(&buf, "%s%s = ", sep,
+						 quote_identifier(shardfdw_column_name(rte->relid,
+															   lfirst_int(lc))));
+		deparse_expr(lfirst(lc2), &context);
+		sep = ", ";
+	}
+	if (where)
+	{
+		appendStringInfoString(&buf, " WHERE ");
+		deparse_expr(where, &context);
+	}
+	shardconn_reset_transmission_modes(nestlevel);
+
+	/* the INSERT's parameters are the rows': the clause may have none */
+	if (params != NIL)
+		return NULL;
 	return buf.data;
 }
 
@@ -2385,6 +2483,16 @@ deparse_var(Var *node, deparse_expr_cxt *context)
 
 	if (node->varlevelsup != 0)
 		elog(ERROR, "shardfdw cannot deparse an outer-level Var");
+	if (context->excluded_varno != 0 && node->varno == context->excluded_varno)
+	{
+		RangeTblEntry *target = planner_rt_fetch(context->scanrel->relid,
+												 context->root);
+
+		appendStringInfo(context->buf, "excluded.%s",
+						 quote_identifier(shardfdw_column_name(target->relid,
+															   node->varattno)));
+		return;
+	}
 	if (!bms_is_member(node->varno, context->scanrel->relids))
 	{
 		/* outer relation of a parameterized path: a parameter */

@@ -48,6 +48,9 @@
 
 #include "access/sysattr.h"
 #include "access/table.h"
+#include "foreign/foreign.h"
+#include "parser/analyze.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "funcapi.h"
@@ -88,7 +91,8 @@ typedef struct ShardModifyState
 	char	   *sql;
 	List	   *target_attrs;	/* columns sent ($2.. for UPDATE) */
 	List	   *retrieved_attrs;	/* RETURNING columns */
-	bool		do_nothing;		/* ON CONFLICT DO NOTHING */
+	char	   *on_conflict;	/* the INSERT's ON CONFLICT clause, or NULL */
+	Index		alias_varno;	/* the INSERT names its target r<n>, or 0 */
 	FmgrInfo   *param_out;		/* output functions of target_attrs */
 	AttInMetadata *attinmeta;	/* to read RETURNING rows */
 
@@ -144,6 +148,19 @@ static PGresult *run_one(ShardModifyState *ms, int shard, const char *sql,
 						 int nparams, const char **values);
 static int	write_row(ShardModifyState *ms, int shard, const char *sql,
 					  int nparams, const char **values, TupleTableSlot *slot);
+static char *conflict_clause(PlannerInfo *root, ModifyTable *plan,
+							 Index resultRelation, Relation rel,
+							 ShardTableOptions *opts, Index *alias_varno);
+
+static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
+
+/* Install the hooks of this module; once, from _PG_init. */
+void
+shardfdw_modify_init(void)
+{
+	prev_post_parse_analyze = post_parse_analyze_hook;
+	post_parse_analyze_hook = shardfdw_post_parse_analyze;
+}
 
 /*
  * shardfdw_is_updatable: IsForeignRelUpdatable.  The "updatable" option
@@ -240,6 +257,173 @@ shardfdw_add_update_targets(PlannerInfo *root, Index rtindex,
 }
 
 /*
+ * The name of the junk entry of exclRelTlist in which
+ * shardfdw_post_parse_analyze keeps an ON CONFLICT target: its Const holds
+ * the attnums, as text "1,3".
+ */
+#define SHARDFDW_CONFLICT_TARGET "shardfdw_conflict_target"
+
+/* Is relid a shardfdw foreign table? */
+static bool
+is_shardfdw_relation(Oid relid)
+{
+	ForeignTable *ft;
+	ForeignServer *server;
+	ForeignDataWrapper *fdw;
+
+	if (get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE)
+		return false;
+	ft = GetForeignTable(relid);
+	server = GetForeignServer(ft->serverid);
+	fdw = GetForeignDataWrapper(server->fdwid);
+	return strcmp(fdw->fdwname, "shardfdw") == 0;
+}
+
+/* Keep the conflict targets of query and of its CTEs (see modify.h). */
+static void
+keep_conflict_targets(Query *query)
+{
+	OnConflictExpr *oc = query->onConflict;
+	RangeTblEntry *rte;
+	StringInfoData attnos;
+	ListCell   *lc;
+
+	foreach(lc, query->cteList)
+	{
+		CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
+
+		if (IsA(cte->ctequery, Query))
+			keep_conflict_targets((Query *) cte->ctequery);
+	}
+	if (query->commandType != CMD_INSERT || oc == NULL ||
+		oc->arbiterElems == NIL)
+		return;
+	rte = rt_fetch(query->resultRelation, query->rtable);
+	if (!is_shardfdw_relation(rte->relid))
+		return;
+
+	initStringInfo(&attnos);
+	foreach(lc, oc->arbiterElems)
+	{
+		InferenceElem *ie = lfirst_node(InferenceElem, lc);
+		Var		   *v = (Var *) ie->expr;
+
+		if (!IsA(v, Var) || v->varno != query->resultRelation ||
+			v->varattno <= 0 || OidIsValid(ie->infercollid) ||
+			OidIsValid(ie->inferopclass))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("the ON CONFLICT target of foreign table \"%s\" must be a list of columns",
+							get_rel_name(rte->relid)),
+					 errhint("Name the columns of the shards' unique index, without COLLATE or operator class.")));
+		appendStringInfo(&attnos, "%s%d", attnos.len ? "," : "", v->varattno);
+	}
+	if (oc->arbiterWhere)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the ON CONFLICT target of foreign table \"%s\" cannot have a WHERE clause",
+						get_rel_name(rte->relid))));
+	oc->exclRelTlist =
+		lappend(oc->exclRelTlist,
+				makeTargetEntry((Expr *) makeConst(TEXTOID, -1, InvalidOid, -1,
+												   CStringGetTextDatum(attnos.data),
+												   false, false),
+								list_length(oc->exclRelTlist) + 1,
+								pstrdup(SHARDFDW_CONFLICT_TARGET), true));
+	oc->arbiterElems = NIL;
+}
+
+/* shardfdw_post_parse_analyze: see modify.h. */
+void
+shardfdw_post_parse_analyze(ParseState *pstate, Query *query,
+							JumbleState *jstate)
+{
+	if (prev_post_parse_analyze)
+		prev_post_parse_analyze(pstate, query, jstate);
+	keep_conflict_targets(query);
+}
+
+/*
+ * The ON CONFLICT clause the shards get for plan's INSERT into rel
+ * (palloc'd).  A conflict target must include the distribution column,
+ * so that a conflicting row can only be on the shard the new row goes to;
+ * DO UPDATE must leave that column alone and use expressions the shards
+ * can evaluate from the existing row and EXCLUDED.  *alias_varno: the
+ * name the INSERT must give its target (r<n>), or 0.
+ */
+static char *
+conflict_clause(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+				Relation rel, ShardTableOptions *opts, Index *alias_varno)
+{
+	List	   *conflict_attrs = NIL;
+	bool		do_update = plan->onConflictAction == ONCONFLICT_UPDATE;
+	RelOptInfo *target;
+	ShardRelInfo *fp;
+	List	   *set_exprs = NIL;
+	ListCell   *lc;
+	char	   *clause;
+
+	foreach(lc, plan->exclRelTlist)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resname && strcmp(tle->resname, SHARDFDW_CONFLICT_TARGET) == 0)
+		{
+			char	   *list = TextDatumGetCString(((Const *) tle->expr)->constvalue);
+			char	   *tok;
+			char	   *save;
+
+			for (tok = strtok_r(list, ",", &save); tok;
+				 tok = strtok_r(NULL, ",", &save))
+				conflict_attrs = lappend_int(conflict_attrs, atoi(tok));
+		}
+	}
+	if (conflict_attrs != NIL && opts->nshards > 1 &&
+		opts->dist_attno != InvalidAttrNumber &&
+		!list_member_int(conflict_attrs, opts->dist_attno))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the ON CONFLICT target of foreign table \"%s\" must include its distribution column \"%s\"",
+						RelationGetRelationName(rel),
+						NameStr(TupleDescAttr(RelationGetDescr(rel),
+											  opts->dist_attno - 1)->attname)),
+				 errdetail("Only then can a conflicting row only be on the shard the new row goes to."),
+				 errhint("Name the columns of a unique index of the shards that includes the distribution column.")));
+	if (do_update && opts->nshards > 1 &&
+		list_member_int(plan->onConflictCols, opts->dist_attno))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ON CONFLICT DO UPDATE cannot change the distribution column of foreign table \"%s\"",
+						RelationGetRelationName(rel))));
+
+	/* the target as a base relation, for the shippability test */
+	target = makeNode(RelOptInfo);
+	target->reloptkind = RELOPT_BASEREL;
+	target->relid = resultRelation;
+	target->relids = bms_make_singleton(resultRelation);
+	fp = palloc0(sizeof(ShardRelInfo));
+	fp->opts = *opts;
+	fp->server = GetForeignServer(opts->serverid);
+	fp->relation_name = RelationGetRelationName(rel);
+	target->fdw_private = fp;
+
+	foreach(lc, plan->onConflictSet)
+		set_exprs = lappend(set_exprs, lfirst_node(TargetEntry, lc)->expr);
+	clause = shardfdw_deparse_on_conflict(root, target, plan->exclRelRTI,
+										  do_update, conflict_attrs,
+										  plan->onConflictCols, set_exprs,
+										  (Expr *) plan->onConflictWhere);
+	if (clause == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the ON CONFLICT DO UPDATE of foreign table \"%s\" cannot be run on the shards",
+						RelationGetRelationName(rel)),
+				 errhint("Use immutable built-in expressions of the existing row and of EXCLUDED; compute values such as now() in the inserted row and use EXCLUDED.col.")));
+	*alias_varno = do_update ? resultRelation : 0;
+	return clause;
+}
+
+/*
  * shardfdw_plan_modify: PlanForeignModify.  The one-row statement and what
  * it sends and fetches, as a List indexed by ShardModifyPrivateIndex.
  */
@@ -254,7 +438,8 @@ shardfdw_plan_modify(PlannerInfo *root, ModifyTable *plan,
 	List	   *target_attrs = NIL;
 	Bitmapset  *returning = NULL;
 	List	   *retrieved_attrs = NIL;
-	bool		do_nothing = false;
+	char	   *on_conflict = NULL;
+	Index		alias_varno = 0;
 	bool		moves = false;
 	bool		single_row;
 	char	   *sql = NULL;
@@ -311,20 +496,16 @@ shardfdw_plan_modify(PlannerInfo *root, ModifyTable *plan,
 	single_row = operation == CMD_INSERT && subplan != NULL &&
 		IsA(subplan, Result) && outerPlan(subplan) == NULL;
 
-	if (plan->onConflictAction == ONCONFLICT_NOTHING)
-		do_nothing = true;
-	else if (plan->onConflictAction != ONCONFLICT_NONE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("ON CONFLICT DO UPDATE is not supported on foreign table \"%s\"",
-						RelationGetRelationName(rel)),
-				 errhint("Use ON CONFLICT DO NOTHING, or run the INSERT ... ON CONFLICT on the shards with shardfdw.run_on_shards().")));
+	if (plan->onConflictAction != ONCONFLICT_NONE)
+		on_conflict = conflict_clause(root, plan, resultRelation, rel, &opts,
+									  &alias_varno);
 
 	switch (operation)
 	{
 		case CMD_INSERT:
-			sql = shardfdw_deparse_insert(rel, target_attrs, 1, do_nothing,
-										  returning, &retrieved_attrs);
+			sql = shardfdw_deparse_insert(rel, target_attrs, 1, on_conflict,
+										  alias_varno, returning,
+										  &retrieved_attrs);
 			break;
 		case CMD_UPDATE:
 			sql = shardfdw_deparse_update(rel, target_attrs, returning,
@@ -353,8 +534,11 @@ shardfdw_plan_modify(PlannerInfo *root, ModifyTable *plan,
 			case ShardModifyPrivateRetrievedAttrs:
 				item = (Node *) retrieved_attrs;
 				break;
-			case ShardModifyPrivateDoNothing:
-				item = (Node *) makeInteger(do_nothing);
+			case ShardModifyPrivateOnConflict:
+				item = (Node *) makeString(on_conflict ? on_conflict : "");
+				break;
+			case ShardModifyPrivateAlias:
+				item = (Node *) makeInteger((int) alias_varno);
 				break;
 			case ShardModifyPrivateMovesRows:
 				item = (Node *) makeInteger(moves);
@@ -424,8 +608,12 @@ create_state(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 		ms->target_attrs = list_nth(fdw_private, ShardModifyPrivateTargetAttrs);
 		ms->retrieved_attrs = list_nth(fdw_private,
 									   ShardModifyPrivateRetrievedAttrs);
-		ms->do_nothing = intVal(list_nth(fdw_private,
-										 ShardModifyPrivateDoNothing)) != 0;
+		ms->on_conflict = strVal(list_nth(fdw_private,
+										  ShardModifyPrivateOnConflict));
+		if (ms->on_conflict[0] == '\0')
+			ms->on_conflict = NULL;
+		ms->alias_varno = intVal(list_nth(fdw_private,
+										  ShardModifyPrivateAlias));
 		ms->moves_rows = intVal(list_nth(fdw_private,
 										 ShardModifyPrivateMovesRows)) != 0;
 		ms->single_row = intVal(list_nth(fdw_private,
@@ -440,7 +628,7 @@ create_state(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 		ms->target_attrs = insert_target_attrs(rel);
 		if (rinfo->ri_returningList != NIL)
 			returning = bms_make_singleton(0 - FirstLowInvalidHeapAttributeNumber);
-		ms->sql = shardfdw_deparse_insert(rel, ms->target_attrs, 1, false,
+		ms->sql = shardfdw_deparse_insert(rel, ms->target_attrs, 1, NULL, 0,
 										  returning, &ms->retrieved_attrs);
 	}
 	ms->param_out = output_functions(rel, ms->target_attrs);
@@ -474,7 +662,8 @@ create_state(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 		ms->move_insert_attrs = insert_target_attrs(rel);
 		ms->move_insert_sql = shardfdw_deparse_insert(rel,
 													  ms->move_insert_attrs,
-													  1, false, NULL, &dummy);
+													  1, NULL, 0, NULL,
+													  &dummy);
 		if (ms->retrieved_attrs != NIL)
 			ms->move_insert_sql = psprintf("%s RETURNING %s",
 										   ms->move_insert_sql,
@@ -756,7 +945,8 @@ shardfdw_exec_batch_insert(EState *estate, ResultRelInfo *rinfo,
 									shardfdw_deparse_insert(ms->rel,
 															ms->target_attrs,
 															count[s],
-															ms->do_nothing,
+															ms->on_conflict,
+															ms->alias_varno,
 															NULL, &dummy));
 		}
 		c = shard_conn(ms, s);

@@ -138,6 +138,7 @@ _PG_init(void)
 	prev_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = shard_utility_hook;
 	shardxact_init();
+	shardfdw_modify_init();
 }
 
 /*

@@ -402,12 +402,14 @@ add_grouping_path(PlannerInfo *root, RelOptInfo *input_rel,
 			continue;
 		/*
 		 * A grouping key that is a bare Param (an initplan's result, an
-		 * outer query's value) is not shipped: setrefs.c would replace the
-		 * Param we send as a remote parameter by a reference to the scan
-		 * tuple column that matches it, which does not exist yet when the
-		 * parameters are computed.
+		 * outer query's value), or a stable expression of no column (sent
+		 * as a parameter too), is not shipped: setrefs.c would replace the
+		 * parameter we send by a reference to the scan tuple column that
+		 * matches it, which does not exist yet when the parameters are
+		 * computed.
 		 */
 		if (IsA(expr, Const) || IsA(strip_relabel(expr), Param) ||
+			shardfdw_is_local_value((Node *) strip_relabel(expr)) ||
 			!sgc->hashable ||
 			!shardfdw_is_foreign_expr(root, input_rel, expr))
 			return;
