@@ -22,9 +22,10 @@
 #
 # sqlsmith (--dry-run --exclude-catalog, fixed seeds) generates the queries
 # from the coordinator's catalog; data-modifying statements are dropped
-# (shardfdw only reads).  Every query runs once on the coordinator and once
-# on the twin, each side in one long-lived psql session (statement_timeout
-# 2s, SQLSTATEs from VERBOSITY verbose), both sides at the same time.
+# (this test is about the read path; t/011_dml tests writes against twins).
+# Every query runs once on the coordinator and once on the twin, each side
+# in one long-lived psql session (statement_timeout 2s, SQLSTATEs from
+# VERBOSITY verbose), both sides at the same time.
 # Result rows are not compared: sqlsmith's queries are nondeterministic.
 #
 # Asserted:
@@ -34,7 +35,7 @@
 #     statement_timeout, and the server is still up);
 #   - no internal error (SQLSTATE XX000) on the coordinator, unless the twin
 #     raised the same XX000 error, up to numbers (then it is PostgreSQL's
-#     own);
+#     own); one that a shard raised is re-checked as below;
 #   - no false error: an error on the coordinator for a query the twin ran
 #     without error, or (when shardfdw or a shard raised it) with an error
 #     of another SQLSTATE class.  Statement timeouts (57014) on either side
@@ -51,7 +52,13 @@
 #     to its "(select c from t limit 1 offset k)" subqueries no longer
 #     fails on the coordinator, or fails on the twin too.  An error a shard
 #     raises because it cannot run the SQL it was sent (classes 42 and 0A)
-#     is never dismissed.
+#     is never dismissed by these.  Last, postgres_fdw is the semantic
+#     reference: a candidate is dismissed if the query raises an error of
+#     the same class (of the same SQLSTATE for a shard's 42 or 0A) on the
+#     database "pgfdw", postgres_fdw foreign tables over the twin's tables
+#     (loopback): such an error is inherent to foreign-table semantics
+#     (initplan parameters computed when a remote scan starts, shipped
+#     clauses evaluated remotely in another order).
 # Each offending query is printed (diag) with both sides' errors.  A canary
 # query that fails on the coordinator only checks the detector itself.
 #
@@ -277,6 +284,27 @@ GRANT USAGE ON SCHEMA shardfdw TO smith;
 ANALYZE } . join(', ', map { $_->[0] } @tables) . q{;
 });
 
+# pgfdw: the twin's tables through postgres_fdw (loopback), the reference
+# for foreign-table semantics (a re-check below).
+$coord->safe_psql('postgres', 'CREATE DATABASE pgfdw');
+$coord->safe_psql('pgfdw', $types_sql . qq{
+CREATE EXTENSION shardfdw;
+CREATE EXTENSION postgres_fdw;
+CREATE SERVER pgfdw_srv FOREIGN DATA WRAPPER postgres_fdw OPTIONS (
+  host '$chost', port '$cport', dbname 'twin');
+CREATE USER MAPPING FOR CURRENT_USER SERVER pgfdw_srv;
+CREATE USER MAPPING FOR smith SERVER pgfdw_srv
+  OPTIONS (user 'postgres', password_required 'false');
+IMPORT FOREIGN SCHEMA public LIMIT TO (} . join(', ', map { $_->[0] } @tables) . q{)
+  FROM SERVER pgfdw_srv INTO public;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO smith;
+GRANT USAGE ON SCHEMA shardfdw TO smith;
+ANALYZE } . join(', ', map { $_->[0] } @tables) . q{;
+});
+is($coord->safe_psql('pgfdw', 'SELECT count(*) FROM h_int'),
+	$coord->safe_psql('twin', 'SELECT count(*) FROM h_int'),
+	'pgfdw: the postgres_fdw foreign table h_int shows the twin\'s rows');
+
 $coord->safe_psql('postgres', 'CREATE DATABASE coord');
 $coord->safe_psql('coord', $types_sql . qq{
 CREATE EXTENSION shardfdw;
@@ -298,7 +326,8 @@ ANALYZE } . join(', ', map { $_->[0] } @tables) . q{;
 });
 
 # The set-up SQL of every database, for reproducing a finding by hand
-# (coord.sql: the foreign tables; the servers and mappings are below).
+# (coord.sql: the foreign tables; the servers and mappings are below;
+# the queries go to tmp_check/sqlsmith_queries.sql).
 my $setup_dir = "$PostgreSQL::Test::Utils::tmp_check/sqlsmith_setup";
 mkdir $setup_dir;
 for my $db (keys %dbsql)
@@ -365,8 +394,8 @@ for my $g (@gen)
 		$q =~ s/;\s*\z//;
 		next unless $q =~ /\S/;
 		$generated++;
-		# Only reads: shardfdw has no write path, so INSERT, UPDATE,
-		# DELETE and MERGE would fail by design (and change the twin).
+		# Only reads: an INSERT, UPDATE, DELETE or MERGE would change
+		# the rows of one side (and sqlsmith's pick nondeterministic rows).
 		# A backslash would be a psql meta-command.
 		if ($q !~ /\A\s*(select|with)\b/i || $q =~ /\\/)
 		{
@@ -385,10 +414,17 @@ cmp_ok(scalar @queries, '>=', 0.8 * $per_seed * @seeds,
 # The canary fails on the coordinator only: the detector must flag it.
 my $canary = "SELECT count(*) FROM h_int WHERE CASE WHEN current_database() = 'coord' THEN 1 / (id - id) ELSE 1 END = 1";
 unshift @queries, $canary;
+# Every query by number, for reproducing a finding (tmp_check is kept when
+# the test fails).
+{
+	open(my $fh, '>', "$tmp/sqlsmith_queries.sql") or die "cannot write: $!";
+	print $fh "-- Q$_\n$queries[$_];\n" for 0 .. $#queries;
+	close($fh);
+}
 
 # ---------------------------------------------------------------- run
 my $psql_set = "\\set VERBOSITY verbose\n\\set SHOW_CONTEXT errors\n";
-my %target = map { $_ => [ $coord, $_ ] } ('coord', @twin_dbs, 'twin_solo');
+my %target = map { $_ => [ $coord, $_ ] } ('coord', @twin_dbs, 'twin_solo', 'pgfdw');
 
 # Start psql on one side for queries from..end, in the background (fork
 # and exec: the progress of its stderr file is watched); returns
@@ -595,6 +631,19 @@ sub order_dependent
 	return undef;
 }
 
+# The reference: does postgres_fdw over the twin's rows raise it too?
+# Returns the reason to dismiss it, or undef.
+sub pgfdw_raises
+{
+	my ($i, $e) = @_;
+	my $p = first_error(run_one('pgfdw', $queries[$i]));
+	return undef unless same_class($p, $e);
+	# a shard that cannot run the SQL it was sent: the very same SQLSTATE
+	return undef
+	  if $e->{remote} && $e->{state} =~ /^(42|0A)/ && $p->{state} ne $e->{state};
+	return "postgres_fdw raises it too: $p->{state} $p->{msg}";
+}
+
 sub show
 {
 	my ($i, $why, $extra) = @_;
@@ -640,6 +689,10 @@ for my $i (0 .. $#queries)
 		{
 			push @core_internal, $i;
 		}
+		elsif ($c->{remote})
+		{
+			($why, $list) = ('internal error (XX000) of a shard', \@internal);
+		}
 		else
 		{
 			($why, $list) = ('internal error (XX000) on the coordinator', \@internal);
@@ -668,9 +721,17 @@ for my $i (0 .. $#queries)
 		$both++;
 	}
 	next unless defined $why;
-	# (a shard that cannot run the SQL it was sent is never the query's fault)
-	if ($list == \@false && !($c->{remote} && $c->{state} =~ /^(42|0A)/)
-		&& (my $r = order_dependent($i, $c)))
+	# (a shard that cannot run the SQL it was sent is never the query's
+	# fault; an internal error of the coordinator never is; one of a shard
+	# is PostgreSQL's on the values it was given, judged as other errors)
+	my $r;
+	if ($list == \@false || ($list == \@internal && $c->{remote}))
+	{
+		$r = order_dependent($i, $c)
+		  unless $c->{remote} && $c->{state} =~ /^(42|0A)/;
+		$r //= pgfdw_raises($i, $c);
+	}
+	if ($r)
 	{
 		push @dismissed, "Q$i: $c->{state} $c->{msg} [$r]";
 		next;
@@ -683,11 +744,14 @@ for my $i (0 .. $#queries)
 	}
 	push @$list, $i;
 	my $d = determinize($queries[$i]);
-	show($i, $why, $d ne $queries[$i] && $list == \@false
+	my $p = $list == \@false ? first_error(run_one('pgfdw', $queries[$i])) : undef;
+	show($i, $why, ($d ne $queries[$i] && $list == \@false
 		? "-- with ordered subqueries the coordinator still fails:\n"
-		  . run_one('coord', $d) : undef);
+		  . run_one('coord', $d) : '')
+		  . ($list == \@false ? '-- postgres_fdw (pgfdw): '
+			  . ($p ? "$p->{state} $p->{msg}" : 'no error') . "\n" : ''));
 }
-diag("order- or plan-dependent errors (not counted): $_") for @dismissed;
+diag("dismissed (order-, plan- or foreign-table-dependent; not counted): $_") for @dismissed;
 for my $i (@core_internal)
 {
 	diag("Q$i: XX000 on both sides (PostgreSQL's own): "
@@ -696,7 +760,7 @@ for my $i (@core_internal)
 diag("coordinator WARNING ($warnings{$_}x): $_") for sort keys %warnings;
 my $nq = scalar(@queries) - 1;
 diag(sprintf('%d queries in %.0fs: %d ran without error on the coordinator, '
-	  . '%d errors on both sides, %d order- or plan-dependent, %d coordinator timeouts, '
+	  . '%d errors on both sides, %d dismissed, %d coordinator timeouts, '
 	  . '%d inconclusive (the twin timed out), %d XX000 of PostgreSQL on both sides',
 	$nq, $elapsed, $ok, $both, scalar @dismissed, $timeouts, $inconclusive,
 	scalar @core_internal));
