@@ -1615,31 +1615,6 @@ shardconn_abandon(ShardConn *c)
 		shardconn_clear_batch(c);
 		return true;
 	}
-
-	/*
-	 * Let the owed transaction commands (START TRANSACTION, SAVEPOINT, ...)
-	 * finish first: a cancel landing on one of them would leave the remote
-	 * transaction without the savepoint the abort is about to roll back to,
-	 * and so lose a healthy shard's transaction.  They are quick; the
-	 * deadline bounds the wait.
-	 */
-	while (!c->batch_lost && c->busy &&
-		   c->batch_total - c->batch_left < c->batch_nowed)
-	{
-		pgsocket	sock = PQsocket(c->conn);
-		int			ev = WL_SOCKET_READABLE;
-		long		timeout = ms_until(deadline);
-
-		if (timeout <= 0 || wait_sockets(1, &sock, &ev, timeout) == -1)
-			break;
-		if (poll_batch(c))
-			break;
-	}
-	if (!c->busy && !c->batch_lost)
-	{
-		shardconn_clear_batch(c);
-		return true;
-	}
 	if (!c->batch_lost && (cancel = PQgetCancel(c->conn)) != NULL)
 	{
 		if (!PQcancel(cancel, errbuf, sizeof(errbuf)))
