@@ -1135,6 +1135,17 @@ foreign_expr_walker(Node *node, foreign_glob_cxt *glob_cxt,
 
 				if (!is_shippable(fe->funcid, ProcedureRelationId, fpinfo))
 					return false;
+
+				/*
+				 * A type output function called directly (its result is a
+				 * cstring) prints under settings the shard does not share,
+				 * like an I/O conversion from a non-string type (see
+				 * coerce_via_io_ok); the dummy ones of pseudo-types
+				 * (anyelement_out) always fail.  Evaluated locally, they run
+				 * only on rows the local qual order lets through.
+				 */
+				if (fe->funcresulttype == CSTRINGOID)
+					return false;
 				if (!foreign_expr_walker((Node *) fe->args,
 										 glob_cxt, &inner_cxt, case_arg_cxt))
 					return false;
