@@ -117,6 +117,9 @@ struct ShardConn
 	bool		in_copy;		/* a COPY FROM STDIN is open (its result
 								 * not read yet) */
 	bool		copy_ended;		/* ... and its end has been sent */
+	void	   *copy_owner;		/* who opened the COPY (a modify state) */
+	ShardConnAbsorb copy_finish;	/* ends the COPY when another statement
+									 * needs the connection */
 	bool		batch_autocommit;	/* the batch being sent owes nothing:
 									 * its statement runs in the shard's
 									 * implicit transaction */
@@ -256,9 +259,22 @@ extern bool shardconn_abandon(ShardConn *c);
  * when the socket is full checks for interrupts), shardconn_copy_end
  * sends the end, and shardconn_copy_result waits for the shard's answer
  * (raising its error) and returns the row count.  A COPY still open at
- * abort is ended with an error message by shardconn_abandon.
+ * abort is ended with an error message by shardconn_abandon.  While it is
+ * open, any other statement sent on c first calls finish(c, owner), which
+ * must end it (copy_end, copy_result): e.g. the scan feeding an INSERT ...
+ * SELECT that reads the same shard.  The owner stays valid while the COPY
+ * is open (the COPY ends with its statement, or at abort).
  */
-extern void shardconn_copy_begin(ShardConn *c, const char *sql);
+extern void shardconn_copy_begin(ShardConn *c, const char *sql,
+								 void *owner, ShardConnAbsorb finish);
+
+/*
+ * The same on conns[0 .. n-1] (NULL entries skipped) at once: still two
+ * round trips in all, whatever n.
+ */
+extern void shardconn_copy_begin_many(ShardConn **conns, int n,
+									  const char *sql, void *owner,
+									  ShardConnAbsorb finish);
 extern void shardconn_copy_put(ShardConn *c, const char *data, int len);
 extern void shardconn_copy_end(ShardConn *c);
 extern uint64 shardconn_copy_result(ShardConn *c);

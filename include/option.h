@@ -21,6 +21,9 @@ extern int	shardfdw_cluster_size(ForeignServer *server);
  */
 extern void shardfdw_get_table_options(Oid relid, ShardTableOptions *opts);
 
+/* the default hash opclass of a type (InvalidOid: none), cached */
+extern Oid	shardfdw_default_hash_opclass(Oid type);
+
 /*
  * Build NULL-terminated libpq keyword/value arrays for one shard: server
  * libpq options, overridden by the pN conninfo, then the user mapping, then

@@ -231,8 +231,8 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT * FROM w_rows('w_m') ORDER BY id;
 SELECT w_check('w_m');
 -- from the table itself: its shards are read and written at once, on
--- the same connections (fetch_size 7: FETCHes and INSERT batches
--- alternate on every shard)
+-- the same connections (fetch_size 7: FETCHes and COPYs alternate on
+-- every shard; a FETCH ends the shard's COPY, its next row opens another)
 ALTER FOREIGN TABLE w_h OPTIONS (ADD fetch_size '7');
 EXPLAIN (VERBOSE, COSTS OFF)
   INSERT INTO w_h SELECT id + 1000, v || ' copy' FROM w_h WHERE id <= 300;
@@ -384,35 +384,48 @@ SELECT * FROM w_rows('w_n') ORDER BY shard, id, r;
 -- ===================================================================
 -- batch_size: server and table option
 -- ===================================================================
--- default: 100 rows per batch; 1 with RETURNING
-EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO w_b SELECT * FROM w_src;
+-- default: 100 rows per batch; 1 with RETURNING.  An INSERT ... SELECT
+-- streams its rows with COPY instead (below), so batches are shown with
+-- VALUES lists.
+EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO w_b VALUES (1, 'a'), (2, 'b');
 EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO w_b SELECT * FROM w_src RETURNING id;
 ALTER SERVER cluster OPTIONS (ADD batch_size '2');
-EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO w_b SELECT * FROM w_src;
+EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO w_b VALUES (1, 'a'), (2, 'b');
 ALTER FOREIGN TABLE w_b OPTIONS (ADD batch_size '3');
-EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO w_b SELECT * FROM w_src;
+EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO w_b VALUES (1, 'a'), (2, 'b');
 -- ten rows in batches of 3, 3, 3 and 1 rows: every shard gets one
 -- multi-row INSERT per batch holding its share of the batch's rows:
 -- (1, 2, 3) -> p0 1, p2 1, p1 1; (4, 5, 6) -> p3 2, p1 1;
 -- (7, 8, 9) -> p3 1, p1 2; (10) -> p3 1
-INSERT INTO w_b SELECT g, 'b' || g FROM generate_series(1, 10) g;
+INSERT INTO w_b VALUES (1, 'b1'), (2, 'b2'), (3, 'b3'), (4, 'b4'), (5, 'b5'),
+  (6, 'b6'), (7, 'b7'), (8, 'b8'), (9, 'b9'), (10, 'b10');
 SELECT s AS shard, (SELECT string_agg(w.id::text, ',' ORDER BY w.id)
                       FROM w_rows('w_b') w WHERE w.shard = s) AS ids
   FROM generate_series(0, 3) s;
+CREATE TEMP VIEW w_batch_sizes AS
 SELECT 0 AS shard, string_agg(n::text, ',' ORDER BY seq) AS statement_sizes FROM ws0.w_batches
 UNION ALL
 SELECT 1, string_agg(n::text, ',' ORDER BY seq) FROM ws1.w_batches
 UNION ALL
 SELECT 2, string_agg(n::text, ',' ORDER BY seq) FROM ws2.w_batches
 UNION ALL
-SELECT 3, string_agg(n::text, ',' ORDER BY seq) FROM ws3.w_batches
-ORDER BY 1;
+SELECT 3, string_agg(n::text, ',' ORDER BY seq) FROM ws3.w_batches;
+SELECT * FROM w_batch_sizes ORDER BY 1;
 SELECT w_check('w_b');
+-- an INSERT ... SELECT streams: one COPY per shard (the statement sizes
+-- appended last), whatever the batch size
+EXPLAIN (VERBOSE, COSTS OFF)
+  INSERT INTO w_b SELECT g, 'b' || g FROM generate_series(11, 30) g;
+INSERT INTO w_b SELECT g, 'b' || g FROM generate_series(11, 30) g;
+SELECT * FROM w_batch_sizes ORDER BY 1;
+DROP VIEW w_batch_sizes;
+SELECT w_check('w_b');
+DELETE FROM w_b WHERE id > 10;
 -- the table's value wins over the server's; dropping it leaves the server's
 ALTER FOREIGN TABLE w_b OPTIONS (DROP batch_size);
-EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO w_b SELECT * FROM w_src;
+EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO w_b VALUES (1, 'a'), (2, 'b');
 ALTER SERVER cluster OPTIONS (DROP batch_size);
-EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO w_b SELECT * FROM w_src;
+EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO w_b VALUES (1, 'a'), (2, 'b');
 -- bad values are refused when set
 \set VERBOSITY default
 ALTER SERVER cluster OPTIONS (ADD batch_size '0');
@@ -786,6 +799,21 @@ ALTER FOREIGN TABLE w_h OPTIONS (ADD batch_size '1');
 SELECT w_try($$INSERT INTO w_h VALUES (20, 'new'), (22, 'new'), (1, 'dup'), (23, 'new')$$);
 ALTER FOREIGN TABLE w_h OPTIONS (DROP batch_size);
 SELECT * FROM w_rows('w_h') WHERE id IN (1, 20, 22, 23) ORDER BY id;
+-- the same rows streamed by an INSERT ... SELECT (COPY on each shard)
+SELECT w_try($$INSERT INTO w_h SELECT * FROM (VALUES (20, 'new'), (22, 'new'), (1, 'dup'), (23, 'new')) v(a, b) WHERE a > 0$$);
+SELECT * FROM w_rows('w_h') WHERE id IN (1, 20, 22, 23) ORDER BY id;
+-- two streamed INSERTs into tables of one server in one statement share
+-- the shards' connections: each COPY ends when the other needs the
+-- connection, and the rows read in the same statement are the table's
+-- before it (one snapshot)
+WITH a AS (INSERT INTO w_h SELECT g + 5000, 'cte a' FROM generate_series(1, 40) g),
+     b AS (INSERT INTO w_m SELECT g + 5000, 'cte b' FROM generate_series(1, 40) g)
+SELECT count(*) FROM w_h WHERE id > 5000;
+SELECT (SELECT count(*) FROM w_h WHERE v = 'cte a') AS a,
+       (SELECT count(*) FROM w_m WHERE v = 'cte b') AS b;
+SELECT w_check('w_h'), w_check('w_m');
+DELETE FROM w_h WHERE id > 5000;
+DELETE FROM w_m WHERE id > 5000;
 -- a moved key that collides on its new shard: the row stays where it was
 SELECT w_try($$UPDATE w_h SET id = 1 WHERE id = 3$$);
 SELECT * FROM w_rows('w_h') WHERE id IN (1, 3) ORDER BY id;

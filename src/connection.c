@@ -183,6 +183,15 @@ shardconn_scan_end(HASH_SEQ_STATUS *scan)
 		hash_seq_term(scan);
 }
 
+/* c has no COPY open any more (ended, failed or abandoned). */
+static void
+copy_closed(ShardConn *c)
+{
+	c->in_copy = false;
+	c->copy_owner = NULL;
+	c->copy_finish = NULL;
+}
+
 /* Close c's connection (if any) and forget its transaction state. */
 void
 shardconn_disconnect(ShardConn *c)
@@ -198,7 +207,7 @@ shardconn_disconnect(ShardConn *c)
 	c->wrote = false;
 	c->commit_deferred = false;
 	c->prefetch_repair = false;
-	c->in_copy = false;
+	copy_closed(c);
 	list_free_deep(c->queued);
 	c->queued = NIL;
 }
@@ -667,6 +676,7 @@ static bool
 send_batch(ShardConn *c)
 {
 	int			nq = 0;
+	int			owed = 0;
 	ListCell   *lc;
 
 	if (!PQenterPipelineMode(c->conn))
@@ -693,8 +703,18 @@ send_batch(ShardConn *c)
 							   NULL, 0))
 			goto failed;
 		nq++;
+		owed++;
 	}
 	c->batch_nowed = nq;
+
+	/*
+	 * The shard sends results when its buffer fills or at the Sync; a
+	 * Flush makes it send the owed commands' results as soon as they are
+	 * done, so that shardconn_abandon can tell when its cancel no longer
+	 * risks landing on one of them.
+	 */
+	if (owed > 0 && !PQsendFlushRequest(c->conn))
+		goto failed;
 
 	for (int i = 0; i < c->batch_nstmts; i++)
 	{
@@ -932,6 +952,14 @@ static void
 send_stmts(ShardConn *c, const ShardStmt *stmts, int nstmts, void *owner,
 		   ShardConnAbsorb absorb, bool speculative)
 {
+	if (c->in_copy)
+	{
+		/* the COPY open on c ends before anything else is sent */
+		if (c->copy_finish == NULL)
+			elog(ERROR, "shardfdw COPY open on %s", shardconn_describe(c));
+		c->copy_finish(c, c->copy_owner);
+		Assert(!c->in_copy);
+	}
 	if (c->busy)
 		shardconn_settle(c);
 	shardconn_clear_batch(c);
@@ -1433,44 +1461,79 @@ wait_socket(ShardConn *c, int ev)
 
 /* shardconn_copy_begin: see connection.h. */
 void
-shardconn_copy_begin(ShardConn *c, const char *sql)
+shardconn_copy_begin(ShardConn *c, const char *sql, void *owner,
+					 ShardConnAbsorb finish)
 {
-	PGresult   *res;
+	shardconn_copy_begin_many(&c, 1, sql, owner, finish);
+}
 
-	/* the remote transaction's owed commands, then the COPY itself */
-	PQclear(shardconn_exec(c, "SELECT NULL", 0, NULL));
-	if (!PQsendQuery(c->conn, sql))
+/*
+ * shardconn_copy_begin_many: see connection.h.  Each phase is sent to
+ * every connection before any answer is read, so a shard that waits (for
+ * a lock, say) does not keep the others from starting.
+ */
+void
+shardconn_copy_begin_many(ShardConn **conns, int n, const char *sql,
+						  void *owner, ShardConnAbsorb finish)
+{
+	/* what the remote transactions owe: COPY cannot be pipelined */
+	for (int i = 0; i < n; i++)
+		if (conns[i] != NULL)
+			shardconn_send(conns[i], "SELECT NULL", 0, NULL, NULL, NULL);
+	for (int i = 0; i < n; i++)
+		if (conns[i] != NULL)
+			PQclear(shardconn_result(conns[i]));
+
+	for (int i = 0; i < n; i++)
 	{
-		c->broken = true;
-		report_lost(ERROR, c);
-	}
-	c->in_copy = true;
-	c->copy_ended = false;
-	for (;;)
-	{
-		if (!PQconsumeInput(c->conn))
+		ShardConn  *c = conns[i];
+
+		if (c == NULL)
+			continue;
+		if (!PQsendQuery(c->conn, sql))
 		{
-			c->in_copy = false;
 			c->broken = true;
 			report_lost(ERROR, c);
 		}
-		if (!PQisBusy(c->conn))
-			break;
-		wait_socket(c, WL_SOCKET_READABLE);
+		c->in_copy = true;
+		c->copy_ended = false;
+		c->copy_owner = owner;
+		c->copy_finish = finish;
 	}
-	res = PQgetResult(c->conn);
-	if (PQresultStatus(res) != PGRES_COPY_IN)
+
+	for (int i = 0; i < n; i++)
 	{
-		c->in_copy = false;
-		/* (the NULL ending the failed command's results) */
-		while (PQgetResult(c->conn) != NULL)
-			;
-		shardconn_report(ERROR, res, c, sql);
+		ShardConn  *c = conns[i];
+		PGresult   *res;
+
+		if (c == NULL)
+			continue;
+		for (;;)
+		{
+			if (!PQconsumeInput(c->conn))
+			{
+				copy_closed(c);
+				c->broken = true;
+				report_lost(ERROR, c);
+			}
+			if (!PQisBusy(c->conn))
+				break;
+			wait_socket(c, WL_SOCKET_READABLE);
+		}
+		res = PQgetResult(c->conn);
+		if (PQresultStatus(res) != PGRES_COPY_IN)
+		{
+			copy_closed(c);
+			/* (the NULL ending the failed command's results) */
+			while (PQgetResult(c->conn) != NULL)
+				;
+			shardconn_report(ERROR, res, c, sql);
+		}
+		PQclear(res);
+		if (PQsetnonblocking(c->conn, 1) != 0)
+			elog(ERROR, "shardfdw could not make the connection to %s nonblocking",
+				 shardconn_describe(c));
 	}
-	PQclear(res);
-	if (PQsetnonblocking(c->conn, 1) != 0)
-		elog(ERROR, "shardfdw could not make the connection to %s nonblocking",
-			 shardconn_describe(c));
 }
 
 /* shardconn_copy_put: see connection.h. */
@@ -1528,7 +1591,7 @@ shardconn_copy_result(ShardConn *c)
 
 		if (f < 0 || !PQconsumeInput(c->conn))
 		{
-			c->in_copy = false;
+			copy_closed(c);
 			c->broken = true;
 			report_lost(ERROR, c);
 		}
@@ -1537,7 +1600,7 @@ shardconn_copy_result(ShardConn *c)
 		wait_socket(c, f > 0 ? WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE :
 					WL_SOCKET_READABLE);
 	}
-	c->in_copy = false;
+	copy_closed(c);
 	(void) PQsetnonblocking(c->conn, 0);
 	res = PQgetResult(c->conn);
 	while ((next = PQgetResult(c->conn)) != NULL)
@@ -1559,7 +1622,7 @@ abandon_copy(ShardConn *c, TimestampTz deadline)
 {
 	PGresult   *res;
 
-	c->in_copy = false;
+	copy_closed(c);
 	/* (a COPY whose end was sent only has its answer left to read) */
 	if (!c->copy_ended &&
 		PQputCopyEnd(c->conn, "canceled by the coordinator") < 0)
@@ -1611,6 +1674,33 @@ shardconn_abandon(ShardConn *c)
 		return true;
 	/* results may be there already: no need to cancel then */
 	if (poll_batch(c) && !c->batch_lost)
+	{
+		shardconn_clear_batch(c);
+		return true;
+	}
+
+	/*
+	 * A cancel must not land on a command the remote transaction owed
+	 * (START TRANSACTION, SAVEPOINT): a savepoint that was never made
+	 * cannot be rolled back to, and the shard's whole transaction would be
+	 * lost with it.  Their results come at once (send_batch asks for a
+	 * flush after them): wait for those, within the deadline.  A cancel
+	 * sent after them can only hit the batch's own statements, or find the
+	 * shard idle, which ignores it (PQcancel returns once the signal is
+	 * sent, before we read the batch's end).
+	 */
+	while (c->busy && !c->batch_lost &&
+		   c->batch_total - c->batch_left < c->batch_nowed)
+	{
+		pgsocket	sock = PQsocket(c->conn);
+		int			ev = WL_SOCKET_READABLE;
+		long		timeout = ms_until(deadline);
+
+		if (timeout <= 0 || wait_sockets(1, &sock, &ev, timeout) == -1)
+			break;
+		(void) poll_batch(c);
+	}
+	if (!c->busy && !c->batch_lost)
 	{
 		shardconn_clear_batch(c);
 		return true;

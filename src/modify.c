@@ -12,7 +12,12 @@
  *	   replicated table.  Rows are batched per shard (batch_size rows per
  *	   multi-row INSERT) and the shards of a batch are written in
  *	   parallel.  A table with no distribution column over several shards
- *	   cannot route rows: an error says how to declare one.
+ *	   cannot route rows: an error says how to declare one.  COPY FROM,
+ *	   and INSERT ... SELECT when no row's outcome is needed (no
+ *	   RETURNING, ON CONFLICT, row trigger or check option: see
+ *	   insert_streams), stream the rows with COPY ... FROM STDIN instead;
+ *	   a shard's COPY stays open across batches and ends with the
+ *	   statement, or earlier when another statement needs its connection.
  *	2. UPDATE / DELETE pushed down (shardfdw_plan_direct_modify): when the
  *	   scan below has no local condition and every SET expression can be
  *	   evaluated on the shards, the whole statement is sent to the target
@@ -134,6 +139,10 @@ static ShardModifyState *create_state(EState *estate, ResultRelInfo *rinfo,
 									  CmdType operation, List *fdw_private,
 									  Plan *subplan, bool copy);
 static void copy_rows(ShardModifyState *ms, TupleTableSlot **slots, int n);
+static void finish_copies(ShardModifyState *ms);
+static void finish_copy_on(ShardConn *c, void *owner);
+static bool insert_streams(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+						   List *fdw_private);
 static void append_copy_text(StringInfo buf, const char *s);
 static FmgrInfo *output_functions(Relation rel, List *attrs);
 static ShardConn *shard_conn(ShardModifyState *ms, int shard);
@@ -704,7 +713,37 @@ shardfdw_begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	rinfo->ri_FdwState =
 		create_state(mtstate->ps.state, rinfo, operation, fdw_private,
 					 operation == CMD_INSERT ? NULL :
-					 outerPlanState(mtstate)->plan, false);
+					 outerPlanState(mtstate)->plan,
+					 insert_streams(mtstate, rinfo, fdw_private));
+}
+
+/*
+ * insert_streams: does this INSERT stream its rows with COPY?  Yes for an
+ * INSERT ... SELECT (its rows come from a plan, not from a VALUES list or
+ * a single row) that can be batched at all (no RETURNING, row trigger or
+ * check option: shardfdw_batch_size) and has no ON CONFLICT, which COPY
+ * does not have.  The shards then parse one COPY per shard instead of one
+ * multi-row INSERT per batch.
+ */
+static bool
+insert_streams(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+			   List *fdw_private)
+{
+	Plan	   *source;
+
+	if (mtstate->operation != CMD_INSERT || fdw_private == NIL ||
+		mtstate->mt_nrels != 1)
+		return false;
+	if (strVal(list_nth(fdw_private, ShardModifyPrivateOnConflict))[0] != '\0' ||
+		list_nth(fdw_private, ShardModifyPrivateRetrievedAttrs) != NIL)
+		return false;
+	if (shardfdw_batch_size(rinfo) <= 1)
+		return false;
+	source = outerPlanState(mtstate)->plan;
+	if (IsA(source, ValuesScan) ||
+		(IsA(source, Result) && outerPlan(source) == NULL))
+		return false;
+	return true;
 }
 
 /*
@@ -742,14 +781,15 @@ row_shard(ShardModifyState *ms, TupleTableSlot *slot, AttrNumber attno)
 }
 
 /*
- * The text of columns attrs of slot, with the shards' text conventions,
- * into values[0 ..] (in ms->temp_cxt).
+ * The text of columns attrs of slot into values[0 ..] (in ms->temp_cxt).
+ * The caller has set the shards' text conventions
+ * (shardconn_set_transmission_modes), once for all the rows it converts:
+ * setting them costs more than converting a short row.
  */
 static void
-slot_params(ShardModifyState *ms, TupleTableSlot *slot, List *attrs,
-			FmgrInfo *out, const char **values)
+slot_text(ShardModifyState *ms, TupleTableSlot *slot, List *attrs,
+		  FmgrInfo *out, const char **values)
 {
-	int			nestlevel = shardconn_set_transmission_modes();
 	MemoryContext old = MemoryContextSwitchTo(ms->temp_cxt);
 	ListCell   *lc;
 	int			i = 0;
@@ -764,6 +804,19 @@ slot_params(ShardModifyState *ms, TupleTableSlot *slot, List *attrs,
 		i++;
 	}
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * slot_params: slot_text of one row, with the shards' text conventions
+ * set around it.
+ */
+static void
+slot_params(ShardModifyState *ms, TupleTableSlot *slot, List *attrs,
+			FmgrInfo *out, const char **values)
+{
+	int			nestlevel = shardconn_set_transmission_modes();
+
+	slot_text(ms, slot, attrs, out, values);
 	shardconn_reset_transmission_modes(nestlevel);
 }
 
@@ -874,14 +927,15 @@ shardfdw_exec_batch_insert(EState *estate, ResultRelInfo *rinfo,
 	int			nshards = ms->opts.nshards;
 	bool		every = ms->opts.distribution == SHARD_DIST_REPLICATED &&
 		nshards > 1;
-	int		   *shard_of = palloc(sizeof(int) * Max(n, 1));
-	int		   *count = palloc0(sizeof(int) * nshards);
+	int		   *shard_of;
+	int		   *count;
 	const char **values;
-	const char ***params = palloc0(sizeof(char **) * nshards);
-	int		   *filled = palloc0(sizeof(int) * nshards);
+	const char ***params;
+	int		   *filled;
 	int			inserted = 0;
 	int			first = -1;
 	bool		autocommit;
+	int			nestlevel;
 	MemoryContext old;
 
 	if (ms->copy)
@@ -891,18 +945,24 @@ shardfdw_exec_batch_insert(EState *estate, ResultRelInfo *rinfo,
 	}
 	MemoryContextReset(ms->temp_cxt);
 	old = MemoryContextSwitchTo(ms->temp_cxt);
+	shard_of = palloc(sizeof(int) * Max(n, 1));
+	count = palloc0(sizeof(int) * nshards);
+	params = palloc0(sizeof(char **) * nshards);
+	filled = palloc0(sizeof(int) * nshards);
 
 	/* route every row; convert its values once */
 	values = palloc(sizeof(char *) * Max(n * nattrs, 1));
+	nestlevel = shardconn_set_transmission_modes();
 	for (int i = 0; i < n; i++)
 	{
-		slot_params(ms, slots[i], ms->target_attrs, ms->param_out,
-					&values[i * nattrs]);
+		slot_text(ms, slots[i], ms->target_attrs, ms->param_out,
+				  &values[i * nattrs]);
 		shard_of[i] = every ? -1 :
 			row_shard(ms, slots[i], ms->opts.dist_attno);
 		if (!every)
 			count[shard_of[i]]++;
 	}
+	shardconn_reset_transmission_modes(nestlevel);
 	for (int s = 0; s < nshards; s++)
 	{
 		if (every)
@@ -1113,6 +1173,10 @@ shardfdw_exec_delete(EState *estate, ResultRelInfo *rinfo,
 void
 shardfdw_end_modify(EState *estate, ResultRelInfo *rinfo)
 {
+	ShardModifyState *ms = (ShardModifyState *) rinfo->ri_FdwState;
+
+	if (ms != NULL && ms->copy)
+		finish_copies(ms);
 }
 
 /*
@@ -1125,8 +1189,18 @@ shardfdw_end_insert(EState *estate, ResultRelInfo *rinfo)
 {
 	ShardModifyState *ms = (ShardModifyState *) rinfo->ri_FdwState;
 
-	if (ms == NULL || !ms->copy)
-		return;
+	if (ms != NULL && ms->copy)
+		finish_copies(ms);
+}
+
+/*
+ * finish_copies: end the COPY of ms on every shard it is open on: all ends
+ * sent first, then the answers read (an error, e.g. a unique violation,
+ * names its shard).
+ */
+static void
+finish_copies(ShardModifyState *ms)
+{
 	for (int s = 0; s < ms->opts.nshards; s++)
 		if (ms->copying[s])
 			shardconn_copy_end(ms->conns[s]);
@@ -1135,6 +1209,26 @@ shardfdw_end_insert(EState *estate, ResultRelInfo *rinfo)
 		{
 			ms->copying[s] = false;
 			ms->written[s] += shardconn_copy_result(ms->conns[s]);
+		}
+}
+
+/*
+ * finish_copy_on: the ShardConnAbsorb that ends ms's COPY on c when
+ * another statement needs the connection (e.g. the scan feeding the
+ * INSERT reads the same shard); the next row for that shard opens a new
+ * COPY.
+ */
+static void
+finish_copy_on(ShardConn *c, void *owner)
+{
+	ShardModifyState *ms = (ShardModifyState *) owner;
+
+	for (int s = 0; s < ms->opts.nshards; s++)
+		if (ms->copying[s] && ms->conns[s] == c)
+		{
+			ms->copying[s] = false;
+			shardconn_copy_end(c);
+			ms->written[s] += shardconn_copy_result(c);
 		}
 }
 
@@ -1166,23 +1260,53 @@ append_copy_text(StringInfo buf, const char *s)
 }
 
 /*
- * Stream rows to their shards' COPY (every shard for a replicated table),
- * opening a shard's COPY with its first row.  Memory is bounded: the
- * line buffer is reused, libpq sends as its buffer fills.
+ * Stream rows to their shards' COPY (every shard for a replicated table).
+ * The COPYs this batch needs that are not open yet are opened first, all
+ * at once.  Memory is bounded: the line buffer is reused, libpq sends as
+ * its buffer fills.
  */
 static void
 copy_rows(ShardModifyState *ms, TupleTableSlot **slots, int n)
 {
 	int			nattrs = list_length(ms->target_attrs);
+	int			nshards = ms->opts.nshards;
 	const char **values = palloc(sizeof(char *) * Max(nattrs, 1));
+	int		   *shard_of = palloc(sizeof(int) * Max(n, 1));
+	ShardConn **opening = palloc0(sizeof(ShardConn *) * nshards);
 	bool		every = ms->opts.distribution == SHARD_DIST_REPLICATED &&
-		ms->opts.nshards > 1;
+		nshards > 1;
+	bool		any = false;
+	int			nestlevel;
 
 	shardxact_check_write();
+
+	/* route the rows; open the COPYs they need */
+	for (int i = 0; i < n; i++)
+	{
+		shard_of[i] = every ? 0 :
+			row_shard(ms, slots[i], ms->opts.dist_attno);
+		for (int s = shard_of[i]; s < (every ? nshards : shard_of[i] + 1); s++)
+			if (!ms->copying[s] && opening[s] == NULL)
+			{
+				opening[s] = shard_conn(ms, s);
+				shardxact_mark_written(opening[s]);
+				any = true;
+			}
+	}
+	if (any)
+	{
+		shardconn_copy_begin_many(opening, nshards, ms->copy_sql, ms,
+								  finish_copy_on);
+		for (int s = 0; s < nshards; s++)
+			if (opening[s] != NULL)
+				ms->copying[s] = true;
+	}
+
+	nestlevel = shardconn_set_transmission_modes();
 	for (int i = 0; i < n; i++)
 	{
 		MemoryContextReset(ms->temp_cxt);
-		slot_params(ms, slots[i], ms->target_attrs, ms->param_out, values);
+		slot_text(ms, slots[i], ms->target_attrs, ms->param_out, values);
 		resetStringInfo(&ms->line);
 		for (int c = 0; c < nattrs; c++)
 		{
@@ -1194,23 +1318,22 @@ copy_rows(ShardModifyState *ms, TupleTableSlot **slots, int n)
 				append_copy_text(&ms->line, values[c]);
 		}
 		appendStringInfoChar(&ms->line, '\n');
-		for (int s = every ? 0 : row_shard(ms, slots[i], ms->opts.dist_attno);
-			 s < ms->opts.nshards; s++)
+		for (int s = shard_of[i]; s < (every ? nshards : shard_of[i] + 1); s++)
 		{
+			/* (a statement on its connection may have ended it meanwhile) */
 			if (!ms->copying[s])
 			{
-				ShardConn  *c = shard_conn(ms, s);
-
-				shardxact_mark_written(c);
-				shardconn_copy_begin(c, ms->copy_sql);
+				shardconn_copy_begin(ms->conns[s], ms->copy_sql, ms,
+									 finish_copy_on);
 				ms->copying[s] = true;
 			}
 			shardconn_copy_put(ms->conns[s], ms->line.data, ms->line.len);
-			if (!every)
-				break;
 		}
 	}
+	shardconn_reset_transmission_modes(nestlevel);
 	pfree(values);
+	pfree(shard_of);
+	pfree(opening);
 }
 
 /*
@@ -1240,7 +1363,14 @@ shardfdw_explain_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 															   opts.dist_attno)),
 						 opts.nshards);
 	ExplainPropertyText("Shards", where, es);
-	if (es->verbose && fdw_private != NIL)
+	if (es->verbose && fdw_private != NIL &&
+		(ms ? ms->copy : insert_streams(mtstate, rinfo, fdw_private)))
+		ExplainPropertyText("Remote SQL",
+							shardfdw_deparse_copy(rinfo->ri_RelationDesc,
+												  list_nth(fdw_private,
+														   ShardModifyPrivateTargetAttrs)),
+							es);
+	else if (es->verbose && fdw_private != NIL)
 	{
 		ExplainPropertyText("Remote SQL",
 							strVal(list_nth(fdw_private,
@@ -1255,6 +1385,10 @@ shardfdw_explain_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	if (es->analyze && ms)
 	{
 		StringInfoData buf;
+
+		/* (EXPLAIN prints before EndForeignModify: end the COPYs now) */
+		if (ms->copy)
+			finish_copies(ms);
 
 		initStringInfo(&buf);
 		for (int s = 0; s < ms->opts.nshards; s++)

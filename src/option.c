@@ -43,7 +43,11 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/varlena.h"
 
 #include "option.h"
@@ -556,6 +560,66 @@ shardfdw_connection_lifetime(ForeignServer *server)
 }
 
 /*
+ * Default hash operator classes by type, cached for the session: looking
+ * one up scans pg_opclass (there is no syscache for it), which showed as
+ * the largest coordinator cost of short statements.  The cache lives in
+ * CacheMemoryContext and is emptied whenever pg_opclass changes.
+ */
+typedef struct HashOpclassEntry
+{
+	Oid			type;			/* hash key */
+	Oid			opclass;		/* InvalidOid: the type has none */
+} HashOpclassEntry;
+
+static HTAB *HashOpclassCache = NULL;
+
+/* hash_opclass_inval: any change to pg_opclass empties the cache */
+static void
+hash_opclass_inval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS status;
+	HashOpclassEntry *entry;
+
+	hash_seq_init(&status, HashOpclassCache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		hash_search(HashOpclassCache, &entry->type, HASH_REMOVE, NULL);
+}
+
+/*
+ * shardfdw_default_hash_opclass: the default hash operator class of type
+ * (InvalidOid if there is none), from the session cache.
+ */
+Oid
+shardfdw_default_hash_opclass(Oid type)
+{
+	HashOpclassEntry *entry;
+	bool		found;
+	Oid			opclass;
+
+	if (HashOpclassCache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(HashOpclassEntry);
+		ctl.hcxt = CacheMemoryContext;
+		HashOpclassCache = hash_create("shardfdw hash opclasses", 16, &ctl,
+									   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterSyscacheCallback(CLAOID, hash_opclass_inval, (Datum) 0);
+	}
+
+	entry = hash_search(HashOpclassCache, &type, HASH_FIND, NULL);
+	if (entry)
+		return entry->opclass;
+
+	/* look up before entering: the scan can process invalidations */
+	opclass = GetDefaultOpClass(type, HASH_AM_OID);
+	entry = hash_search(HashOpclassCache, &type, HASH_ENTER, &found);
+	entry->opclass = opclass;
+	return opclass;
+}
+
+/*
  * shardfdw_get_table_options: fill *opts from the options of foreign table
  * relid and of its server, and check the options that depend on the
  * table's columns.  Memory is palloc'd in CurrentMemoryContext.
@@ -658,7 +722,7 @@ shardfdw_get_table_options(Oid relid, ShardTableOptions *opts)
 							   format_type_be(opts->dist_type)),
 					 errhint("Use distribution 'hash' for keys of other types.")));
 
-		opclass = GetDefaultOpClass(opts->dist_type, HASH_AM_OID);
+		opclass = shardfdw_default_hash_opclass(opts->dist_type);
 		if (!OidIsValid(opclass))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),

@@ -83,8 +83,7 @@ hash_proc(const ShardTableOptions *opts, Oid keytype)
 	if (!OidIsValid(procid))
 	{
 		/* e.g. varchar, hashed by the text opclass it is coercible to */
-		Oid			intype = get_opclass_input_type(GetDefaultOpClass(opts->dist_type,
-																	  HASH_AM_OID));
+		Oid			intype = get_opclass_input_type(shardfdw_default_hash_opclass(opts->dist_type));
 
 		if (IsBinaryCoercible(keytype, intype))
 			procid = get_opfamily_proc(opts->dist_hash_opfamily, intype,

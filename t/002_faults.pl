@@ -145,6 +145,36 @@ ok(defined ShardTest::poll_until($s1, $count_sql, '0', 30),
 	  or diag($err);
 	is($err, '', 'first use of a dead idle connection in a transaction: no error')
 	  or diag($err);
+
+	# A shard lost inside a savepoint: the statement's batches in flight on
+	# the other shards are cancelled, and the owed SAVEPOINT at their head
+	# must not be what the cancel hits (the ROLLBACK TO that follows would
+	# find no savepoint and lose a healthy shard).  A race, so run it many
+	# times: the second statement must always fail on p1 alone.
+	my $rounds = 30;
+	my $bad = 0;
+	my $block = q{DO $$BEGIN PERFORM count(*) FROM t;
+	              EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'caught: %', SQLERRM; END$$};
+	for my $round (1 .. $rounds)
+	{
+		($out, $err) = ShardTest::sq($s, 'BEGIN; SELECT count(*) FROM t');
+		$s1->safe_psql('postgres', $kill_sql);
+		ShardTest::poll_until($s1, $count_sql, '0', 30);
+		my ($o1, $e1) = ShardTest::sq($s, $block);
+		my ($o2, $e2) = ShardTest::sq($s, $block);
+		ShardTest::sq($s, 'ROLLBACK');
+		my $ok = $e1 =~ /caught: .*shard p1 / && $e2 =~ /caught: .*shard p1 /
+		  && $e1 !~ /shard p[023] / && $e2 !~ /shard p[023] /;
+		if (!$ok)
+		{
+			$bad++;
+			diag("round $round:\n$e1\n$e2");
+		}
+	}
+	is($bad, 0, "savepoint abort with p1 lost, $rounds rounds: the errors name p1 only, "
+		  . 'the healthy shards stay usable');
+	($out, $err) = ShardTest::sq($s, 'SELECT count(*) FROM t');
+	is($out, '100', 'after the savepoint rounds the session works') or diag($err);
 	$s->quit;
 }
 

@@ -209,13 +209,15 @@ for my $i (@S)
 # ================================================================ parallel writes
 note 'parallel writes';
 
-# (a) 5000 rows by INSERT ... SELECT, batch_size 100: every row on its shard,
+# (a) 5000 rows by INSERT ... VALUES, batch_size 100: every row on its shard,
 # one multi-row INSERT per shard per batch (from the shards' statement logs).
+# (An INSERT ... SELECT streams with COPY instead: (c) below.)
 {
 	my @logpos = map { -s $c->shard($_)->logfile } @S;
+	my $values = join ', ',
+	  map { sprintf "(%d, %d, %d, 'w%d')", $_, $_, $_ % 10 + 1, $_ } 1 .. 5000;
 	my ($rc, $out, $err) = $c->psql_timed(
-		q{INSERT INTO w SELECT g, g, g % 10 + 1, 'w' || g
-            FROM generate_series(1, 5000) g}, @verbose);
+		"INSERT INTO w VALUES $values", @verbose);
 	is($rc, 0, 'INSERT of 5000 rows over 4 shards') or diag($err);
 	is($coord->safe_psql('postgres', 'SELECT count(*) FROM w'), '5000',
 		'5000 rows read back through the coordinator');
@@ -267,9 +269,9 @@ SELECT s, count(DISTINCT (g - 1) / 100) || ' ' || count(*) FROM (
 SELECT count(DISTINCT shardfdw.shard_for('w'::regclass, g))
   FROM generate_series($lo, $hi) g}), '4', "ids $lo..$hi route to all 4 shards");
 		my $blocker = $c->shard($x)->background_psql('postgres');
+		my $values = join ', ', map { "($_, $_, 1, 'conc')" } $lo .. $hi;
 		$blocker->query_safe('BEGIN; LOCK TABLE w IN SHARE MODE');
-		ShardTest::send_async($s,
-			"INSERT INTO w SELECT g, g, 1, 'conc' FROM generate_series($lo, $hi) g;");
+		ShardTest::send_async($s, "INSERT INTO w VALUES $values;");
 		ok(shard_poll($x, fdw_insert_sql(q{wait_event_type = 'Lock'}), '1'),
 			"shard $x locked: its INSERT waits for the lock");
 		for my $j (grep { $_ != $x } @S)
@@ -282,6 +284,60 @@ SELECT count(DISTINCT shardfdw.shard_for('w'::regclass, g))
 		my ($out, $err) = ShardTest::wait_async($s);
 		is($err, '', "shard $x unlocked: the INSERT completes") or diag($err);
 		placement_is($lo, $hi, "INSERT with shard $x blocked");
+	}
+	$s->quit;
+}
+
+# (c) INSERT ... SELECT streams: one COPY per shard for all of its rows (from
+# the shards' logs), and the COPYs start in parallel: with one shard's table
+# locked, its COPY waits for the lock while every other shard's COPY of the
+# same statement is already open (waiting for rows), whichever shard is
+# locked.
+{
+	my @logpos = map { -s $c->shard($_)->logfile } @S;
+	my ($rc, $out, $err) = $c->psql_timed(
+		q{INSERT INTO w SELECT g, g, g % 10 + 1, 'c' || g
+            FROM generate_series(9001, 14000) g}, @verbose);
+	is($rc, 0, 'INSERT ... SELECT of 5000 rows over 4 shards') or diag($err);
+	placement_is(9001, 14000, 'INSERT ... SELECT of 5000 rows');
+	for my $i (@S)
+	{
+		my $log = slurp_file($c->shard($i)->logfile, $logpos[$i]);
+		my $copies = () = $log =~ /LOG:  statement: COPY (?:"?public"?\.)?"?w"? /g;
+		my $inserts = () = $log =~ /LOG:  execute [^:]*: INSERT INTO (?:"?public"?\.)?"?w"? /g;
+		is("$copies $inserts", '1 0',
+			"shard $i got its rows of the INSERT ... SELECT in one COPY, no INSERT");
+	}
+
+	my $s = vsession();
+	ShardTest::sq($s, 'SELECT count(*) FROM w');    # connections made
+	my $base = 15001;
+	my $copy_sql = sub {
+		my ($cond) = @_;
+		return qq{SELECT count(*) FROM pg_stat_activity
+                   WHERE application_name = 'shardfdw' AND $cond
+                     AND query LIKE 'COPY %w%'};
+	};
+	for my $x (@S)
+	{
+		my ($lo, $hi) = ($base, $base + 39);
+		$base += 40;
+		my $blocker = $c->shard($x)->background_psql('postgres');
+		$blocker->query_safe('BEGIN; LOCK TABLE w IN SHARE MODE');
+		ShardTest::send_async($s,
+			"INSERT INTO w SELECT g, g, 1, 'copy' FROM generate_series($lo, $hi) g;");
+		ok(shard_poll($x, $copy_sql->(q{wait_event_type = 'Lock'}), '1'),
+			"shard $x locked: its COPY waits for the lock");
+		for my $j (grep { $_ != $x } @S)
+		{
+			ok(shard_poll($j, $copy_sql->(q{state = 'active' AND wait_event = 'ClientRead'}), '1'),
+				"shard $x blocked: shard $j has the COPY of the same statement open");
+		}
+		$blocker->query_safe('COMMIT');
+		$blocker->quit;
+		my ($out, $err) = ShardTest::wait_async($s);
+		is($err, '', "shard $x unlocked: the INSERT ... SELECT completes") or diag($err);
+		placement_is($lo, $hi, "INSERT ... SELECT with shard $x blocked");
 	}
 	$s->quit;
 }
@@ -582,8 +638,8 @@ my $s2 = $c->shard(2);
 }
 
 # In the middle of a statement: the INSERT ... SELECT waits in gate() at
-# row 250 of 400 after two batches went to every shard; shard 2 is stopped
-# (immediate) and the statement goes on.
+# row 250 of 400 after two batches went to every shard's COPY; shard 2 is
+# stopped (immediate) and the statement goes on.
 {
 	my $ctl = $c->session;
 	$ctl->query_safe('SELECT pg_advisory_lock(4242)');
@@ -596,8 +652,10 @@ my $s2 = $c->shard(2);
 		'mid-statement: the INSERT waits at row 250');
 	for my $i (@S)
 	{
-		ok(shard_poll($i, fdw_insert_sql(q{state = 'idle in transaction'}), '1'),
-			"mid-statement: shard $i has rows of the INSERT (uncommitted)");
+		ok(shard_poll($i, q{SELECT count(*) FROM pg_stat_activity
+                             WHERE application_name = 'shardfdw' AND state = 'active'
+                               AND wait_event = 'ClientRead' AND query LIKE 'COPY %w%'}, '1'),
+			"mid-statement: shard $i has the COPY of the INSERT open");
 	}
 	is($coord->safe_psql('postgres', q{SELECT count(*) > 0 FROM generate_series(70301, 70400) g
                                         WHERE shardfdw.shard_for('w'::regclass, g) = 2}),
