@@ -37,6 +37,24 @@
  */
 #define SHARDCONN_PREFETCH_SAVEPOINT "shardfdw_prefetch"
 
+/*
+ * Statements that run alone in the shard's implicit transaction
+ * (shardconn_send_autocommit) and have parameters are prepared on the
+ * shard once per connection and SQL text, then only bound and executed:
+ * the shard no longer parses and plans every keyed UPDATE (generic plan)
+ * or single-row INSERT.  At most this many per connection, first come
+ * first kept; later texts are sent unnamed.  The cache is emptied with the
+ * connection (the shard's session ends with it).
+ */
+#define SHARDCONN_MAX_PREPARED 64
+
+typedef struct ShardPrepared
+{
+	char	   *sql;			/* malloc'd statement text */
+	uint32		hash;			/* hash of sql, to skip most strcmp()s */
+	bool		ready;			/* exists on the shard (Prepare succeeded) */
+} ShardPrepared;
+
 typedef struct ShardConnKey
 {
 	Oid			umid;			/* user mapping OID */
@@ -123,6 +141,13 @@ struct ShardConn
 	bool		batch_autocommit;	/* the batch being sent owes nothing:
 									 * its statement runs in the shard's
 									 * implicit transaction */
+	ShardPrepared *batch_prepare;	/* the batch prepares this statement
+									 * first; NULL once its answer came */
+	int			batch_prepare_at;	/* query number of that Prepare, or -1 */
+
+	/* statements prepared on the shard: shardfdw_sN is prepared[N] */
+	ShardPrepared prepared[SHARDCONN_MAX_PREPARED];
+	int			nprepared;
 };
 
 /*

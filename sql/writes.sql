@@ -62,6 +62,9 @@ CREATE VIEW w_tr_seq AS
 CREATE TABLE w_sp (id int PRIMARY KEY, v text);
 CREATE TABLE w_t (k text PRIMARY KEY, v int);
 CREATE TABLE w_pt (id int PRIMARY KEY, v text);
+CREATE VIEW w_prep AS
+  SELECT current_database()::text AS db, name, statement
+    FROM pg_prepared_statements;
 $sql$ AS shard_ddl \gset
 \c shard0
 :shard_ddl
@@ -871,12 +874,44 @@ WITH d AS (DELETE FROM w_h WHERE id IN (5, 6) RETURNING *)
 SELECT w_count($$WITH d AS (DELETE FROM w_h WHERE id IN (8, 9, 10) RETURNING *) INSERT INTO w_l2 SELECT * FROM d$$);
 DROP TABLE w_l2;
 -- a batch_size larger than a statement's 65535 parameters allow is capped
+-- (the INSERT ... SELECT streams with COPY, which has no such limit)
 ALTER FOREIGN TABLE w_r OPTIONS (ADD batch_size '40000');
-EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO w_r SELECT g, 'x' FROM generate_series(100000, 140000) g;
+EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO w_r VALUES (100000, 'x'), (100001, 'x');
 INSERT INTO w_r SELECT g, 'x' FROM generate_series(100000, 140000) g;
 SELECT count(*) FROM w_r WHERE id >= 100000;
 DELETE FROM w_r WHERE id >= 100000;
 ALTER FOREIGN TABLE w_r OPTIONS (DROP batch_size);
+
+-- ===================================================================
+-- A single-shard statement outside a transaction block runs alone in the
+-- shard's implicit transaction; one with parameters is prepared on the
+-- shard once per connection and SQL text (read here from
+-- pg_prepared_statements of those very connections).  A keyed UPDATE
+-- from a client's prepared statement is checked in t/004 (psql cannot
+-- bind parameters); with the key written in, it is sent unnamed.
+-- ===================================================================
+CREATE FOREIGN TABLE w_prep (db text, name text, statement text)
+  SERVER cluster;
+SELECT shardfdw.disconnect_all() IS NOT NULL AS disconnected;
+UPDATE w_h SET v = v WHERE id = 1;
+UPDATE w_h SET v = v WHERE id = 1;
+INSERT INTO w_h VALUES (9001, 'prep');
+INSERT INTO w_h VALUES (9002, 'prep');
+SELECT db, name, statement FROM w_prep ORDER BY db, name;
+-- the prepared statements work as the unnamed ones did
+SELECT * FROM w_h WHERE id IN (9001, 9002) ORDER BY id;
+DELETE FROM w_h WHERE id = 9001;
+DELETE FROM w_h WHERE id = 9001;
+SELECT w_try($$INSERT INTO w_h VALUES (9002, 'dup')$$);
+-- a prepared statement that fails on the shard stays usable
+INSERT INTO w_h VALUES (9002, 'dup');
+INSERT INTO w_h VALUES (9002, 'dup');
+UPDATE w_h SET v = 'after' WHERE id = 9002;
+SELECT * FROM w_h WHERE id = 9002;
+DELETE FROM w_h WHERE id = 9002;
+SELECT count(*) FROM w_h WHERE id IN (9001, 9002);
+SELECT db, count(*) AS prepared FROM w_prep GROUP BY db ORDER BY db;
+DROP FOREIGN TABLE w_prep;
 
 -- ===================================================================
 -- clean up

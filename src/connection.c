@@ -41,6 +41,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "common/hashfn.h"
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "funcapi.h"
@@ -210,6 +211,10 @@ shardconn_disconnect(ShardConn *c)
 	copy_closed(c);
 	list_free_deep(c->queued);
 	c->queued = NIL;
+	for (int i = 0; i < c->nprepared; i++)
+		free(c->prepared[i].sql);
+	c->nprepared = 0;
+	c->batch_prepare = NULL;
 }
 
 /*
@@ -668,6 +673,34 @@ shardconn_clear_batch(ShardConn *c)
 }
 
 /*
+ * The prepared statement of c for sql, made (not yet ready) if there is
+ * room; NULL when the cache is full (or out of memory): send it unnamed.
+ */
+static ShardPrepared *
+find_prepared(ShardConn *c, const char *sql)
+{
+	uint32		h = hash_bytes((const unsigned char *) sql, strlen(sql));
+	ShardPrepared *p;
+
+	for (int i = 0; i < c->nprepared; i++)
+	{
+		p = &c->prepared[i];
+		if (p->hash == h && strcmp(p->sql, sql) == 0)
+			return p;
+	}
+	if (c->nprepared >= SHARDCONN_MAX_PREPARED)
+		return NULL;
+	p = &c->prepared[c->nprepared];
+	p->sql = strdup(sql);		/* (no error while a batch is half sent) */
+	if (p->sql == NULL)
+		return NULL;
+	p->hash = h;
+	p->ready = false;
+	c->nprepared++;
+	return p;
+}
+
+/*
  * Put one batch on the wire: owed transaction commands, queued commands,
  * then sql, then a Sync.  Returns false if the connection failed while
  * sending (c->lost_message says why).
@@ -683,6 +716,8 @@ send_batch(ShardConn *c)
 		goto failed;
 
 	c->batch_syncs = 1;
+	c->batch_prepare = NULL;
+	c->batch_prepare_at = -1;
 	if (c->setup_pending)
 	{
 		if (!PQsendQueryParams(c->conn, SHARDCONN_SETUP_SQL, 0, NULL, NULL,
@@ -727,6 +762,35 @@ send_batch(ShardConn *c)
 								   0, NULL, NULL, NULL, NULL, 0))
 				goto failed;
 			nq++;
+		}
+		/*
+		 * Only statements with parameters are prepared: a text with the
+		 * values written in (a custom plan's) is likely used once.
+		 */
+		if (c->batch_autocommit && st->nparams > 0)
+		{
+			ShardPrepared *p = find_prepared(c, st->sql);
+
+			if (p != NULL)
+			{
+				char		name[32];
+
+				snprintf(name, sizeof(name), "shardfdw_s%d",
+						 (int) (p - c->prepared));
+				if (!p->ready)
+				{
+					if (!PQsendPrepare(c->conn, name, st->sql, st->nparams,
+									   NULL))
+						goto failed;
+					c->batch_prepare = p;
+					c->batch_prepare_at = nq++;
+				}
+				if (!PQsendQueryPrepared(c->conn, name, st->nparams,
+										 st->params, NULL, NULL, 0))
+					goto failed;
+				nq++;
+				continue;
+			}
 		}
 		if (!PQsendQueryParams(c->conn, st->sql, st->nparams, NULL,
 							   st->params, NULL, NULL, 0))
@@ -1055,6 +1119,10 @@ batch_error_stmt(ShardConn *c)
 
 	if (k < 0)
 		return -1;
+	/* (a Prepare and the Execute after it are the same statement) */
+	if (c->batch_prepare_at >= 0 &&
+		c->batch_total - c->batch_left > c->batch_prepare_at)
+		k--;
 	if (!c->batch_speculative || k < n - 1)
 		return k < n ? k : -1;
 	if (k == n)
@@ -1122,6 +1190,15 @@ poll_batch(ShardConn *c)
 			if (c->batch_left > 0)
 				c->batch_left--;
 			continue;
+		}
+		/* the Prepare of a new prepared statement: did it work? */
+		if (c->batch_prepare != NULL &&
+			c->batch_total - c->batch_left == c->batch_prepare_at &&
+			PQresultStatus(res) != PGRES_PIPELINE_SYNC)	/* (the setup's) */
+		{
+			if (PQresultStatus(res) == PGRES_COMMAND_OK)
+				c->batch_prepare->ready = true;
+			c->batch_prepare = NULL;
 		}
 		switch (PQresultStatus(res))
 		{

@@ -342,6 +342,51 @@ SELECT count(DISTINCT shardfdw.shard_for('w'::regclass, g))
 	$s->quit;
 }
 
+# (d) keyed UPDATEs and single-row INSERTs from a client's prepared
+# statements (pgbench -M prepared), each alone in its local transaction:
+# each runs in its shard's implicit transaction, and one with parameters
+# (the UPDATE's generic plan, the INSERT) is prepared on the shard once per
+# connection and then executed by name (from the shards' statement logs).
+{
+	my @logpos = map { -s $c->shard($_)->logfile } @S;
+	$coord->pgbench(
+		'-n -M prepared -c 1 -t 60', 0, [qr{processed: 60/60}], [qr{^$}],
+		'pgbench -M prepared: keyed UPDATE and single-row INSERT',
+		{
+			'004_keyed' => q{\set k random(1, 5000)
+\set n random(300000000, 2000000000)
+UPDATE w SET val = val WHERE id = :k;
+INSERT INTO w VALUES (:n, :n, 1, 'pgbench');
+}
+		});
+	my ($named_upd, $unnamed_param_upd, $named_ins, $unnamed_ins, $prepares,
+		$xact) = (0, 0, 0, 0, 0, 0);
+	for my $i (@S)
+	{
+		my $log = slurp_file($c->shard($i)->logfile, $logpos[$i]);
+		for my $line (split /\n/, $log)
+		{
+			$named_upd++ if $line =~ /LOG:  execute shardfdw_s\d+: UPDATE public\.w /;
+			$unnamed_param_upd++
+			  if $line =~ /LOG:  execute <unnamed>: UPDATE public\.w .*\$1/;
+			$named_ins++ if $line =~ /LOG:  execute shardfdw_s\d+: INSERT INTO public\.w /;
+			$unnamed_ins++ if $line =~ /LOG:  execute <unnamed>: INSERT INTO public\.w /;
+			$xact++ if $line =~ /LOG:  (?:statement|execute [^:]*): (?:START TRANSACTION|COMMIT)/;
+		}
+		my %names = map { $_ => 1 } ($log =~ /LOG:  execute (shardfdw_s\d+): INSERT INTO public\.w /g);
+		$prepares += keys %names;
+	}
+	note("keyed UPDATEs by name $named_upd, INSERTs by name $named_ins, "
+		  . "unnamed INSERTs $unnamed_ins, distinct INSERT statements $prepares");
+	is($xact, 0, 'pgbench keyed statements: no START TRANSACTION or COMMIT on any shard');
+	is($unnamed_param_upd + $unnamed_ins, 0,
+		'pgbench keyed statements: no statement with parameters was sent unnamed');
+	is($named_ins, 60, 'pgbench: all 60 INSERTs executed by name');
+	cmp_ok($prepares, '<=', 4, 'pgbench: one prepared INSERT per shard connection');
+	cmp_ok($named_upd, '>', 0, 'pgbench: the generic plan\'s UPDATEs executed by name');
+	$coord->safe_psql('postgres', q{DELETE FROM w WHERE val = 'pgbench'});
+}
+
 # ================================================================ unique violations
 note 'unique violation on one shard';
 
