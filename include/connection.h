@@ -349,4 +349,18 @@ extern char *shardconn_describe(ShardConn *c);
 extern int	shardconn_set_transmission_modes(void);
 extern void shardconn_reset_transmission_modes(int nestlevel);
 
+/*
+ * Which of those settings the text form of a type depends on
+ * (shardconn_text_needs), so that converting values sets only those, and
+ * only when the session's differ: shardconn_set_transmission_modes_for
+ * returns -1 when it set nothing (reset accepts -1).  Setting them costs
+ * more than converting a short row.
+ */
+#define SHARDCONN_TEXT_DATES	0x01	/* DateStyle, IntervalStyle */
+#define SHARDCONN_TEXT_FLOATS	0x02	/* extra_float_digits */
+#define SHARDCONN_TEXT_NAMES	0x04	/* search_path (reg* types) */
+#define SHARDCONN_TEXT_ALL		0x07
+extern int	shardconn_text_needs(Oid type);
+extern int	shardconn_set_transmission_modes_for(int needs);
+
 #endif							/* SHARDFDW_CONNECTION_H */

@@ -42,6 +42,7 @@
 
 #include "access/xact.h"
 #include "common/hashfn.h"
+#include "catalog/pg_type.h"
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "funcapi.h"
@@ -54,6 +55,7 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
@@ -76,6 +78,13 @@
 
 static HTAB *ConnectionHash = NULL;
 
+/* the cached wait event set of one_socket_set() */
+static WaitEventSet *OneSocketSet = NULL;
+static pgsocket OneSocket = PGINVALID_SOCKET;
+static int	OneSocketEvents = 0;
+static uint64 OneSocketGeneration = 0;
+static uint64 socket_generation = 1;	/* bumped when sockets may change */
+
 /* Did the current transaction touch any connection? */
 
 static void init_connection_hash(void);
@@ -88,6 +97,7 @@ static long ms_until(TimestampTz deadline);
 static void report_connect_failure(ShardConn *c, const char *detail);
 static bool connection_is_usable(ShardConn *c);
 static int	wait_sockets(int n, pgsocket *socks, int *events, long timeout);
+static WaitEventSet *one_socket_set(pgsocket sock, int events);
 static bool send_batch(ShardConn *c);
 static ShardStmt *copy_stmts(const ShardStmt *stmts, int n);
 static void free_stmts(ShardStmt *stmts, int n);
@@ -198,7 +208,10 @@ void
 shardconn_disconnect(ShardConn *c)
 {
 	if (c->conn)
+	{
 		PQfinish(c->conn);
+		socket_generation++;
+	}
 	c->conn = NULL;
 	shardconn_clear_batch(c);
 	c->busy = false;
@@ -319,18 +332,63 @@ check_password_used(UserMapping *user, ShardConn *c)
 }
 
 /*
- * Wait until one of n sockets is ready for its events, or the latch is
- * set (then interrupts are checked), or timeout ms pass (-1: no limit).
- * Returns the socket's index, -1 on timeout, -2 after a latch wakeup.
+ * A wait event set for one socket (latch, postmaster death, the socket),
+ * kept for the session in TopMemoryContext: creating and closing an epoll
+ * set for every wait was a tenth of the coordinator's time in keyed
+ * statements.  It is remade when the socket, its events or the
+ * socket_generation change: a closed socket leaves the epoll set by
+ * itself, and its number may come back for another connection, so every
+ * PQfinish and every connection attempt bumps the generation.
+ */
+static WaitEventSet *
+one_socket_set(pgsocket sock, int events)
+{
+	if (OneSocketSet != NULL && OneSocket == sock &&
+		OneSocketGeneration == socket_generation)
+	{
+		if (OneSocketEvents != events)
+		{
+			ModifyWaitEvent(OneSocketSet, 2, events, NULL);
+			OneSocketEvents = events;
+		}
+		return OneSocketSet;
+	}
+	if (OneSocketSet != NULL)
+		FreeWaitEventSet(OneSocketSet);
+	OneSocketSet = NULL;
+	OneSocketSet = CreateWaitEventSet(TopMemoryContext, 3);
+	PG_TRY();
+	{
+		AddWaitEventToSet(OneSocketSet, WL_LATCH_SET, PGINVALID_SOCKET,
+						  MyLatch, NULL);
+		AddWaitEventToSet(OneSocketSet, WL_EXIT_ON_PM_DEATH,
+						  PGINVALID_SOCKET, NULL, NULL);
+		AddWaitEventToSet(OneSocketSet, events, sock, NULL,
+						  (void *) (intptr_t) 0);
+	}
+	PG_CATCH();
+	{
+		FreeWaitEventSet(OneSocketSet);
+		OneSocketSet = NULL;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	OneSocket = sock;
+	OneSocketEvents = events;
+	OneSocketGeneration = socket_generation;
+	return OneSocketSet;
+}
+
+/*
+ * wait_sockets for several sockets, with a wait event set of its own: the
+ * WaitEventSetWait result, *ev the event.
  */
 static int
-wait_sockets(int n, pgsocket *socks, int *events, long timeout)
+wait_many(int n, pgsocket *socks, int *events, long timeout, WaitEvent *ev)
 {
-	WaitEventSet *set;
-	WaitEvent	ev;
+	WaitEventSet *set = CreateWaitEventSet(CurrentMemoryContext, n + 2);
 	volatile int rc = 0;
 
-	set = CreateWaitEventSet(CurrentMemoryContext, n + 2);
 	PG_TRY();
 	{
 		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
@@ -339,13 +397,33 @@ wait_sockets(int n, pgsocket *socks, int *events, long timeout)
 		for (int i = 0; i < n; i++)
 			AddWaitEventToSet(set, events[i], socks[i], NULL,
 							  (void *) (intptr_t) i);
-		rc = WaitEventSetWait(set, timeout, &ev, 1, PG_WAIT_EXTENSION);
+		rc = WaitEventSetWait(set, timeout, ev, 1, PG_WAIT_EXTENSION);
 	}
 	PG_FINALLY();
 	{
 		FreeWaitEventSet(set);
 	}
 	PG_END_TRY();
+	return rc;
+}
+
+/*
+ * Wait until one of n sockets is ready for its events, or the latch is
+ * set (then interrupts are checked), or timeout ms pass (-1: no limit).
+ * Returns the socket's index, -1 on timeout, -2 after a latch wakeup.
+ */
+static int
+wait_sockets(int n, pgsocket *socks, int *events, long timeout)
+{
+	WaitEvent	ev;
+	int			rc;
+
+	if (n == 1)
+		/* the common case, a wait on one shard: reuse the cached set */
+		rc = WaitEventSetWait(one_socket_set(socks[0], events[0]), timeout,
+							  &ev, 1, PG_WAIT_EXTENSION);
+	else
+		rc = wait_many(n, socks, events, timeout, &ev);
 
 	if (rc == 0)
 		return -1;
@@ -476,6 +554,7 @@ connect_entries(ForeignServer *server, UserMapping *user,
 					report_connect_failure(entries[index[0]],
 										   "The connection attempt timed out (connect_timeout).");
 			}
+			socket_generation++;	/* (a connecting socket may change) */
 			r = wait_sockets(k, socks, events, timeout);
 			if (r >= 0)
 				state[index[r]] = PQconnectPoll(entries[index[r]]->conn);
@@ -492,7 +571,10 @@ connect_entries(ForeignServer *server, UserMapping *user,
 		for (int i = 0; i < n; i++)
 		{
 			if (entries[i]->conn)
+			{
 				PQfinish(entries[i]->conn);
+				socket_generation++;
+			}
 			entries[i]->conn = NULL;
 		}
 		PG_RE_THROW();
@@ -1082,7 +1164,10 @@ retry_batch(ShardConn *c)
 	c->batch_stmts = NULL;
 	c->batch_nstmts = 0;
 	if (c->conn)
+	{
 		PQfinish(c->conn);
+		socket_generation++;
+	}
 	c->conn = NULL;
 	c->busy = false;
 	c->xact_depth = 0;
@@ -1934,36 +2019,84 @@ shardfdw_disconnect_all(PG_FUNCTION_ARGS)
 }
 
 /*
- * shardconn_set_transmission_modes: see connection.h.  Only settings that
- * differ are changed, so the common case costs no GUC work.
+ * shardconn_set_transmission_modes: every setting the shards' text
+ * conventions fix, in a new GUC nest level (returned).
  */
 int
 shardconn_set_transmission_modes(void)
 {
-	int			nestlevel = NewGUCNestLevel();
+	return shardconn_set_transmission_modes_for(SHARDCONN_TEXT_ALL);
+}
 
-	if (DateStyle != USE_ISO_DATES)
-		(void) set_config_option("datestyle", "ISO",
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-	if (IntervalStyle != INTSTYLE_POSTGRES)
-		(void) set_config_option("intervalstyle", "postgres",
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-	if (extra_float_digits < 3)
-		(void) set_config_option("extra_float_digits", "3",
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
+/* shardconn_set_transmission_modes_for: see connection.h. */
+int
+shardconn_set_transmission_modes_for(int needs)
+{
+	int			nestlevel = -1;
+
+#define SAVE_SETTING(name, value) \
+	do { \
+		if (nestlevel < 0) \
+			nestlevel = NewGUCNestLevel(); \
+		(void) set_config_option((name), (value), PGC_USERSET, \
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, \
+								 false); \
+	} while (0)
+
+	if ((needs & SHARDCONN_TEXT_DATES) && DateStyle != USE_ISO_DATES)
+		SAVE_SETTING("datestyle", "ISO");
+	if ((needs & SHARDCONN_TEXT_DATES) && IntervalStyle != INTSTYLE_POSTGRES)
+		SAVE_SETTING("intervalstyle", "postgres");
+	if ((needs & SHARDCONN_TEXT_FLOATS) && extra_float_digits < 3)
+		SAVE_SETTING("extra_float_digits", "3");
 	/* the remote search_path is pg_catalog: so must ours be for regproc & co */
-	(void) set_config_option("search_path", "pg_catalog",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	if (needs & SHARDCONN_TEXT_NAMES)
+		SAVE_SETTING("search_path", "pg_catalog");
+#undef SAVE_SETTING
 	return nestlevel;
+}
+
+/* shardconn_text_needs: see connection.h. */
+int
+shardconn_text_needs(Oid type)
+{
+	switch (getBaseType(type))
+	{
+		case BOOLOID:
+		case CHAROID:
+		case NAMEOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case OIDOID:
+		case TIDOID:
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case NUMERICOID:
+		case UUIDOID:
+			return 0;
+		case FLOAT4OID:
+		case FLOAT8OID:
+			return SHARDCONN_TEXT_FLOATS;
+		case DATEOID:
+		case TIMEOID:
+		case TIMETZOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+		case INTERVALOID:
+			return SHARDCONN_TEXT_DATES;
+		default:
+			/* reg* types, and anything that may hold them */
+			return SHARDCONN_TEXT_ALL;
+	}
 }
 
 /* shardconn_reset_transmission_modes: undo the above. */
 void
 shardconn_reset_transmission_modes(int nestlevel)
 {
+	if (nestlevel < 0)
+		return;
 	AtEOXact_GUC(true, nestlevel);
 }

@@ -99,6 +99,8 @@ typedef struct ShardModifyState
 	char	   *on_conflict;	/* the INSERT's ON CONFLICT clause, or NULL */
 	Index		alias_varno;	/* the INSERT names its target r<n>, or 0 */
 	FmgrInfo   *param_out;		/* output functions of target_attrs */
+	int			text_needs;		/* the settings the rows' text depends on
+								 * (shardconn_text_needs) */
 	AttInMetadata *attinmeta;	/* to read RETURNING rows */
 
 	/* routing */
@@ -144,7 +146,8 @@ static void finish_copy_on(ShardConn *c, void *owner);
 static bool insert_streams(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 						   List *fdw_private);
 static void append_copy_text(StringInfo buf, const char *s);
-static FmgrInfo *output_functions(Relation rel, List *attrs);
+static FmgrInfo *output_functions(Relation rel, List *attrs, int *needs);
+static int	text_modes(ShardModifyState *ms);
 static ShardConn *shard_conn(ShardModifyState *ms, int shard);
 static int	row_shard(ShardModifyState *ms, TupleTableSlot *slot,
 					  AttrNumber attno);
@@ -565,7 +568,7 @@ shardfdw_plan_modify(PlannerInfo *root, ModifyTable *plan,
 
 /* Output functions of the columns attrs of rel (palloc'd). */
 static FmgrInfo *
-output_functions(Relation rel, List *attrs)
+output_functions(Relation rel, List *attrs, int *needs)
 {
 	FmgrInfo   *out = palloc0(sizeof(FmgrInfo) * Max(list_length(attrs), 1));
 	ListCell   *lc;
@@ -573,13 +576,14 @@ output_functions(Relation rel, List *attrs)
 
 	foreach(lc, attrs)
 	{
+		Oid			type = TupleDescAttr(RelationGetDescr(rel),
+										 lfirst_int(lc) - 1)->atttypid;
 		Oid			typout;
 		bool		isvarlena;
 
-		getTypeOutputInfo(TupleDescAttr(RelationGetDescr(rel),
-										lfirst_int(lc) - 1)->atttypid,
-						  &typout, &isvarlena);
+		getTypeOutputInfo(type, &typout, &isvarlena);
 		fmgr_info(typout, &out[i++]);
+		*needs |= shardconn_text_needs(type);
 	}
 	return out;
 }
@@ -640,7 +644,7 @@ create_state(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 		ms->sql = shardfdw_deparse_insert(rel, ms->target_attrs, 1, NULL, 0,
 										  returning, &ms->retrieved_attrs);
 	}
-	ms->param_out = output_functions(rel, ms->target_attrs);
+	ms->param_out = output_functions(rel, ms->target_attrs, &ms->text_needs);
 	ms->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(rel));
 
 	ms->routed = ms->opts.nshards > 1 &&
@@ -678,7 +682,8 @@ create_state(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 										   ms->move_insert_sql,
 										   strstr(ms->sql, " RETURNING ") +
 										   strlen(" RETURNING "));
-		ms->move_param_out = output_functions(rel, ms->move_insert_attrs);
+		ms->move_param_out = output_functions(rel, ms->move_insert_attrs,
+											  &ms->text_needs);
 	}
 
 	ms->batch_size = 1;
@@ -814,10 +819,20 @@ static void
 slot_params(ShardModifyState *ms, TupleTableSlot *slot, List *attrs,
 			FmgrInfo *out, const char **values)
 {
-	int			nestlevel = shardconn_set_transmission_modes();
+	int			nestlevel = text_modes(ms);
 
 	slot_text(ms, slot, attrs, out, values);
 	shardconn_reset_transmission_modes(nestlevel);
+}
+
+/*
+ * text_modes: set those of the shards' text conventions that the columns
+ * ms converts depend on; the GUC nest level to reset, or -1.
+ */
+static int
+text_modes(ShardModifyState *ms)
+{
+	return shardconn_set_transmission_modes_for(ms->text_needs);
 }
 
 /* The row count of a write's result. */
@@ -952,7 +967,7 @@ shardfdw_exec_batch_insert(EState *estate, ResultRelInfo *rinfo,
 
 	/* route every row; convert its values once */
 	values = palloc(sizeof(char *) * Max(n * nattrs, 1));
-	nestlevel = shardconn_set_transmission_modes();
+	nestlevel = text_modes(ms);
 	for (int i = 0; i < n; i++)
 	{
 		slot_text(ms, slots[i], ms->target_attrs, ms->param_out,
@@ -1302,7 +1317,7 @@ copy_rows(ShardModifyState *ms, TupleTableSlot **slots, int n)
 				ms->copying[s] = true;
 	}
 
-	nestlevel = shardconn_set_transmission_modes();
+	nestlevel = text_modes(ms);
 	for (int i = 0; i < n; i++)
 	{
 		MemoryContextReset(ms->temp_cxt);

@@ -121,6 +121,8 @@ struct ShardScanState
 	int			num_params;
 	List	   *param_states;
 	FmgrInfo   *param_out;
+	int			param_needs;	/* the settings their text depends on
+								 * (shardconn_text_needs) */
 	const char **param_values;
 
 	/* run-time pruning */
@@ -319,6 +321,7 @@ shardscan_begin(ForeignScanState *node, int eflags)
 
 			getTypeOutputInfo(exprType(lfirst(lc)), &typout, &isvarlena);
 			fmgr_info(typout, &st->param_out[i++]);
+			st->param_needs |= shardconn_text_needs(exprType(lfirst(lc)));
 		}
 	}
 	if (nexprs > st->num_params)
@@ -398,7 +401,7 @@ compute_params(ShardScanState *st, ExprContext *econtext)
 		values[i] = ExecEvalExpr(lfirst(lc), econtext, &nulls[i]);
 		i++;
 	}
-	nestlevel = shardconn_set_transmission_modes();
+	nestlevel = shardconn_set_transmission_modes_for(st->param_needs);
 	for (i = 0; i < n; i++)
 		st->param_values[i] = nulls[i] ? NULL :
 			MemoryContextStrdup(st->scan_cxt,
