@@ -141,6 +141,9 @@ struct ShardConn
 	bool		batch_autocommit;	/* the batch being sent owes nothing:
 									 * its statement runs in the shard's
 									 * implicit transaction */
+	bool		batch_reuse;	/* the batch being sent may prepare its
+								 * statements (shardconn_send_prepared) */
+	int64		batch_affected; /* rows the batch's statements changed */
 	ShardPrepared *batch_prepare;	/* the batch prepares this statement
 									 * first; NULL once its answer came */
 	int			batch_prepare_at;	/* query number of that Prepare, or -1 */
@@ -199,6 +202,16 @@ extern void shardconn_send_stmts(ShardConn *c, const ShardStmt *stmts,
  * Only for a connection with no remote transaction, when xact.c allows
  * it (shardxact_may_autocommit).  Read the result with shardconn_result.
  */
+/*
+ * Like shardconn_send_stmts (no owner), for statements that run again and
+ * again (row-by-row writes): each text with parameters is prepared on the
+ * shard once per connection, as for shardconn_send_autocommit.  When the
+ * batch has completed, c->batch_affected is the sum of the rows its
+ * statements inserted, updated or deleted.
+ */
+extern void shardconn_send_prepared(ShardConn *c, const ShardStmt *stmts,
+									int nstmts);
+
 extern void shardconn_send_autocommit(ShardConn *c, const char *sql,
 									  int nparams, const char *const *params);
 

@@ -800,6 +800,7 @@ send_batch(ShardConn *c)
 	c->batch_syncs = 1;
 	c->batch_prepare = NULL;
 	c->batch_prepare_at = -1;
+	c->batch_affected = 0;
 	if (c->setup_pending)
 	{
 		if (!PQsendQueryParams(c->conn, SHARDCONN_SETUP_SQL, 0, NULL, NULL,
@@ -849,17 +850,21 @@ send_batch(ShardConn *c)
 		 * Only statements with parameters are prepared: a text with the
 		 * values written in (a custom plan's) is likely used once.
 		 */
-		if (c->batch_autocommit && st->nparams > 0)
+		if ((c->batch_autocommit || c->batch_reuse) && st->nparams > 0)
 		{
 			ShardPrepared *p = find_prepared(c, st->sql);
 
+			/* (one Prepare per batch: its position is what we track) */
+			if (p != NULL && !p->ready && c->batch_prepare != NULL &&
+				c->batch_prepare != p)
+				p = NULL;
 			if (p != NULL)
 			{
 				char		name[32];
 
 				snprintf(name, sizeof(name), "shardfdw_s%d",
 						 (int) (p - c->prepared));
-				if (!p->ready)
+				if (!p->ready && c->batch_prepare != p)
 				{
 					if (!PQsendPrepare(c->conn, name, st->sql, st->nparams,
 									   NULL))
@@ -1020,6 +1025,24 @@ shardconn_send_autocommit(ShardConn *c, const char *sql, int nparams,
 	PG_FINALLY();
 	{
 		c->batch_autocommit = false;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * shardconn_send_prepared: see connection.h.
+ */
+void
+shardconn_send_prepared(ShardConn *c, const ShardStmt *stmts, int nstmts)
+{
+	c->batch_reuse = true;
+	PG_TRY();
+	{
+		send_stmts(c, stmts, nstmts, NULL, NULL, false);
+	}
+	PG_FINALLY();
+	{
+		c->batch_reuse = false;
 	}
 	PG_END_TRY();
 }
@@ -1307,6 +1330,11 @@ poll_batch(ShardConn *c)
 			case PGRES_PIPELINE_ABORTED:
 				PQclear(res);
 				break;
+			case PGRES_COMMAND_OK:
+				/* (transaction commands and Prepares have no count) */
+				if (*PQcmdTuples(res) != '\0')
+					c->batch_affected += strtoll(PQcmdTuples(res), NULL, 10);
+				/* FALLTHROUGH */
 			default:
 				if (c->batch_left == (c->batch_speculative ? 2 : 1))
 				{

@@ -75,6 +75,7 @@
 #include "deparse.h"
 #include "modify.h"
 #include "option.h"
+#include "scan.h"
 #include "shard.h"
 #include "shardfdw.h"
 #include "xact.h"
@@ -129,6 +130,19 @@ typedef struct ShardModifyState
 	bool	   *copying;		/* by shard: its COPY is open */
 	StringInfoData line;		/* one row in COPY text format */
 
+	/*
+	 * UPDATE / DELETE row by row, batched (see row_batch_size): by shard,
+	 * up to batch_size statements, their parameters in queue_cxt[shard];
+	 * sent when full and when the scan below ends, so that every row is
+	 * written, and counted, within the statement.
+	 */
+	int			row_batch;		/* statements per batch; 0: one at a time */
+	bool		set_tag;		/* the statement's rows are counted */
+	EState	   *estate;
+	ShardStmt **queued;
+	int		   *nqueued;
+	MemoryContext *queue_cxt;
+
 	ShardConn **conns;			/* by shard, made when first needed */
 	double	   *written;		/* rows written per shard */
 	MemoryContext temp_cxt;		/* reset per row or batch */
@@ -145,6 +159,14 @@ static void finish_copies(ShardModifyState *ms);
 static void finish_copy_on(ShardConn *c, void *owner);
 static bool insert_streams(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 						   List *fdw_private);
+static int	row_batch_size(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+						   List *fdw_private);
+static void queue_row(ShardModifyState *ms, int shard, int nparams,
+					  const char **values);
+static void flush_rows(ShardModifyState *ms, int only);
+static void flush_rows_at_end(void *arg);
+static void start_row_batches(ShardModifyState *ms, ModifyTableState *mtstate,
+							  ResultRelInfo *rinfo, List *fdw_private);
 static void append_copy_text(StringInfo buf, const char *s);
 static FmgrInfo *output_functions(Relation rel, List *attrs, int *needs);
 static int	text_modes(ShardModifyState *ms);
@@ -720,6 +742,149 @@ shardfdw_begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 					 operation == CMD_INSERT ? NULL :
 					 outerPlanState(mtstate)->plan,
 					 insert_streams(mtstate, rinfo, fdw_private));
+	start_row_batches((ShardModifyState *) rinfo->ri_FdwState, mtstate, rinfo,
+					  fdw_private);
+}
+
+/*
+ * row_batch_size: how many row-by-row UPDATEs or DELETEs go to a shard in
+ * one pipelined batch: batch_size, or 1 (each row waited for) when a row's
+ * own outcome is needed before the next row (RETURNING, row triggers,
+ * check options, a row moving to another shard) or when the rows do not
+ * come straight from a scan of the table by this FDW, whose end is where
+ * the last batches are sent (shardscan_at_end).  Such a scan returns each
+ * row once, so every queued statement changes exactly one row unless an
+ * error (raised for the statement) intervenes.
+ */
+static int
+row_batch_size(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+			   List *fdw_private)
+{
+	PlanState  *sub = outerPlanState(mtstate);
+	ForeignScanState *fss;
+	ShardTableOptions opts;
+
+	if ((mtstate->operation != CMD_UPDATE &&
+		 mtstate->operation != CMD_DELETE) ||
+		fdw_private == NIL || mtstate->mt_nrels != 1)
+		return 1;
+	if (list_nth(fdw_private, ShardModifyPrivateRetrievedAttrs) != NIL ||
+		intVal(list_nth(fdw_private, ShardModifyPrivateMovesRows)) != 0 ||
+		rinfo->ri_TrigDesc != NULL || rinfo->ri_WithCheckOptions != NIL ||
+		rinfo->ri_projectReturning != NULL)
+		return 1;
+	if (sub == NULL || !IsA(sub, ForeignScanState))
+		return 1;
+	fss = (ForeignScanState *) sub;
+	if (fss->fdwroutine == NULL ||
+		fss->fdwroutine->BeginForeignModify != shardfdw_begin_modify ||
+		((Scan *) fss->ss.ps.plan)->scanrelid != rinfo->ri_RangeTableIndex)
+		return 1;
+	shardfdw_get_table_options(RelationGetRelid(rinfo->ri_RelationDesc),
+							   &opts);
+	return Max(opts.batch_size, 1);
+}
+
+/*
+ * start_row_batches: set up ms's batches of row-by-row writes, if any
+ * (row_batch_size), and have the scan below send the last ones.
+ */
+static void
+start_row_batches(ShardModifyState *ms, ModifyTableState *mtstate,
+				  ResultRelInfo *rinfo, List *fdw_private)
+{
+	int			size = row_batch_size(mtstate, rinfo, fdw_private);
+	int			nshards = ms->opts.nshards;
+
+	if (size <= 1)
+		return;
+	ms->row_batch = size;
+	ms->set_tag = mtstate->canSetTag;
+	ms->estate = mtstate->ps.state;
+	ms->queued = palloc0(sizeof(ShardStmt *) * nshards);
+	ms->nqueued = palloc0(sizeof(int) * nshards);
+	ms->queue_cxt = palloc0(sizeof(MemoryContext) * nshards);
+	shardscan_at_end((ForeignScanState *) outerPlanState(mtstate),
+					 flush_rows_at_end, ms);
+}
+
+/*
+ * queue_row: queue the statement of one row (ms->sql with values) for
+ * shard; the shard's batch is sent when full.
+ */
+static void
+queue_row(ShardModifyState *ms, int shard, int nparams, const char **values)
+{
+	ShardStmt  *st;
+	const char **params;
+	MemoryContext old;
+
+	if (ms->queued[shard] == NULL)
+	{
+		ms->queued[shard] = MemoryContextAlloc(GetMemoryChunkContext(ms),
+											   sizeof(ShardStmt) * ms->row_batch);
+		ms->queue_cxt[shard] = AllocSetContextCreate(GetMemoryChunkContext(ms),
+													 "shardfdw row batch",
+													 ALLOCSET_DEFAULT_SIZES);
+	}
+	old = MemoryContextSwitchTo(ms->queue_cxt[shard]);
+	params = palloc(sizeof(char *) * Max(nparams, 1));
+	for (int i = 0; i < nparams; i++)
+		params[i] = values[i] ? pstrdup(values[i]) : NULL;
+	MemoryContextSwitchTo(old);
+
+	st = &ms->queued[shard][ms->nqueued[shard]++];
+	st->sql = ms->sql;
+	st->nparams = nparams;
+	st->params = params;
+	st->context_sql = NULL;
+	if (ms->nqueued[shard] >= ms->row_batch)
+		flush_rows(ms, shard);
+}
+
+/*
+ * flush_rows: send the queued statements of shard "only" (-1: of every
+ * shard, all sent before any answer is read) and wait for them.  A remote
+ * error is raised naming its shard and statement.  Rows that a statement
+ * did not find are taken off the statement's count.
+ */
+static void
+flush_rows(ShardModifyState *ms, int only)
+{
+	int			nshards = ms->opts.nshards;
+
+	for (int s = 0; s < nshards; s++)
+	{
+		ShardConn  *c;
+
+		if ((only >= 0 && s != only) || ms->nqueued[s] == 0)
+			continue;
+		shardxact_check_write();
+		c = shard_conn(ms, s);
+		shardxact_mark_written(c);
+		shardconn_send_prepared(c, ms->queued[s], ms->nqueued[s]);
+	}
+	for (int s = 0; s < nshards; s++)
+	{
+		int64		k;
+
+		if ((only >= 0 && s != only) || ms->nqueued[s] == 0)
+			continue;
+		PQclear(shardconn_result(ms->conns[s]));
+		k = ms->conns[s]->batch_affected;
+		ms->written[s] += k;
+		if (ms->set_tag && k < ms->nqueued[s])
+			ms->estate->es_processed -= ms->nqueued[s] - k;
+		ms->nqueued[s] = 0;
+		MemoryContextReset(ms->queue_cxt[s]);
+	}
+}
+
+/* flush_rows_at_end: the scan below has no more rows (shardscan_at_end) */
+static void
+flush_rows_at_end(void *arg)
+{
+	flush_rows((ShardModifyState *) arg, -1);
 }
 
 /*
@@ -1153,6 +1318,12 @@ shardfdw_exec_update(EState *estate, ResultRelInfo *rinfo,
 	values = palloc(sizeof(char *) * (nattrs + 1));
 	values[0] = row_ctid(ms, planSlot);
 	slot_params(ms, slot, ms->target_attrs, ms->param_out, &values[1]);
+	if (ms->row_batch > 0)
+	{
+		queue_row(ms, shard, nattrs + 1, values);
+		MemoryContextSwitchTo(old);
+		return slot;
+	}
 	k = write_row(ms, shard, ms->sql, nattrs + 1, values, slot);
 	MemoryContextSwitchTo(old);
 	return k > 0 ? slot : NULL;
@@ -1176,6 +1347,12 @@ shardfdw_exec_delete(EState *estate, ResultRelInfo *rinfo,
 	old = MemoryContextSwitchTo(ms->temp_cxt);
 	shard = row_shard(ms, planSlot, ms->key_attno);
 	ctid = row_ctid(ms, planSlot);
+	if (ms->row_batch > 0)
+	{
+		queue_row(ms, shard, 1, &ctid);
+		MemoryContextSwitchTo(old);
+		return slot;
+	}
 	k = write_row(ms, shard, ms->sql, 1, &ctid, slot);
 	MemoryContextSwitchTo(old);
 	return k > 0 ? slot : NULL;
@@ -1192,6 +1369,9 @@ shardfdw_end_modify(EState *estate, ResultRelInfo *rinfo)
 
 	if (ms != NULL && ms->copy)
 		finish_copies(ms);
+	/* (rows left only if the scan below did not run to its end) */
+	if (ms != NULL && ms->row_batch > 0)
+		flush_rows(ms, -1);
 }
 
 /*
@@ -1396,6 +1576,11 @@ shardfdw_explain_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 								   rinfo->ri_BatchSize > 0 ?
 								   rinfo->ri_BatchSize :
 								   shardfdw_batch_size(rinfo), es);
+		else
+			ExplainPropertyInteger("Batch Size", NULL,
+								   ms ? Max(ms->row_batch, 1) :
+								   row_batch_size(mtstate, rinfo, fdw_private),
+								   es);
 	}
 	if (es->analyze && ms)
 	{

@@ -523,6 +523,19 @@ INSERT INTO w SELECT g, g, 11, 'fk' FROM generate_series(110001, 110400) g}, @ve
 		shard => 3);
 	is(snapshot(), $before, 'UPDATE FK: every shard as before');
 
+	# the same row by row (random() keeps the SET local), in batches
+	($rc, $out, $err) = $c->psql_timed(
+		'UPDATE w SET ref = 11 + (random() * 0)::int WHERE id <= 1000', @verbose);
+	isnt($rc, 0, 'row-by-row UPDATE to a parent missing on shard 3 fails');
+	remote_error_ok($err, 'row-by-row UPDATE FK',
+		sqlstate => '23503',
+		detail => 'Key (ref)=(11) is not present in table "parent".',
+		constraint => 'w_ref_fkey',
+		shard => 3);
+	like($err, qr/UPDATE public\.w SET ref = \$2 WHERE ctid = \$1/,
+		'row-by-row UPDATE FK: the error shows the row statement');
+	is(snapshot(), $before, 'row-by-row UPDATE FK: every shard as before');
+
 	my $data = join '', map { (110000 + $_) . "\t" . (110000 + $_) . "\t11\tfk\n" } 1 .. 200;
 	($rc, $out, $err) = $c->psql_timed("COPY w FROM STDIN;\n$data\\.\n", @verbose);
 	isnt($rc, 0, 'COPY referencing a parent missing on shard 3 fails');
@@ -720,43 +733,51 @@ my $s2 = $c->shard(2);
 	($out, $err) = ShardTest::sq($s, 'SELECT count(*) FROM w WHERE id <= 5000');
 	is($out, '5000', 'mid-statement: the session works again') or diag($err);
 
-	# The same with a row-by-row UPDATE of every shard's rows (ids 1..1000).
-	# The order in which the scan returns rows is not fixed, so gate_row()
-	# picks the moment: the first row whose shard has had an earlier row
-	# (so an earlier write) once rows of all 4 shards have gone by.  It
-	# names that shard in its application_name and waits; that shard is
-	# stopped, so its next write, this row's, fails in the middle of the
-	# statement, after every shard has been written.
-	$ctl->query_safe('SELECT pg_advisory_lock(4242)');
-	ShardTest::sq($s, "SET gate.seen = ''; SET gate.done = 'n'");
-	ShardTest::send_async($s, q{UPDATE w SET val = gate_row(id) WHERE id <= 1000;});
-	my $victim = '';
-	my $deadline = time + 30;
-	while (time < $deadline)
+	# The same with a row-by-row UPDATE of every shard's rows (ids 1..1000),
+	# first one row per statement (batch_size 1), then in batches of 100
+	# rows per shard.  The order in which the scan returns rows is not
+	# fixed, so gate_row() picks the moment: the first row whose shard has
+	# had an earlier row (so an earlier write, or one queued) once rows of
+	# all 4 shards have gone by.  It names that shard in its
+	# application_name and waits; that shard is stopped, so its next write
+	# (batch_size 1: this row's; batched: its batch, sent when the scan
+	# ends) fails in the middle of the statement, after the other shards
+	# were written (batch_size 1) or while their batches are sent.
+	for my $bs (1, 100)
 	{
-		$victim = $coord->safe_psql('postgres',
-			q{SELECT substr(application_name, 7) FROM pg_stat_activity
-               WHERE application_name LIKE 'gate p%' AND wait_event_type = 'Lock'});
-		last if $victim ne '';
-		usleep(50_000);
+		$coord->safe_psql('postgres', "ALTER FOREIGN TABLE w OPTIONS (SET batch_size '$bs')");
+		$ctl->query_safe('SELECT pg_advisory_lock(4242)');
+		ShardTest::sq($s, "SET gate.seen = ''; SET gate.done = 'n'");
+		ShardTest::send_async($s, q{UPDATE w SET val = gate_row(id) WHERE id <= 1000;});
+		my $victim = '';
+		my $deadline = time + 30;
+		while (time < $deadline)
+		{
+			$victim = $coord->safe_psql('postgres',
+				q{SELECT substr(application_name, 7) FROM pg_stat_activity
+	               WHERE application_name LIKE 'gate p%' AND wait_event_type = 'Lock'});
+			last if $victim ne '';
+			usleep(50_000);
+		}
+		like($victim, qr/^[0-3]$/,
+			"mid-statement UPDATE (batch $bs): waits after rows of every shard, before a write to p$victim");
+		$victim = 2 unless $victim =~ /^[0-3]$/;
+		my $vnode = $c->shard($victim);
+		$vnode->stop('immediate');
+		$ctl->query_safe('SELECT pg_advisory_unlock(4242)');
+		($out, $err) = ShardTest::wait_async($s);
+		like($err, qr/ERROR:  08006: lost connection to /,
+			"mid-statement UPDATE (batch $bs): fails with a lost connection after shard $victim stopped");
+		like($err, shard_re($victim), "mid-statement UPDATE (batch $bs): the error names p$victim");
+		unlike($err, qr/COMMIT/, "mid-statement UPDATE (batch $bs): the error is not at COMMIT")
+		  or diag($err);
+		$vnode->start;
+		is(snapshot(), $before, "mid-statement UPDATE (batch $bs): every shard as before");
+		($out, $err) = ShardTest::sq($s, 'SELECT count(*) FROM w WHERE id <= 5000');
+		is($out, '5000', "mid-statement UPDATE (batch $bs): the session works again") or diag($err);
+		is($err, '', "mid-statement UPDATE (batch $bs): no error") or diag($err);
 	}
-	like($victim, qr/^[0-3]$/,
-		"mid-statement UPDATE: waits after every shard was written, before a write to p$victim");
-	$victim = 2 unless $victim =~ /^[0-3]$/;
-	my $vnode = $c->shard($victim);
-	$vnode->stop('immediate');
-	$ctl->query_safe('SELECT pg_advisory_unlock(4242)');
-	($out, $err) = ShardTest::wait_async($s);
-	like($err, qr/ERROR:  08006: lost connection to /,
-		"mid-statement UPDATE: fails with a lost connection after shard $victim stopped");
-	like($err, shard_re($victim), "mid-statement UPDATE: the error names p$victim");
-	unlike($err, qr/COMMIT/, 'mid-statement UPDATE: the error is not at COMMIT')
-	  or diag($err);
-	$vnode->start;
-	is(snapshot(), $before, 'mid-statement UPDATE: every shard as before');
-	($out, $err) = ShardTest::sq($s, 'SELECT count(*) FROM w WHERE id <= 5000');
-	is($out, '5000', 'mid-statement UPDATE: the session works again') or diag($err);
-	is($err, '', 'mid-statement UPDATE: no error') or diag($err);
+	$coord->safe_psql('postgres', "ALTER FOREIGN TABLE w OPTIONS (SET batch_size '100')");
 	$s->quit;
 	$ctl->quit;
 }
