@@ -161,6 +161,20 @@ extern char *shardfdw_deparse_direct_modify(PlannerInfo *root,
 											List **retrieved_attrs,
 											List **params_list);
 
+/*
+ * The same over a pushed-down inner join of the target table (targetrel)
+ * with one other table: UPDATE t rN SET col = expr, ... FROM other rM, or
+ * DELETE FROM t rN USING other rM, WHERE the join's conditions and the
+ * target's remote conditions, columns qualified by alias.  No RETURNING.
+ */
+extern char *shardfdw_deparse_direct_modify_join(PlannerInfo *root,
+												 RelOptInfo *joinrel,
+												 RelOptInfo *targetrel,
+												 CmdType operation,
+												 List *target_attrs,
+												 List *target_exprs,
+												 List **params_list);
+
 /* COPY t (target_attrs) FROM STDIN, in text format. */
 extern char *shardfdw_deparse_copy(Relation rel, List *target_attrs);
 

@@ -545,6 +545,55 @@ UPDATE w_h SET v = s.v || ' from src' FROM w_src s
 SELECT * FROM w_rows('w_h') WHERE id BETWEEN 101 AND 103 ORDER BY id;
 SELECT count(*) FROM w_h WHERE id BETWEEN 230 AND 239;
 
+-- UPDATE ... FROM / DELETE ... USING another shardfdw table, co-located
+-- (both hash on id, joined on it) or replicated: the whole statement runs
+-- on the shards, pruned as the join would be (w_hn rows 101 .. 108 here)
+INSERT INTO w_hn SELECT g, 'hn ' || g FROM generate_series(101, 108) g;
+EXPLAIN (VERBOSE, COSTS OFF)
+  UPDATE w_h SET v = w_hn.v || '/' || w_h.v FROM w_hn
+   WHERE w_h.id = w_hn.id AND w_hn.id BETWEEN 101 AND 104;
+SELECT w_count($$UPDATE w_h SET v = w_hn.v || '/' || w_h.v FROM w_hn
+                  WHERE w_h.id = w_hn.id AND w_hn.id BETWEEN 101 AND 104$$);
+SELECT * FROM w_rows('w_h') WHERE id BETWEEN 100 AND 108 ORDER BY id;
+EXPLAIN (VERBOSE, COSTS OFF)
+  UPDATE w_h SET v = upper(w_h.v) FROM w_hn WHERE w_h.id = w_hn.id AND w_hn.id = 103;
+SELECT w_count($$UPDATE w_h SET v = upper(w_h.v) FROM w_hn
+                  WHERE w_h.id = w_hn.id AND w_hn.id = 103$$);
+SELECT * FROM w_rows('w_h') WHERE id = 103;
+EXPLAIN (VERBOSE, COSTS OFF)
+  UPDATE w_h SET v = w_h.v || ' r:' || r.v FROM w_r r
+   WHERE w_h.id = r.id AND r.id > 100;
+SELECT w_count($$UPDATE w_h SET v = w_h.v || ' r:' || r.v FROM w_r r
+                  WHERE w_h.id = r.id AND r.id > 100$$);
+SELECT * FROM w_rows('w_h') WHERE r::text LIKE '% r:%' ORDER BY id;
+EXPLAIN (VERBOSE, COSTS OFF)
+  DELETE FROM w_hn USING w_h
+   WHERE w_hn.id = w_h.id AND w_h.v LIKE 'HN 10_/%';
+SELECT w_count($$DELETE FROM w_hn USING w_h
+                  WHERE w_hn.id = w_h.id AND w_h.v LIKE 'HN 10_/%'$$);
+SELECT * FROM w_rows('w_hn') ORDER BY id;
+-- a SET the shards cannot compute: the join is still pushed, and its rows
+-- carry the target's row identity for the row-by-row UPDATE
+EXPLAIN (VERBOSE, COSTS OFF)
+  UPDATE w_h SET v = w_vol(w_hn.v) FROM w_hn
+   WHERE w_h.id = w_hn.id AND w_hn.id > 100;
+SELECT w_count($$UPDATE w_h SET v = w_vol(w_hn.v) FROM w_hn
+                  WHERE w_h.id = w_hn.id AND w_hn.id > 100$$);
+SELECT * FROM w_rows('w_h') WHERE id BETWEEN 100 AND 108 ORDER BY id;
+-- not pushed as a whole: a replicated target with a distributed table
+-- (each copy would see only its shard's rows: an error, as row by row),
+-- RETURNING, a third table
+\set VERBOSITY default
+UPDATE w_r SET v = h.v FROM w_h h WHERE w_r.id = h.id AND h.id > 100;
+\set VERBOSITY terse
+EXPLAIN (VERBOSE, COSTS OFF)
+  UPDATE w_h SET v = w_hn.v FROM w_hn WHERE w_h.id = w_hn.id AND w_hn.id > 100
+   RETURNING w_h.id;
+EXPLAIN (VERBOSE, COSTS OFF)
+  UPDATE w_h SET v = w_hn.v FROM w_hn, w_src s
+   WHERE w_h.id = w_hn.id AND s.id = w_h.id AND w_hn.id > 100;
+DELETE FROM w_hn WHERE id BETWEEN 101 AND 108;
+
 -- an UPDATE that changes the key moves the row to its new shard
 SELECT shardfdw.shard_for('w_h'::regclass, 11) AS old_shard,
        shardfdw.shard_for('w_h'::regclass, 511) AS new_shard;
@@ -859,7 +908,7 @@ SELECT * FROM w_audit ORDER BY op, id;
 DROP TRIGGER w_after ON w_sp;
 DROP FUNCTION w_after();
 DROP TABLE w_audit;
--- UPDATE ... FROM a replicated table: the target's join stays local
+-- UPDATE ... FROM a replicated table: the whole statement runs on the shards
 EXPLAIN (COSTS OFF) UPDATE w_h SET v = w_r.v FROM w_r WHERE w_h.id = w_r.id;
 INSERT INTO w_r VALUES (950, 'r950'), (951, 'r951');
 INSERT INTO w_h VALUES (950, 'h950'), (951, 'h951');

@@ -2006,6 +2006,53 @@ shardfdw_deparse_direct_modify(PlannerInfo *root, RelOptInfo *baserel,
 	return buf.data;
 }
 
+/* shardfdw_deparse_direct_modify_join: see deparse.h. */
+char *
+shardfdw_deparse_direct_modify_join(PlannerInfo *root, RelOptInfo *joinrel,
+									RelOptInfo *targetrel, CmdType operation,
+									List *target_attrs, List *target_exprs,
+									List **params_list)
+{
+	ShardRelInfo *jfp = (ShardRelInfo *) joinrel->fdw_private;
+	ShardJoinInfo *j = jfp->join;
+	ShardRelInfo *tfp = (ShardRelInfo *) targetrel->fdw_private;
+	RelOptInfo *other = j->outerrel == targetrel ? j->innerrel : j->outerrel;
+	RangeTblEntry *rte = planner_rt_fetch(targetrel->relid, root);
+	StringInfoData buf;
+	deparse_expr_cxt context;
+	ListCell   *lc;
+	ListCell   *lc2;
+	const char *sep = " SET ";
+	List	   *conds;
+	int			nestlevel = shardconn_set_transmission_modes();
+
+	initStringInfo(&buf);
+	init_expr_cxt(&context, &buf, root, joinrel, params_list);
+	appendStringInfoString(&buf, operation == CMD_UPDATE ? "UPDATE " :
+						   "DELETE FROM ");
+	append_remote_relname(&buf, tfp->opts.schema_name, tfp->opts.table_name);
+	appendStringInfo(&buf, " %s%u", SHARDFDW_REL_ALIAS_PREFIX,
+					 targetrel->relid);
+	forboth(lc, target_attrs, lc2, target_exprs)
+	{
+		appendStringInfo(&buf, "%s%s = ", sep,
+						 quote_identifier(shardfdw_column_name(rte->relid,
+															   lfirst_int(lc))));
+		deparse_expr(lfirst(lc2), &context);
+		sep = ", ";
+	}
+	appendStringInfoString(&buf, operation == CMD_UPDATE ? " FROM " :
+						   " USING ");
+	deparse_join_side(other, &context);
+
+	/* the join's conditions, then the target's own (qualified here) */
+	conds = list_concat(list_copy(j->joinclauses), j->otherclauses);
+	conds = list_concat(conds, clauses_of(tfp->remote_conds));
+	append_conds(conds, " WHERE ", &context);
+	shardconn_reset_transmission_modes(nestlevel);
+	return buf.data;
+}
+
 /* shardfdw_deparse_copy: see deparse.h. */
 char *
 shardfdw_deparse_copy(Relation rel, List *target_attrs)

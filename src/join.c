@@ -187,11 +187,17 @@ shardfdw_join_paths(PlannerInfo *root, RelOptInfo *joinrel,
 		return;
 
 	/*
-	 * The target of an UPDATE or DELETE is read row by row with its row
-	 * identity (ctid, key, whole row): keep its joins local.
+	 * The target of an UPDATE ... FROM or DELETE ... USING joins on the
+	 * shards only as an inner join with the statement's one other table:
+	 * then the whole statement can run there (modify.c), and otherwise the
+	 * join's rows carry the target's row identity (ctid, key) as a scan's
+	 * would.  With more tables, a concurrent update of a local one would
+	 * need the pushed join rechecked (EvalPlanQual), which it cannot be.
 	 */
 	if (root->parse->resultRelation > 0 &&
-		bms_is_member(root->parse->resultRelation, joinrel->relids))
+		bms_is_member(root->parse->resultRelation, joinrel->relids) &&
+		(jointype != JOIN_INNER ||
+		 !bms_equal(joinrel->relids, root->all_baserels)))
 		return;
 	if (jointype != JOIN_INNER && jointype != JOIN_LEFT &&
 		jointype != JOIN_RIGHT && jointype != JOIN_FULL &&

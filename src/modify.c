@@ -165,6 +165,12 @@ static void queue_row(ShardModifyState *ms, int shard, int nparams,
 					  const char **values);
 static void flush_rows(ShardModifyState *ms, int only);
 static void flush_rows_at_end(void *arg);
+static bool direct_update_targets(PlannerInfo *root, Index resultRelation,
+								  RelOptInfo *rel, ShardRelInfo *target_fp,
+								  List **target_attrs, List **target_exprs);
+static bool plan_direct_modify_join(PlannerInfo *root, ModifyTable *plan,
+									Index resultRelation, int subplan_index,
+									ForeignScan *fscan);
 static void start_row_batches(ShardModifyState *ms, ModifyTableState *mtstate,
 							  ResultRelInfo *rinfo, List *fdw_private);
 static void append_copy_text(StringInfo buf, const char *s);
@@ -1600,6 +1606,124 @@ shardfdw_explain_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 }
 
 /*
+ * direct_update_targets: the SET list of UPDATE on resultRelation
+ * (target_attrs, target_exprs) when every expression can run on the
+ * shards over rel (the target table, or the join it is part of) and none
+ * changes the distribution key of a multi-shard table; false otherwise.
+ */
+static bool
+direct_update_targets(PlannerInfo *root, Index resultRelation,
+					  RelOptInfo *rel, ShardRelInfo *target_fp,
+					  List **target_attrs, List **target_exprs)
+{
+	List	   *tlist;
+	ListCell   *lc;
+	ListCell   *lc2;
+
+	*target_exprs = NIL;
+	get_translated_update_targetlist(root, resultRelation, &tlist,
+									 target_attrs);
+	forboth(lc, tlist, lc2, *target_attrs)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		AttrNumber	attno = lfirst_int(lc2);
+
+		if (attno <= InvalidAttrNumber ||
+			(attno == target_fp->opts.dist_attno &&
+			 target_fp->opts.nshards > 1) ||
+			!shardfdw_is_foreign_expr(root, rel, tle->expr))
+			return false;
+		*target_exprs = lappend(*target_exprs, tle->expr);
+	}
+	return true;
+}
+
+/*
+ * plan_direct_modify_join: PlanDirectModify of UPDATE ... FROM / DELETE ...
+ * USING whose join with one other table is pushed down (co-located, or
+ * the other table replicated): the whole statement runs on the join's
+ * shards.  Only an inner join with no local condition and no RETURNING;
+ * a replicated target only joined with another replicated table (each
+ * copy must change the same way, so it must see all of the other
+ * table's rows).
+ */
+static bool
+plan_direct_modify_join(PlannerInfo *root, ModifyTable *plan,
+						Index resultRelation, int subplan_index,
+						ForeignScan *fscan)
+{
+	RelOptInfo *joinrel = find_join_rel(root, fscan->fs_relids);
+	RelOptInfo *targetrel;
+	RelOptInfo *other;
+	ShardRelInfo *jfp;
+	ShardRelInfo *tfp;
+	ShardRelInfo *ofp;
+	ShardJoinInfo *j;
+	List	   *target_attrs = NIL;
+	List	   *target_exprs = NIL;
+	List	   *params_list = NIL;
+	ShardScanPlan sp;
+
+	if (joinrel == NULL || joinrel->fdw_private == NULL ||
+		plan->returningLists != NIL)
+		return false;
+	jfp = (ShardRelInfo *) joinrel->fdw_private;
+	j = jfp->join;
+	if (j == NULL || j->jointype != JOIN_INNER || j->local_exprs != NIL ||
+		jfp->local_conds != NIL)
+		return false;
+	if (j->outerrel->relid == resultRelation)
+		targetrel = j->outerrel, other = j->innerrel;
+	else if (j->innerrel->relid == resultRelation)
+		targetrel = j->innerrel, other = j->outerrel;
+	else
+		return false;			/* (the target is inside a nested join) */
+	if (!IS_SIMPLE_REL(other) || other->fdw_private == NULL)
+		return false;
+	tfp = (ShardRelInfo *) targetrel->fdw_private;
+	ofp = (ShardRelInfo *) other->fdw_private;
+	if (tfp == NULL || !tfp->opts.updatable || tfp->local_conds != NIL ||
+		ofp->local_conds != NIL)
+		return false;
+	if (tfp->opts.distribution == SHARD_DIST_REPLICATED &&
+		tfp->opts.nshards > 1 &&
+		ofp->opts.distribution != SHARD_DIST_REPLICATED)
+		return false;
+	if (plan->operation == CMD_UPDATE &&
+		!direct_update_targets(root, resultRelation, joinrel, tfp,
+							   &target_attrs, &target_exprs))
+		return false;
+
+	/* the join's shards; every copy when both tables are replicated */
+	memset(&sp, 0, sizeof(sp));
+	shardfdw_targets_from_join(jfp, &sp);
+	if (sp.mode == SHARD_PRUNE_ANY_ONE)
+	{
+		sp.mode = SHARD_PRUNE_NONE;
+		sp.targets = NIL;
+		for (int s = 0; s < tfp->opts.nshards; s++)
+			sp.targets = lappend_int(sp.targets, s);
+	}
+	shardfdw_check_ctid_conditions(targetrel, tfp, &sp);
+
+	sp.sql = shardfdw_deparse_direct_modify_join(root, joinrel, targetrel,
+												 plan->operation,
+												 target_attrs, target_exprs,
+												 &params_list);
+	sp.retrieved_attrs = NIL;
+	sp.nparams = list_length(params_list);
+	sp.limit_count = -1;
+	sp.set_processed = plan->canSetTag;
+	sp.relations = psprintf("%s, %s", tfp->relation_name, ofp->relation_name);
+
+	fscan->operation = plan->operation;
+	fscan->resultRelation = resultRelation;
+	fscan->fdw_exprs = list_concat(params_list, sp.prune_exprs);
+	fscan->fdw_private = shardfdw_make_fdw_private(tfp, &sp);
+	return true;
+}
+
+/*
  * shardfdw_plan_direct_modify: PlanDirectModify.  Send the whole UPDATE or
  * DELETE to the shards when the scan below is a plain scan of the target
  * table with no local condition and every SET expression is shippable and
@@ -1624,13 +1748,16 @@ shardfdw_plan_direct_modify(PlannerInfo *root, ModifyTable *plan,
 	List	   *retrieved_attrs = NIL;
 	List	   *params_list = NIL;
 	ShardScanPlan sp;
-	ListCell   *lc;
 
 	if (operation != CMD_UPDATE && operation != CMD_DELETE)
 		return false;
 	if (subplan == NULL || !IsA(subplan, ForeignScan))
 		return false;
 	fscan = (ForeignScan *) subplan;
+	if (fscan->scan.scanrelid == 0 && fscan->scan.plan.qual == NIL &&
+		bms_is_member(resultRelation, fscan->fs_relids))
+		return plan_direct_modify_join(root, plan, resultRelation,
+									   subplan_index, fscan);
 	if (fscan->scan.scanrelid != resultRelation || fscan->scan.plan.qual != NIL)
 		return false;
 	baserel = find_base_rel(root, resultRelation);
@@ -1638,25 +1765,10 @@ shardfdw_plan_direct_modify(PlannerInfo *root, ModifyTable *plan,
 	if (fpinfo == NULL || fpinfo->local_conds != NIL || !fpinfo->opts.updatable)
 		return false;
 
-	if (operation == CMD_UPDATE)
-	{
-		List	   *tlist;
-		ListCell   *lc2;
-
-		get_translated_update_targetlist(root, resultRelation, &tlist,
-										 &target_attrs);
-		forboth(lc, tlist, lc2, target_attrs)
-		{
-			TargetEntry *tle = lfirst_node(TargetEntry, lc);
-			AttrNumber	attno = lfirst_int(lc2);
-
-			if (attno <= InvalidAttrNumber ||
-				(attno == fpinfo->opts.dist_attno && fpinfo->opts.nshards > 1) ||
-				!shardfdw_is_foreign_expr(root, baserel, tle->expr))
-				return false;
-			target_exprs = lappend(target_exprs, tle->expr);
-		}
-	}
+	if (operation == CMD_UPDATE &&
+		!direct_update_targets(root, resultRelation, baserel, fpinfo,
+							   &target_attrs, &target_exprs))
+		return false;
 	if (plan->returningLists)
 		pull_varattnos((Node *) list_nth(plan->returningLists, subplan_index),
 					   resultRelation, &returning);

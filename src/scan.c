@@ -187,6 +187,8 @@ static Bitmapset *choose_targets(ShardScanState *st, ExprContext *econtext);
 static void compute_params(ShardScanState *st, ExprContext *econtext);
 static void send_fetch(ScanShard *s, bool speculative);
 static void raise_deferred_error(ShardScanState *st);
+static void type_record_columns(ShardScanState *st, ForeignScan *fsplan,
+								EState *estate);
 static void absorb_batch(ShardConn *c, void *owner);
 static void store_result(ScanShard *s, PGresult *res);
 static void convert_batch(ScanShard *s);
@@ -201,6 +203,44 @@ static TupleTableSlot *merge_next(ShardScanState *st, TupleTableSlot *slot);
 static HeapTuple next_append_row(ShardScanState *st);
 static TupleTableSlot *next_row(ForeignScanState *node);
 static TupleTableSlot *combine_next(ShardScanState *st, TupleTableSlot *slot);
+
+/*
+ * A whole-row Var of a table in a join's output may be typed RECORD (the
+ * row identity of an UPDATE's target, which may have been an inheritance
+ * parent when it was made): its text is then read as a row of that table,
+ * through a blessed copy of the table's row type (kept with the query).
+ */
+static void
+type_record_columns(ShardScanState *st, ForeignScan *fsplan, EState *estate)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, fsplan->fdw_scan_tlist)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Var		   *var = (Var *) tle->expr;
+
+		if (IsA(var, Var) && var->varattno == InvalidAttrNumber &&
+			var->vartype == RECORDOID && var->varlevelsup == 0 &&
+			var->varno > 0 && var->varno <= estate->es_range_table_size &&
+			exec_rt_fetch(var->varno, estate)->rtekind == RTE_RELATION)
+		{
+			Relation	rel = table_open(exec_rt_fetch(var->varno, estate)->relid,
+										 NoLock);
+			MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
+			TupleDesc	desc = CreateTupleDescCopy(RelationGetDescr(rel));
+
+			desc->tdtypeid = RECORDOID;
+			desc->tdtypmod = -1;
+			BlessTupleDesc(desc);
+			MemoryContextSwitchTo(old);
+			st->attinmeta->atttypmods[i] = desc->tdtypmod;
+			table_close(rel, NoLock);
+		}
+		i++;
+	}
+}
 
 /*
  * shardscan_begin: set up the scan; nothing is sent to the shards yet.
@@ -264,7 +304,10 @@ shardscan_begin(ForeignScanState *node, int eflags)
 	if (st->rel)
 		st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(st->rel));
 	else if (!shard_combine_is_partial(combine_plan))
+	{
 		st->attinmeta = TupleDescGetAttInMetadata(node->ss.ss_ScanTupleSlot->tts_tupleDescriptor);
+		type_record_columns(st, (ForeignScan *) node->ss.ps.plan, estate);
+	}
 	else
 	{
 		TupleDesc	rowdesc;

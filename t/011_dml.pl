@@ -1185,10 +1185,30 @@ sub gen_update
 			$e =~ s/\b(\Q$n\E)\b/$t.$1/g unless $e eq 'DEFAULT';
 			"$n = $e"
 		} @set;
-		push @qset, "$dc[0][0] = src.$dc[0][0]" if chance(0.5) && $dc[0][1] eq 'int' && !$used{ $dc[0][0] };
-		return { pieces => [ "UPDATE $t SET " . join(', ', @qset)
-			  . " FROM src WHERE $t.$x = src.id AND " . src_cond('src.') . returning_q($t) . ';' ],
-			kind => $kind, table => $t };
+		# the source: the local table src (joined on the coordinator), or a
+		# shardfdw table the join can run with on the shards: the
+		# replicated r, or h itself (co-located on the key)
+		my $src = $t eq 'r' || $t eq 'o' ? 'src' : $t eq 'h' ? pick('src', 'r', 'h2') : pick('src', 'r');
+		if ($src eq 'src')
+		{
+			push @qset, "$dc[0][0] = src.$dc[0][0]" if chance(0.5) && $dc[0][1] eq 'int' && !$used{ $dc[0][0] };
+			return { pieces => [ "UPDATE $t SET " . join(', ', @qset)
+				  . " FROM src WHERE $t.$x = src.id AND " . src_cond('src.') . returning_q($t) . ';' ],
+				kind => $kind, table => $t };
+		}
+		if ($src eq 'r')
+		{
+			push @qset, "$dc[0][0] = r.c" if chance(0.5) && $dc[0][1] eq 'int' && !$used{ $dc[0][0] };
+			return { pieces => [ "UPDATE $t SET " . join(', ', @qset)
+				  . " FROM r WHERE $t.$x = r.id AND r.id % " . rint(2, 7) . ' = ' . rint(0, 1)
+				  . returning_q($t) . ';' ],
+				kind => "${kind}_shard", table => $t };
+		}
+		push @qset, "a = h2.a + 1" if !$used{a};
+		return { pieces => [ "UPDATE h SET " . join(', ', @qset)
+			  . " FROM h h2 WHERE h.id = h2.id AND h2.id % " . rint(2, 9) . ' = ' . rint(0, 1)
+			  . returning_q($t) . ';' ],
+			kind => "${kind}_shard", table => $t };
 	}
 	my $where = $mode eq 'local' ? cond_local($t) : cond_ship($t);
 	return { pieces => [ "UPDATE $t SET " . join(', ', @set) . " WHERE $where" . returning($t) . ';' ], kind => $kind, table => $t };
@@ -1238,7 +1258,15 @@ sub gen_delete
 	if ($mode eq 'using')
 	{
 		my $x = $t eq 'ht' ? 'id' : key_of($t);
-		$sql = "DELETE FROM $t USING src WHERE $t.$x = src.id AND " . src_cond('src.') . returning_q($t);
+		if ($t ne 'r' && $t ne 'o' && chance(0.5))
+		{
+			# with the replicated r: run whole on the shards
+			$sql = "DELETE FROM $t USING r WHERE $t.$x = r.id AND r.id % " . rint(3, 9) . ' = ' . rint(0, 2) . returning_q($t);
+		}
+		else
+		{
+			$sql = "DELETE FROM $t USING src WHERE $t.$x = src.id AND " . src_cond('src.') . returning_q($t);
+		}
 	}
 	else
 	{
