@@ -231,6 +231,8 @@ static void deparse_column_ref(StringInfo buf, Index varno, Oid relid,
 static void append_remote_relname(StringInfo buf, const char *schema,
 								  const char *table);
 static void append_conditions(List *exprs, deparse_expr_cxt *context);
+static void append_set_list(Oid relid, List *attrs, List *exprs,
+							deparse_expr_cxt *context);
 static void append_conds(List *exprs, const char *sep,
 						 deparse_expr_cxt *context);
 static void deparse_from_where(const ShardRemoteQuery *q,
@@ -1868,7 +1870,6 @@ shardfdw_deparse_on_conflict(PlannerInfo *root, RelOptInfo *rel,
 	deparse_expr_cxt context;
 	List	   *params = NIL;
 	ListCell   *lc;
-	ListCell   *lc2;
 	const char *sep = " (";
 	int			nestlevel;
 
@@ -1902,15 +1903,7 @@ shardfdw_deparse_on_conflict(PlannerInfo *root, RelOptInfo *rel,
 	context.qualify_col = true;
 	context.excluded_varno = excluded_varno;
 	appendStringInfoString(&buf, " DO UPDATE");
-	sep = " SET ";
-	forboth(lc, set_attrs, lc2, set_exprs)
-	{
-		appendStringInfo(&buf, "%s%s = ", sep,
-						 quote_identifier(shardfdw_column_name(rte->relid,
-															   lfirst_int(lc))));
-		deparse_expr(lfirst(lc2), &context);
-		sep = ", ";
-	}
+	append_set_list(rte->relid, set_attrs, set_exprs, &context);
 	if (where)
 	{
 		appendStringInfoString(&buf, " WHERE ");
@@ -1967,6 +1960,28 @@ shardfdw_deparse_delete(Relation rel, Bitmapset *returning_attrs,
 }
 
 /*
+ * append_set_list: " SET col = expr, ..." of columns attrs of table relid
+ * and their expressions exprs, into context's buffer.
+ */
+static void
+append_set_list(Oid relid, List *attrs, List *exprs,
+				deparse_expr_cxt *context)
+{
+	ListCell   *lc;
+	ListCell   *lc2;
+	const char *sep = " SET ";
+
+	forboth(lc, attrs, lc2, exprs)
+	{
+		appendStringInfo(context->buf, "%s%s = ", sep,
+						 quote_identifier(shardfdw_column_name(relid,
+															   lfirst_int(lc))));
+		deparse_expr(lfirst(lc2), context);
+		sep = ", ";
+	}
+}
+
+/*
  * shardfdw_deparse_direct_modify: see deparse.h.  The table is written
  * unqualified, as in a base scan, so the shipped expressions read the same.
  */
@@ -1981,9 +1996,6 @@ shardfdw_deparse_direct_modify(PlannerInfo *root, RelOptInfo *baserel,
 	Relation	rel = table_open(rte->relid, NoLock);
 	StringInfoData buf;
 	deparse_expr_cxt context;
-	ListCell   *lc;
-	ListCell   *lc2;
-	const char *sep = " SET ";
 	int			nestlevel = shardconn_set_transmission_modes();
 
 	initStringInfo(&buf);
@@ -1991,14 +2003,7 @@ shardfdw_deparse_direct_modify(PlannerInfo *root, RelOptInfo *baserel,
 	appendStringInfoString(&buf, operation == CMD_UPDATE ? "UPDATE " :
 						   "DELETE FROM ");
 	append_table_name(&buf, rel);
-	forboth(lc, target_attrs, lc2, target_exprs)
-	{
-		appendStringInfo(&buf, "%s%s = ", sep,
-						 quote_identifier(shardfdw_column_name(rte->relid,
-															   lfirst_int(lc))));
-		deparse_expr(lfirst(lc2), &context);
-		sep = ", ";
-	}
+	append_set_list(rte->relid, target_attrs, target_exprs, &context);
 	append_conds(remote_conds, " WHERE ", &context);
 	append_returning(&buf, rel, returning_attrs, retrieved_attrs);
 	table_close(rel, NoLock);
@@ -2020,9 +2025,6 @@ shardfdw_deparse_direct_modify_join(PlannerInfo *root, RelOptInfo *joinrel,
 	RangeTblEntry *rte = planner_rt_fetch(targetrel->relid, root);
 	StringInfoData buf;
 	deparse_expr_cxt context;
-	ListCell   *lc;
-	ListCell   *lc2;
-	const char *sep = " SET ";
 	List	   *conds;
 	int			nestlevel = shardconn_set_transmission_modes();
 
@@ -2033,14 +2035,7 @@ shardfdw_deparse_direct_modify_join(PlannerInfo *root, RelOptInfo *joinrel,
 	append_remote_relname(&buf, tfp->opts.schema_name, tfp->opts.table_name);
 	appendStringInfo(&buf, " %s%u", SHARDFDW_REL_ALIAS_PREFIX,
 					 targetrel->relid);
-	forboth(lc, target_attrs, lc2, target_exprs)
-	{
-		appendStringInfo(&buf, "%s%s = ", sep,
-						 quote_identifier(shardfdw_column_name(rte->relid,
-															   lfirst_int(lc))));
-		deparse_expr(lfirst(lc2), &context);
-		sep = ", ";
-	}
+	append_set_list(rte->relid, target_attrs, target_exprs, &context);
 	appendStringInfoString(&buf, operation == CMD_UPDATE ? " FROM " :
 						   " USING ");
 	deparse_join_side(other, &context);
