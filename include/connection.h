@@ -318,6 +318,16 @@ extern void shardconn_copy_end(ShardConn *c);
 extern uint64 shardconn_copy_result(ShardConn *c);
 
 /*
+ * shardconn_copy_result, with the shard's "COPY t, line N" in an error's
+ * context replaced by what the caller's input calls that row: "line
+ * lines[N - 1]" (rows_of NULL: a COPY FROM's input lines) or "row
+ * lines[N - 1] of <rows_of>".  lines has nlines entries, one per row of
+ * this COPY, in order.
+ */
+extern uint64 shardconn_copy_result_mapped(ShardConn *c, const uint64 *lines,
+										   int nlines, const char *rows_of);
+
+/*
  * For the transaction layer (xact.c) -----------------------------------
  */
 

@@ -111,6 +111,8 @@ static void finish_batch(ShardConn *c);
 static bool poll_batch(ShardConn *c);
 static bool wait_batch_until(ShardConn *c, TimestampTz deadline);
 static void report_lost(int elevel, ShardConn *c);
+static void report_with_context(int elevel, PGresult *res, ShardConn *c,
+								const char *sql, const char *context_text);
 static bool ends_connection(const PGresult *res);
 static void inval_callback(Datum arg, int cacheid, uint32 hashvalue);
 static char *malloc_strdup(const char *s);
@@ -1576,6 +1578,17 @@ shardconn_command(ShardConn *c, const char *sql)
 void
 shardconn_report(int elevel, PGresult *res, ShardConn *c, const char *sql)
 {
+	report_with_context(elevel, res, c, sql, NULL);
+}
+
+/*
+ * shardconn_report with the remote context replaced by context_text, when
+ * that is not NULL.
+ */
+static void
+report_with_context(int elevel, PGresult *res, ShardConn *c, const char *sql,
+					const char *context_text)
+{
 	char	   *sqlstate = NULL;
 	char	   *primary = NULL;
 	char	   *detail = NULL;
@@ -1601,6 +1614,8 @@ shardconn_report(int elevel, PGresult *res, ShardConn *c, const char *sql)
 	COPYFIELD(detail, PG_DIAG_MESSAGE_DETAIL);
 	COPYFIELD(hint, PG_DIAG_MESSAGE_HINT);
 	COPYFIELD(context, PG_DIAG_CONTEXT);
+	if (context_text != NULL)
+		context = pstrdup(context_text);
 	COPYFIELD(schema, PG_DIAG_SCHEMA_NAME);
 	COPYFIELD(table, PG_DIAG_TABLE_NAME);
 	COPYFIELD(column, PG_DIAG_COLUMN_NAME);
@@ -1771,6 +1786,79 @@ shardconn_copy_end(ShardConn *c)
 uint64
 shardconn_copy_result(ShardConn *c)
 {
+	return shardconn_copy_result_mapped(c, NULL, 0, NULL);
+}
+
+/*
+ * The context text of a COPY error res with every "COPY name, line N"
+ * whose N is 1 .. nlines told as the caller's line lines[N - 1], or as
+ * "COPY name, row lines[N - 1] of <rows_of>" (see
+ * shardconn_copy_result_mapped); palloc'd, or NULL to keep res's.
+ */
+static char *
+map_copy_context(const PGresult *res, const uint64 *lines, int nlines,
+				 const char *rows_of)
+{
+	const char *ctx = PQresultErrorField(res, PG_DIAG_CONTEXT);
+	StringInfoData buf;
+	const char *p;
+	bool		changed = false;
+
+	if (ctx == NULL || lines == NULL)
+		return NULL;
+	initStringInfo(&buf);
+	p = ctx;
+	while (*p)
+	{
+		const char *copy = strstr(p, "COPY ");
+		const char *at;
+		char	   *end;
+		unsigned long long n;
+
+		if (copy == NULL)
+			break;
+		at = strstr(copy, ", line ");
+		if (at == NULL || memchr(copy, '\n', at - copy) != NULL)
+		{
+			appendBinaryStringInfo(&buf, p, copy + 5 - p);
+			p = copy + 5;
+			continue;
+		}
+		n = strtoull(at + 7, &end, 10);
+		if (end == at + 7 || n < 1 || n > (unsigned long long) nlines)
+		{
+			appendBinaryStringInfo(&buf, p, at + 7 - p);
+			p = at + 7;
+			continue;
+		}
+		if (rows_of == NULL)
+		{
+			appendBinaryStringInfo(&buf, p, at + 7 - p);
+			appendStringInfo(&buf, UINT64_FORMAT, lines[n - 1]);
+		}
+		else
+		{
+			appendBinaryStringInfo(&buf, p, at - p);
+			appendStringInfo(&buf, ", row " UINT64_FORMAT " of %s",
+							 lines[n - 1], rows_of);
+		}
+		p = end;
+		changed = true;
+	}
+	appendStringInfoString(&buf, p);
+	if (!changed)
+	{
+		pfree(buf.data);
+		return NULL;
+	}
+	return buf.data;
+}
+
+/* shardconn_copy_result_mapped: see connection.h. */
+uint64
+shardconn_copy_result_mapped(ShardConn *c, const uint64 *lines, int nlines,
+							 const char *rows_of)
+{
 	PGresult   *res;
 	PGresult   *next;
 	uint64		n;
@@ -1796,7 +1884,8 @@ shardconn_copy_result(ShardConn *c)
 	while ((next = PQgetResult(c->conn)) != NULL)
 		PQclear(next);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		shardconn_report(ERROR, res, c, "COPY ... FROM STDIN");
+		report_with_context(ERROR, res, c, "COPY ... FROM STDIN",
+							map_copy_context(res, lines, nlines, rows_of));
 	n = strtoull(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
 	return n;

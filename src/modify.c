@@ -57,6 +57,8 @@
 #include "parser/analyze.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/copy.h"
+#include "commands/copyfrom_internal.h"
 #include "executor/executor.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -79,6 +81,13 @@
 #include "shard.h"
 #include "shardfdw.h"
 #include "xact.h"
+
+/*
+ * Rows per COPY on one shard: a longer stream is cut into COPYs of this
+ * many rows, so that the input line of each row of the open one can be
+ * kept (to tell a shard's error by the input's line) in bounded memory.
+ */
+#define COPY_CHUNK_ROWS 65536
 
 /* Names of the row identity columns shardfdw adds for UPDATE / DELETE. */
 #define SHARDFDW_KEY_JUNK "shardfdw_key"
@@ -128,6 +137,12 @@ typedef struct ShardModifyState
 	bool		copy;
 	char	   *copy_sql;
 	bool	   *copying;		/* by shard: its COPY is open */
+	bool		copy_from;		/* a COPY FROM (else INSERT ... SELECT) */
+	uint64		rows_in;		/* rows streamed so far */
+	uint64	  **copy_lines;		/* by shard: the input line (COPY FROM) or
+								 * row number of each row of its open COPY,
+								 * to tell a shard's error in input terms */
+	int		   *copy_nlines;
 	StringInfoData line;		/* one row in COPY text format */
 
 	/*
@@ -156,6 +171,8 @@ static ShardModifyState *create_state(EState *estate, ResultRelInfo *rinfo,
 									  Plan *subplan, bool copy);
 static void copy_rows(ShardModifyState *ms, TupleTableSlot **slots, int n);
 static void finish_copies(ShardModifyState *ms);
+static void copy_result(ShardModifyState *ms, int s);
+static uint64 copy_input_line(void);
 static void finish_copy_on(ShardConn *c, void *owner);
 static bool insert_streams(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 						   List *fdw_private);
@@ -724,6 +741,8 @@ create_state(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 		ms->copy = true;
 		ms->copy_sql = shardfdw_deparse_copy(rel, ms->target_attrs);
 		ms->copying = palloc0(sizeof(bool) * ms->opts.nshards);
+		ms->copy_lines = palloc0(sizeof(uint64 *) * ms->opts.nshards);
+		ms->copy_nlines = palloc0(sizeof(int) * ms->opts.nshards);
 		initStringInfo(&ms->line);
 	}
 	ms->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
@@ -930,8 +949,11 @@ insert_streams(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 void
 shardfdw_begin_insert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 {
-	rinfo->ri_FdwState = create_state(mtstate->ps.state, rinfo, CMD_INSERT,
-									  NIL, NULL, mtstate->ps.plan == NULL);
+	ShardModifyState *ms = create_state(mtstate->ps.state, rinfo, CMD_INSERT,
+										NIL, NULL, mtstate->ps.plan == NULL);
+
+	ms->copy_from = ms->copy;
+	rinfo->ri_FdwState = ms;
 }
 
 /* The connection to a shard, made when first needed. */
@@ -1407,10 +1429,37 @@ finish_copies(ShardModifyState *ms)
 			shardconn_copy_end(ms->conns[s]);
 	for (int s = 0; s < ms->opts.nshards; s++)
 		if (ms->copying[s])
-		{
-			ms->copying[s] = false;
-			ms->written[s] += shardconn_copy_result(ms->conns[s]);
-		}
+			copy_result(ms, s);
+}
+
+/*
+ * copy_result: read the answer to the end of shard s's COPY (sent), its
+ * error told in terms of the statement's input.
+ */
+static void
+copy_result(ShardModifyState *ms, int s)
+{
+	int			n = ms->copy_nlines[s];
+
+	ms->copying[s] = false;
+	ms->copy_nlines[s] = 0;
+	ms->written[s] +=
+		shardconn_copy_result_mapped(ms->conns[s], ms->copy_lines[s], n,
+									 ms->copy_from ? NULL :
+									 "the rows inserted");
+}
+
+/*
+ * The line of the COPY FROM input being processed (PostgreSQL 15 hands a
+ * foreign table its rows one at a time, as it reads them), or 0.
+ */
+static uint64
+copy_input_line(void)
+{
+	for (ErrorContextCallback *e = error_context_stack; e; e = e->previous)
+		if (e->callback == CopyFromErrorCallback)
+			return ((CopyFromState) e->arg)->cur_lineno;
+	return 0;
 }
 
 /*
@@ -1427,9 +1476,8 @@ finish_copy_on(ShardConn *c, void *owner)
 	for (int s = 0; s < ms->opts.nshards; s++)
 		if (ms->copying[s] && ms->conns[s] == c)
 		{
-			ms->copying[s] = false;
 			shardconn_copy_end(c);
-			ms->written[s] += shardconn_copy_result(c);
+			copy_result(ms, s);
 		}
 }
 
@@ -1506,6 +1554,12 @@ copy_rows(ShardModifyState *ms, TupleTableSlot **slots, int n)
 	nestlevel = text_modes(ms);
 	for (int i = 0; i < n; i++)
 	{
+		uint64		lineno;
+
+		ms->rows_in++;
+		lineno = ms->copy_from ? copy_input_line() : 0;
+		if (lineno == 0)
+			lineno = ms->rows_in;
 		MemoryContextReset(ms->temp_cxt);
 		slot_text(ms, slots[i], ms->target_attrs, ms->param_out, values);
 		resetStringInfo(&ms->line);
@@ -1529,6 +1583,17 @@ copy_rows(ShardModifyState *ms, TupleTableSlot **slots, int n)
 				ms->copying[s] = true;
 			}
 			shardconn_copy_put(ms->conns[s], ms->line.data, ms->line.len);
+			if (ms->copy_lines[s] == NULL)
+				ms->copy_lines[s] =
+					MemoryContextAlloc(GetMemoryChunkContext(ms),
+									   sizeof(uint64) * COPY_CHUNK_ROWS);
+			ms->copy_lines[s][ms->copy_nlines[s]++] = lineno;
+			/* a full chunk: its COPY ends, the next row opens another */
+			if (ms->copy_nlines[s] >= COPY_CHUNK_ROWS)
+			{
+				shardconn_copy_end(ms->conns[s]);
+				copy_result(ms, s);
+			}
 		}
 	}
 	shardconn_reset_transmission_modes(nestlevel);
