@@ -20,6 +20,7 @@ OBJS = \
 	src/join.o \
 	src/upper.o \
 	src/xact.o \
+	src/recovery.o \
 	src/modify.o
 
 EXTENSION = shardfdw

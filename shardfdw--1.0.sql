@@ -43,3 +43,29 @@ CREATE FUNCTION disconnect_all()
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'shardfdw_disconnect_all'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+-- Two-phase commit: a transaction that wrote on several shards prepares
+-- them (PREPARE TRANSACTION 'gid') and, in its own local transaction,
+-- records each gid here; the record exists if and only if the local
+-- transaction committed, which decides the prepared transactions' fate.
+-- Rows are written by the extension itself (no privilege is needed) and
+-- removed by recover_prepared_transactions() once resolved.
+CREATE TABLE commit_records (
+    gid text PRIMARY KEY,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON commit_records FROM PUBLIC;
+
+-- Resolve the prepared transactions this coordinator database left on
+-- the shards of every shardfdw server: COMMIT PREPARED those whose record
+-- exists, ROLLBACK PREPARED those without one whose local transaction is
+-- over, and delete records no longer needed.  One row per action.
+CREATE FUNCTION recover_prepared_transactions(
+    OUT server_name text,
+    OUT shard integer,
+    OUT gid text,
+    OUT action text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'shardfdw_recover_prepared_transactions'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION recover_prepared_transactions() FROM PUBLIC;

@@ -205,6 +205,7 @@ checkpoint_timeout = 30min
 synchronous_commit = off        # loading speed only; the queries are read-only
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
+max_prepared_transactions = 64  # shardfdw's two-phase commit (shards)
 EOF
     # The four shards share this machine's cores; on real hardware each has
     # its own.  Parallel workers on every shard at once only thrash the CPUs

@@ -95,6 +95,9 @@ struct ShardConn
 	bool		broken;			/* state unknown: drop at end of xact */
 	bool		invalidated;	/* server/mapping changed: remake when idle */
 	bool		wrote;			/* remote xact modified data */
+	char	   *prepared_gid;	/* malloc'd: a PREPARE TRANSACTION of this
+								 * local transaction was sent, its fate is
+								 * still to be told to the shard */
 	bool		commit_deferred;	/* the batch in flight is the COMMIT of
 									 * a finished read-only transaction */
 	bool		prefetch_repair;	/* a speculative statement failed: the
@@ -347,6 +350,14 @@ extern void shardconn_settle(ShardConn *c);
  * wait, errors reported as WARNING.  Returns success.
  */
 extern bool shardconn_run_in_abort(ShardConn *c, const char *sql);
+
+/*
+ * The same for sqls[i] on conns[i] (NULL entries skipped), all at once,
+ * one deadline for all; ok[i] tells each one's success.  Used at commit
+ * and abort, where nothing may raise an error.
+ */
+extern void shardconn_run_in_abort_many(ShardConn **conns, const char **sqls,
+										int n, bool *ok);
 
 /*
  * Is c's remote transaction still open and not failed, as far as can be

@@ -45,4 +45,7 @@ extern void shardfdw_check_table(Oid relid);
 /* Integer-valued option parsing shared with connection.c */
 extern int	shardfdw_connection_lifetime(ForeignServer *server);
 
+/* two_phase_commit of a server (default: on with several shards) */
+extern bool shardfdw_two_phase_commit(ForeignServer *server);
+
 #endif							/* SHARDFDW_OPTION_H */

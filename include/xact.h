@@ -54,4 +54,10 @@ extern void shardxact_utility_leave(void);
 /* c's remote transaction has modified data: its COMMIT is waited for. */
 extern void shardxact_mark_written(ShardConn *c);
 
+/*
+ * A failure-injection point of the commit protocol (shardfdw.
+ * test_fail_point, for tests): crash or pause here if it names point.
+ */
+extern void shardxact_fail_point(const char *point);
+
 #endif							/* SHARDFDW_XACT_H */

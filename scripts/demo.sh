@@ -108,7 +108,7 @@ for n in "${NODES[@]}"; do
     init_node "$DEMO_DIR" "$n" "$(node_port "$n")"
     cat >>"$DEMO_DIR/$n/postgresql.conf" <<EOF
 # --- shardfdw demo ---
-max_prepared_transactions = 20      # reserved for cross-shard 2PC (not implemented yet)
+max_prepared_transactions = 20      # shardfdw's two-phase commit
 shared_buffers = 64MB
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '

@@ -221,6 +221,8 @@ shardconn_disconnect(ShardConn *c)
 	c->xact_pending = false;
 	c->broken = false;
 	c->wrote = false;
+	free(c->prepared_gid);		/* (its fate is for recovery now) */
+	c->prepared_gid = NULL;
 	c->commit_deferred = false;
 	c->prefetch_repair = false;
 	copy_closed(c);
@@ -2011,35 +2013,67 @@ shardconn_abandon(ShardConn *c)
 bool
 shardconn_run_in_abort(ShardConn *c, const char *sql)
 {
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													   SHARDCONN_ABORT_TIMEOUT_MS);
 	bool		ok;
 
-	if (c->conn == NULL || c->broken || PQstatus(c->conn) != CONNECTION_OK)
-		return false;
-	shardconn_clear_batch(c);
-	list_free_deep(c->queued);
-	c->queued = NIL;
-	if (!PQenterPipelineMode(c->conn) ||
-		!PQsendQueryParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0) ||
-		!PQpipelineSync(c->conn))
-		return false;
-	c->busy = true;
-	c->batch_left = 1;
-	c->batch_nowed = 0;
-	c->batch_syncs = 1;
-	ok = wait_batch_until(c, deadline);
-	if (ok && c->batch_error)
-	{
-		PGresult   *res = c->batch_error;
-
-		c->batch_error = NULL;
-		shardconn_report(WARNING, res, c, sql);
-		ok = false;
-	}
-	c->busy = false;
-	shardconn_clear_batch(c);
+	shardconn_run_in_abort_many(&c, &sql, 1, &ok);
 	return ok;
+}
+
+/*
+ * shardconn_run_in_abort_many: see connection.h.  Everything is sent
+ * before any answer is read; one deadline for all.
+ */
+void
+shardconn_run_in_abort_many(ShardConn **conns, const char **sqls, int n,
+							bool *ok)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   SHARDCONN_ABORT_TIMEOUT_MS);
+
+	for (int i = 0; i < n; i++)
+	{
+		ShardConn  *c = conns[i];
+
+		ok[i] = false;
+		if (c == NULL || c->conn == NULL || c->broken ||
+			PQstatus(c->conn) != CONNECTION_OK)
+			continue;
+		shardconn_clear_batch(c);
+		list_free_deep(c->queued);
+		c->queued = NIL;
+		if (!PQenterPipelineMode(c->conn) ||
+			!PQsendQueryParams(c->conn, sqls[i], 0, NULL, NULL, NULL, NULL,
+							   0) ||
+			!PQpipelineSync(c->conn))
+			continue;
+		c->busy = true;
+		c->batch_left = 1;
+		c->batch_total = 1;
+		c->batch_nowed = 0;
+		c->batch_syncs = 1;
+		c->batch_prepare = NULL;
+		c->batch_prepare_at = -1;
+		c->batch_affected = 0;
+		ok[i] = true;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		ShardConn  *c = conns[i];
+
+		if (!ok[i])
+			continue;
+		ok[i] = wait_batch_until(c, deadline);
+		if (ok[i] && c->batch_error)
+		{
+			PGresult   *res = c->batch_error;
+
+			c->batch_error = NULL;
+			shardconn_report(WARNING, res, c, sqls[i]);
+			ok[i] = false;
+		}
+		c->busy = false;
+		shardconn_clear_batch(c);
+	}
 }
 
 /*

@@ -70,6 +70,7 @@ static const ShardOption shard_options[] = {
 	{"connection_lifetime", ForeignServerRelationId},
 	{"extensions", ForeignServerRelationId},
 	{"keep_connections", ForeignServerRelationId},
+	{"two_phase_commit", ForeignServerRelationId},
 	/* user mapping (any other secret libpq option is accepted there too) */
 	{"user", UserMappingRelationId},
 	{"password", UserMappingRelationId},
@@ -439,6 +440,7 @@ shardfdw_validator(PG_FUNCTION_ARGS)
 			(void) parse_real_option(def);
 		else if (strcmp(def->defname, "use_remote_estimate") == 0 ||
 				 strcmp(def->defname, "keep_connections") == 0 ||
+				 strcmp(def->defname, "two_phase_commit") == 0 ||
 				 strcmp(def->defname, "updatable") == 0)
 			(void) defGetBoolean(def);
 		else if (strcmp(def->defname, "password_required") == 0)
@@ -557,6 +559,27 @@ shardfdw_connection_lifetime(ForeignServer *server)
 			return parse_int_option(def, 0);
 	}
 	return 0;
+}
+
+/*
+ * shardfdw_two_phase_commit: does a transaction that wrote on several of
+ * server's shards commit them with two-phase commit?  The
+ * two_phase_commit option; by default, yes when the server has several
+ * shards.
+ */
+bool
+shardfdw_two_phase_commit(ForeignServer *server)
+{
+	ListCell   *lc;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, "two_phase_commit") == 0)
+			return defGetBoolean(def);
+	}
+	return shardfdw_cluster_size(server) > 1;
 }
 
 /*

@@ -21,6 +21,20 @@
  * bounded waits; a connection whose state cannot be restored in time is
  * closed.
  *
+ * Two-phase commit: when the local transaction wrote on two or more shards
+ * (of servers with two_phase_commit on), pre-commit prepares each of them
+ * (PREPARE TRANSACTION 'gid', all in parallel; any failure aborts
+ * everything), having first written one row per gid into
+ * shardfdw.commit_records inside the local transaction (and flushed it),
+ * so that the records exist if and only if the local transaction
+ * commits.  After the local commit each shard gets
+ * COMMIT PREPARED (after an abort, ROLLBACK PREPARED), in parallel, with a
+ * deadline; what fails there is left for
+ * shardfdw.recover_prepared_transactions() (recovery.c), which decides by
+ * the records.  A gid names the coordinator (system identifier, database),
+ * the local transaction and the shard: shardfdw_<sysid>_<db>_<fxid>_<server>_<shard>.
+ * Read-only shards are committed one-phase; a single writer too.
+ *
  * State: the per-connection fields of ShardConn (xact_depth, xact_pending,
  * wrote, commit_deferred, prefetch_repair, queued) belong to this module;
  * connection.c owns sockets and batches.  The queued commands live in
@@ -32,13 +46,30 @@
  */
 #include "postgres.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
 #include "executor/executor.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
 #include "tcop/pquery.h"
 #include "utils/portal.h"
 #include "utils/memutils.h"
 
 #include "connection.h"
+#include "option.h"
 #include "xact.h"
 
 /* Has the current local transaction used a shard connection? */
@@ -66,6 +97,22 @@ static void executor_run(QueryDesc *queryDesc, ScanDirection direction,
 static void executor_finish(QueryDesc *queryDesc);
 static void subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 							 SubTransactionId parentSubid, void *arg);
+static bool prepare_writers(void);
+static void collect_prepare(ShardConn *c);
+static void record_gids(List *conns);
+static void resolve_prepared(bool commit);
+
+/*
+ * shardfdw.test_fail_point (superuser, for tests): "<point>:crash" kills
+ * this backend (SIGKILL, as a crash of the coordinator) when the commit
+ * protocol reaches <point>; "<point>:pause:<file>" waits there while
+ * <file> exists (at most a minute), so that a test can kill or cut a shard
+ * meanwhile.  Points: before_prepare (records written), between_prepares,
+ * after_prepares, before_commit_prepared (the local transaction
+ * committed), between_commit_prepared (xact.c), before_record_delete
+ * (recovery.c).
+ */
+static char *test_fail_point = NULL;
 
 /* shardxact_init: see xact.h. */
 void
@@ -77,6 +124,38 @@ shardxact_init(void)
 	ExecutorRun_hook = executor_run;
 	prev_executor_finish = ExecutorFinish_hook;
 	ExecutorFinish_hook = executor_finish;
+
+	DefineCustomStringVariable("shardfdw.test_fail_point",
+							   "Failure injection in the commit protocol (tests only).",
+							   NULL, &test_fail_point, "",
+							   PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							   NULL, NULL, NULL);
+}
+
+/* shardxact_fail_point: see xact.h. */
+void
+shardxact_fail_point(const char *point)
+{
+	size_t		len = strlen(point);
+	const char *action;
+
+	if (test_fail_point == NULL ||
+		strncmp(test_fail_point, point, len) != 0 ||
+		test_fail_point[len] != ':')
+		return;
+	action = test_fail_point + len + 1;
+	if (strcmp(action, "crash") == 0)
+	{
+		elog(LOG, "shardfdw test fail point %s: crashing", point);
+		(void) kill(MyProcPid, SIGKILL);
+		pg_usleep(10L * 1000000L);	/* (never reached) */
+	}
+	else if (strncmp(action, "pause:", 6) == 0)
+	{
+		elog(LOG, "shardfdw test fail point %s: pausing", point);
+		for (int i = 0; i < 6000 && access(action + 6, F_OK) == 0; i++)
+			pg_usleep(10000L);
+	}
 }
 
 /* ExecutorRun_hook: count the nesting of queries. */
@@ -295,6 +374,9 @@ xact_callback(XactEvent event, void *arg)
 					}
 				}
 
+				/* several shards wrote: prepare them (two-phase commit) */
+				(void) prepare_writers();
+
 				shardconn_scan_begin(&scan);
 				while ((c = shardconn_scan_next(&scan)) != NULL)
 				{
@@ -359,6 +441,9 @@ xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_ABORT:
+			/* the prepared shards learn the local transaction's fate */
+			resolve_prepared(event == XACT_EVENT_COMMIT ||
+							 event == XACT_EVENT_PARALLEL_COMMIT);
 			shardconn_scan_begin(&scan);
 			while ((c = shardconn_scan_next(&scan)) != NULL)
 			{
@@ -445,4 +530,243 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		}
 		c->xact_depth = level - 1;
 	}
+}
+
+/*
+ * prepare_writers: at pre-commit, when two or more remote transactions
+ * wrote and every one's server has two_phase_commit on, prepare them all
+ * (in parallel) and record their gids in the local transaction.  Returns
+ * whether it did.  A failed PREPARE raises the error: the abort that
+ * follows rolls back what was prepared (resolve_prepared).  A prepared
+ * shard's connection is out of its transaction (xact_depth 0) and keeps
+ * its gid in prepared_gid until resolved.
+ */
+static bool
+prepare_writers(void)
+{
+	HASH_SEQ_STATUS scan;
+	ShardConn  *c;
+	List	   *writers = NIL;
+	ListCell   *lc;
+	FullTransactionId fxid;
+	bool		first = true;
+
+	shardconn_scan_begin(&scan);
+	while ((c = shardconn_scan_next(&scan)) != NULL)
+		if (c->conn != NULL && c->xact_depth > 0 && c->wrote)
+			writers = lappend(writers, c);
+	if (list_length(writers) < 2)
+	{
+		list_free(writers);
+		return false;
+	}
+	foreach(lc, writers)
+	{
+		c = lfirst(lc);
+		if (!shardfdw_two_phase_commit(GetForeignServer(c->serverid)))
+		{
+			list_free(writers);
+			return false;
+		}
+	}
+
+	fxid = GetTopFullTransactionId();
+	foreach(lc, writers)
+	{
+		char		gid[200];
+
+		c = lfirst(lc);
+		snprintf(gid, sizeof(gid), "shardfdw_" UINT64_FORMAT "_%u_" UINT64_FORMAT "_%u_%d",
+				 GetSystemIdentifier(), MyDatabaseId,
+				 U64FromFullTransactionId(fxid), c->serverid, c->key.shard);
+		free(c->prepared_gid);
+		c->prepared_gid = strdup(gid);
+		if (c->prepared_gid == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+	}
+
+	/*
+	 * The records first, flushed: their WAL carries our transaction id, so
+	 * that after a crash no later transaction can be given the id the gids
+	 * name (an id only assigned is not logged, and would be handed out
+	 * again), and recovery can tell this transaction is over.  They only
+	 * count if the local transaction commits, after every PREPARE.
+	 */
+	record_gids(writers);
+	XLogFlush(XactLastRecEnd);
+
+	shardxact_fail_point("before_prepare");
+	foreach(lc, writers)
+	{
+		char		sql[256];
+
+		c = lfirst(lc);
+		/* PREPARE ends cursors and savepoints: drop the queue */
+		list_free_deep(c->queued);
+		c->queued = NIL;
+		snprintf(sql, sizeof(sql), "PREPARE TRANSACTION '%s'", c->prepared_gid);
+		shardconn_send(c, sql, 0, NULL, NULL, NULL);
+
+		/* (tests: one shard prepared, the others not yet asked) */
+		if (first && test_fail_point && test_fail_point[0] != '\0' &&
+			strncmp(test_fail_point, "between_prepares:", 17) == 0)
+		{
+			collect_prepare(c);
+			shardxact_fail_point("between_prepares");
+		}
+		first = false;
+	}
+	foreach(lc, writers)
+	{
+		c = lfirst(lc);
+		if (c->xact_depth > 0)	/* (else collected above) */
+			collect_prepare(c);
+	}
+	shardxact_fail_point("after_prepares");
+	list_free(writers);
+	return true;
+}
+
+/*
+ * collect_prepare: the answer to c's PREPARE TRANSACTION; c is then out
+ * of its remote transaction.  A PREPARE the shard refused leaves nothing
+ * prepared (the error is raised); after a lost connection the gid is
+ * kept, as the PREPARE may have happened.
+ */
+static void
+collect_prepare(ShardConn *c)
+{
+	PG_TRY();
+	{
+		PQclear(shardconn_result(c));
+	}
+	PG_CATCH();
+	{
+		c->xact_depth = 0;
+		c->wrote = false;
+		if (c->conn != NULL && PQstatus(c->conn) == CONNECTION_OK)
+		{
+			free(c->prepared_gid);
+			c->prepared_gid = NULL;
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	c->xact_depth = 0;
+	c->wrote = false;
+}
+
+/*
+ * record_gids: insert the prepared gid of each of conns into
+ * shardfdw.commit_records, in the local transaction (the row is the
+ * commit decision).  Inserted directly, with no privilege check: the
+ * table belongs to the extension.
+ */
+static void
+record_gids(List *conns)
+{
+	Oid			nsp = get_namespace_oid("shardfdw", false);
+	Oid			relid = get_relname_relid("commit_records", nsp);
+	Relation	rel;
+	ListCell   *lc;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table shardfdw.commit_records does not exist"),
+				 errhint("Update the shardfdw extension (two-phase commit records its decisions there), or set the server option two_phase_commit to false.")));
+	rel = table_open(relid, RowExclusiveLock);
+	foreach(lc, conns)
+	{
+		ShardConn  *c = lfirst(lc);
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+		HeapTuple	tup;
+
+		values[0] = CStringGetTextDatum(c->prepared_gid);
+		values[1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+		CatalogTupleInsert(rel, tup);
+		heap_freetuple(tup);
+	}
+	table_close(rel, NoLock);
+	CommandCounterIncrement();
+}
+
+/*
+ * resolve_prepared: after the local transaction committed (commit) or
+ * aborted, COMMIT or ROLLBACK PREPARED every shard transaction it
+ * prepared, all at once, with a deadline.  Nothing here may raise an
+ * error: a shard that does not answer in time keeps its prepared
+ * transaction, with a WARNING, until shardfdw.recover_prepared_transactions()
+ * resolves it by the records.
+ */
+static void
+resolve_prepared(bool commit)
+{
+	HASH_SEQ_STATUS scan;
+	ShardConn  *c;
+	ShardConn **conns = NULL;
+	const char **sqls = NULL;
+	bool	   *ok;
+	int			n = 0;
+	int			max = 0;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	shardconn_scan_begin(&scan);
+	while ((c = shardconn_scan_next(&scan)) != NULL)
+	{
+		if (c->prepared_gid == NULL)
+			continue;
+		/* (the answer to a PREPARE may still be on its way) */
+		if ((c->busy || c->in_copy) && !shardconn_abandon(c))
+			c->broken = true;
+		if (n == max)
+		{
+			max = Max(8, max * 2);
+			conns = conns ? repalloc(conns, sizeof(ShardConn *) * max) :
+				palloc(sizeof(ShardConn *) * max);
+			sqls = sqls ? repalloc(sqls, sizeof(char *) * max) :
+				palloc(sizeof(char *) * max);
+		}
+		conns[n] = c;
+		sqls[n] = psprintf("%s PREPARED '%s'", commit ? "COMMIT" : "ROLLBACK",
+						   c->prepared_gid);
+		n++;
+	}
+	MemoryContextSwitchTo(old);
+	if (n == 0)
+		return;
+
+	if (commit)
+		shardxact_fail_point("before_commit_prepared");
+	ok = palloc(sizeof(bool) * n);
+	if (commit && n > 1 && test_fail_point &&
+		strncmp(test_fail_point, "between_commit_prepared:", 24) == 0)
+	{
+		/* (tests: one shard told, the others not yet) */
+		shardconn_run_in_abort_many(conns, sqls, 1, ok);
+		shardxact_fail_point("between_commit_prepared");
+		shardconn_run_in_abort_many(conns + 1, sqls + 1, n - 1, ok + 1);
+	}
+	else
+		shardconn_run_in_abort_many(conns, sqls, n, ok);
+	for (int i = 0; i < n; i++)
+	{
+		c = conns[i];
+		/* a PREPARE that never happened has nothing to roll back */
+		if (!ok[i] && c->conn != NULL && !c->broken)
+			ereport(WARNING,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("prepared transaction %s on %s is left for shardfdw.recover_prepared_transactions()",
+							c->prepared_gid, shardconn_describe(c))));
+		free(c->prepared_gid);
+		c->prepared_gid = NULL;
+		pfree((char *) sqls[i]);
+	}
+	pfree(conns);
+	pfree(sqls);
+	pfree(ok);
 }

@@ -810,13 +810,9 @@ $before = snapshot();
 	($out, $err) = ShardTest::sq($s, 'COMMIT');
 	like($err, qr/ERROR:/, 'terminate: COMMIT fails');
 	like($err, shard_re(1), 'terminate: the COMMIT error names p1');
-  TODO:
-	{
-		local $TODO = 'finding F2: one-phase COMMIT commits the other shards';
-		is(counts_between(80001, 80200), '0,0,0,0',
-			'terminate: no row of the transaction on any shard');
-		is(snapshot(), $before, 'terminate: every shard as before');
-	}
+	is(counts_between(80001, 80200), '0,0,0,0',
+		'terminate: no row of the transaction on any shard');
+	is(snapshot(), $before, 'terminate: every shard as before');
 	on_shard($_, 'DELETE FROM w WHERE id BETWEEN 80001 AND 80200') for @S;
 	($out, $err) = ShardTest::sq($s, 'SELECT count(*) FROM w WHERE id <= 5000');
 	is($out, '5000', 'terminate: the session works after the failed COMMIT') or diag($err);

@@ -100,6 +100,7 @@ my $node = PostgreSQL::Test::Cluster->new('dml');
 $node->init(extra => [ '--encoding=UTF8', '--locale=C.UTF-8' ]);
 $node->append_conf('postgresql.conf', qq{
 max_connections = 40
+max_prepared_transactions = 40
 log_min_messages = warning
 restart_after_crash = on
 fsync = off
@@ -1840,16 +1841,15 @@ for my $case ([ 'dfr', 'one-shard server' ], [ 'dh', 'one shard of four' ])
 	  or diag(join("\n", @{ $fr->[3]{err} }));
 	is(join(',', q1('F', "SELECT count(*) FROM $tb;")), '0', "$what: nothing committed");
 }
-# Several shards written, one fails at COMMIT: all-or-nothing needs
-# two-phase commit (the next issue).  F6.
+# Several shards written, one fails at COMMIT (its PREPARE): two-phase
+# commit rolls back every shard (finding F6).
 {
 	my $fr = run_pieces('F', 'BEGIN;', "INSERT INTO dh SELECT g, 'a' FROM generate_series(10, 29) g;",
 		"INSERT INTO dh VALUES (10, 'b');", 'COMMIT;');
 	is($fr->[3]{state}, '23505', 'several shards: a deferred unique violation fails the COMMIT');
-	TODO: {
-		local $TODO = 'atomic commit (two-phase) is the next issue (F6)';
-		is(join(',', q1('F', 'SELECT count(*) FROM dh;')), '0', 'several shards: nothing committed');
-	}
+	is(join(',', q1('F', 'SELECT count(*) FROM dh;')), '0', 'several shards: nothing committed');
+	is(join(',', q1('F', 'SELECT count(*) FROM pg_prepared_xacts;')), '0',
+		'several shards: nothing left prepared');
 }
 
 diag('open findings: ' . scalar(@findings)) if @findings;

@@ -90,6 +90,7 @@ my $sqlsmith = '/usr/bin/sqlsmith';
 my $tz = 'America/New_York';
 my $conf = qq{
 max_connections = 40
+max_prepared_transactions = 20
 shared_buffers = 32MB
 fsync = off
 timezone = '$tz'

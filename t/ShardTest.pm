@@ -40,6 +40,7 @@ sub setup
 		$node->init;
 		$node->append_conf('postgresql.conf',
 			"max_connections = 20\nshared_buffers = 16MB\nfsync = off\n"
+			  . "max_prepared_transactions = 10\n"    # two-phase commit
 			  . ($opt{shard_conf} // ''));
 		$node->start;
 		push @{ $self->{shards} }, $node;
