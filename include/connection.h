@@ -294,6 +294,12 @@ extern void shardconn_report(int elevel, PGresult *res, ShardConn *c,
 extern bool shardconn_abandon(ShardConn *c);
 
 /*
+ * The same for conns[0 .. n-1] (NULL entries skipped; entries may be set
+ * to NULL) at once, one deadline for all; ok[i] tells each one's success.
+ */
+extern void shardconn_abandon_many(ShardConn **conns, int n, bool *ok);
+
+/*
  * COPY FROM STDIN on a shard (modify.c): shardconn_copy_begin starts it
  * (after what the remote transaction owes: two round trips), rows are
  * streamed with shardconn_copy_put (complete lines of COPY text; the wait

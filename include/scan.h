@@ -15,15 +15,6 @@
 
 extern void shardscan_begin(ForeignScanState *node, int eflags);
 extern TupleTableSlot *shardscan_iterate(ForeignScanState *node);
-
-/*
- * Call fn(arg) when the scan has returned its last row, before it returns
- * the empty slot (modify.c flushes the writes it batched from the rows of
- * this scan, so that they are done, and counted, within the statement).
- * arg must live as long as the scan.
- */
-extern void shardscan_at_end(ForeignScanState *node, void (*fn) (void *arg),
-							 void *arg);
 extern void shardscan_rescan(ForeignScanState *node);
 extern void shardscan_end(ForeignScanState *node);
 extern void shardscan_explain(ForeignScanState *node, ExplainState *es);

@@ -11,6 +11,7 @@
 #define SHARDFDW_XACT_H
 
 #include "connection.h"
+#include "nodes/execnodes.h"
 
 /* Register the local (sub)transaction callbacks; once, from _PG_init. */
 extern void shardxact_init(void);
@@ -50,6 +51,14 @@ extern void shardxact_check_write(void);
 /* Utility statements nest statements too (shardfdw.c's utility hook). */
 extern void shardxact_utility_enter(void);
 extern void shardxact_utility_leave(void);
+
+/*
+ * Call fn(arg) when the ExecutorRun of estate returns normally, before the
+ * caller reads the rows it counted (modify.c sends its last batches of
+ * row-by-row writes there).  Registrations end with the transaction.
+ */
+extern void shardxact_at_run_end(EState *estate, void (*fn) (void *arg),
+								 void *arg);
 
 /* c's remote transaction has modified data: its COMMIT is waited for. */
 extern void shardxact_mark_written(ShardConn *c);

@@ -543,6 +543,11 @@ EXPLAIN (VERBOSE, COSTS OFF)
 UPDATE w_h SET v = s.v || ' from src' FROM w_src s
  WHERE w_h.id = s.id AND s.id <= 103;
 SELECT * FROM w_rows('w_h') WHERE id BETWEEN 101 AND 103 ORDER BY id;
+-- a join that gives a target row twice: changed once and counted once, as
+-- PostgreSQL does (the second queued statement finds the row changed)
+SELECT w_count($$UPDATE w_h SET v = v || '+' FROM (VALUES (101), (101), (102)) x(id)
+                  WHERE w_h.id = x.id AND w_vol('a') = 'A'$$);
+SELECT * FROM w_rows('w_h') WHERE id BETWEEN 101 AND 103 ORDER BY id;
 SELECT count(*) FROM w_h WHERE id BETWEEN 230 AND 239;
 
 -- UPDATE ... FROM / DELETE ... USING another shardfdw table, co-located

@@ -49,6 +49,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/fd.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -98,6 +99,7 @@ static void report_connect_failure(ShardConn *c, const char *detail);
 static bool connection_is_usable(ShardConn *c);
 static int	wait_sockets(int n, pgsocket *socks, int *events, long timeout);
 static WaitEventSet *one_socket_set(pgsocket sock, int events);
+static void close_conn(ShardConn *c);
 static bool send_batch(ShardConn *c);
 static ShardStmt *copy_stmts(const ShardStmt *stmts, int n);
 static void free_stmts(ShardStmt *stmts, int n);
@@ -205,16 +207,26 @@ copy_closed(ShardConn *c)
 	c->copy_finish = NULL;
 }
 
+/*
+ * close_conn: close c's libpq connection, if any, giving its socket's
+ * place among the backend's external file descriptors back.
+ */
+static void
+close_conn(ShardConn *c)
+{
+	if (c->conn == NULL)
+		return;
+	PQfinish(c->conn);
+	c->conn = NULL;
+	socket_generation++;
+	ReleaseExternalFD();
+}
+
 /* Close c's connection (if any) and forget its transaction state. */
 void
 shardconn_disconnect(ShardConn *c)
 {
-	if (c->conn)
-	{
-		PQfinish(c->conn);
-		socket_generation++;
-	}
-	c->conn = NULL;
+	close_conn(c);
 	shardconn_clear_batch(c);
 	c->busy = false;
 	c->xact_depth = 0;
@@ -515,12 +527,22 @@ connect_entries(ForeignServer *server, UserMapping *user,
 					deadline = d;
 			}
 
+			/* the socket counts against max_files_per_process */
+			if (!AcquireExternalFD())
+				ereport(ERROR,
+						(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+						 errmsg("could not connect to shard p%d of server \"%s\": too many open files",
+								c->key.shard, c->server_name),
+						 errhint("Raise max_files_per_process, or close idle connections with shardfdw.disconnect_all().")));
 			c->conn = PQconnectStartParams(kw, val, false);
 			if (c->conn == NULL)
+			{
+				ReleaseExternalFD();
 				ereport(ERROR,
 						(errcode(ERRCODE_OUT_OF_MEMORY),
 						 errmsg("out of memory while connecting to shard p%d",
 								c->key.shard)));
+			}
 			state[i] = PQstatus(c->conn) == CONNECTION_BAD ?
 				PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
 		}
@@ -574,12 +596,7 @@ connect_entries(ForeignServer *server, UserMapping *user,
 	{
 		for (int i = 0; i < n; i++)
 		{
-			if (entries[i]->conn)
-			{
-				PQfinish(entries[i]->conn);
-				socket_generation++;
-			}
-			entries[i]->conn = NULL;
+			close_conn(entries[i]);
 		}
 		PG_RE_THROW();
 	}
@@ -1190,12 +1207,7 @@ retry_batch(ShardConn *c)
 	/* keep the statements across the reset */
 	c->batch_stmts = NULL;
 	c->batch_nstmts = 0;
-	if (c->conn)
-	{
-		PQfinish(c->conn);
-		socket_generation++;
-	}
-	c->conn = NULL;
+	close_conn(c);
 	c->busy = false;
 	c->xact_depth = 0;
 	list_free_deep(c->queued);
@@ -1940,24 +1952,77 @@ abandon_copy(ShardConn *c, TimestampTz deadline)
 bool
 shardconn_abandon(ShardConn *c)
 {
-	PGcancel   *cancel;
-	char		errbuf[256];
-	TimestampTz deadline;
+	bool		ok;
 
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-										   SHARDCONN_ABORT_TIMEOUT_MS);
-	if (c->in_copy && !abandon_copy(c, deadline))
+	shardconn_abandon_many(&c, 1, &ok);
+	return ok;
+}
+
+/*
+ * Wait, until deadline, while any of conns[0 .. n-1] (NULL entries
+ * skipped) is busy, not lost, and (owed_only) still running the commands
+ * its remote transaction owed, reading what arrives.
+ */
+static void
+wait_abandoned(ShardConn **conns, int n, TimestampTz deadline, bool owed_only)
+{
+	pgsocket   *socks = palloc(sizeof(pgsocket) * Max(n, 1));
+	int		   *events = palloc(sizeof(int) * Max(n, 1));
+
+	for (;;)
 	{
-		c->broken = true;
-		return false;
+		int			k = 0;
+		long		timeout = ms_until(deadline);
+
+		for (int i = 0; i < n; i++)
+		{
+			ShardConn  *c = conns[i];
+
+			if (c == NULL || !c->busy || c->batch_lost ||
+				(owed_only && c->batch_total - c->batch_left >= c->batch_nowed))
+				continue;
+			socks[k] = PQsocket(c->conn);
+			events[k++] = WL_SOCKET_READABLE;
+		}
+		if (k == 0 || timeout <= 0 ||
+			wait_sockets(k, socks, events, timeout) == -1)
+			break;
+		for (int i = 0; i < n; i++)
+			if (conns[i] != NULL && conns[i]->busy)
+				(void) poll_batch(conns[i]);
 	}
-	if (!c->busy)
-		return true;
-	/* results may be there already: no need to cancel then */
-	if (poll_batch(c) && !c->batch_lost)
+	pfree(socks);
+	pfree(events);
+}
+
+/*
+ * shardconn_abandon_many: see connection.h.  Every phase is done for all
+ * connections before the next, with one deadline for all: a stuck shard
+ * costs the deadline once, not once per shard.
+ */
+void
+shardconn_abandon_many(ShardConn **conns, int n, bool *ok)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   SHARDCONN_ABORT_TIMEOUT_MS);
+
+	/* a COPY still open ends with an error; what has arrived is read */
+	for (int i = 0; i < n; i++)
 	{
-		shardconn_clear_batch(c);
-		return true;
+		ShardConn  *c = conns[i];
+
+		ok[i] = true;
+		if (c == NULL)
+			continue;
+		if (c->in_copy && !abandon_copy(c, deadline))
+		{
+			c->broken = true;
+			ok[i] = false;
+			conns[i] = NULL;	/* (nothing more to do with it) */
+			continue;
+		}
+		if (c->busy && poll_batch(c) && !c->batch_lost)
+			shardconn_clear_batch(c);
 	}
 
 	/*
@@ -1965,29 +2030,22 @@ shardconn_abandon(ShardConn *c)
 	 * (START TRANSACTION, SAVEPOINT): a savepoint that was never made
 	 * cannot be rolled back to, and the shard's whole transaction would be
 	 * lost with it.  Their results come at once (send_batch asks for a
-	 * flush after them): wait for those, within the deadline.  A cancel
-	 * sent after them can only hit the batch's own statements, or find the
-	 * shard idle, which ignores it (PQcancel returns once the signal is
-	 * sent, before we read the batch's end).
+	 * flush after them): wait for those first.  A cancel sent after them
+	 * can only hit the batch's own statements, or find the shard idle,
+	 * which ignores it (PQcancel returns once the signal is sent, before we
+	 * read the batch's end).
 	 */
-	while (c->busy && !c->batch_lost &&
-		   c->batch_total - c->batch_left < c->batch_nowed)
-	{
-		pgsocket	sock = PQsocket(c->conn);
-		int			ev = WL_SOCKET_READABLE;
-		long		timeout = ms_until(deadline);
+	wait_abandoned(conns, n, deadline, true);
 
-		if (timeout <= 0 || wait_sockets(1, &sock, &ev, timeout) == -1)
-			break;
-		(void) poll_batch(c);
-	}
-	if (!c->busy && !c->batch_lost)
+	for (int i = 0; i < n; i++)
 	{
-		shardconn_clear_batch(c);
-		return true;
-	}
-	if (!c->batch_lost && (cancel = PQgetCancel(c->conn)) != NULL)
-	{
+		ShardConn  *c = conns[i];
+		PGcancel   *cancel;
+		char		errbuf[256];
+
+		if (c == NULL || !c->busy || c->batch_lost ||
+			(cancel = PQgetCancel(c->conn)) == NULL)
+			continue;
 		if (!PQcancel(cancel, errbuf, sizeof(errbuf)))
 			ereport(WARNING,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
@@ -1995,15 +2053,22 @@ shardconn_abandon(ShardConn *c)
 							shardconn_describe(c), errbuf)));
 		PQfreeCancel(cancel);
 	}
-	if (!c->batch_lost && wait_batch_until(c, deadline))
+	wait_abandoned(conns, n, deadline, false);
+
+	for (int i = 0; i < n; i++)
 	{
+		ShardConn  *c = conns[i];
+
+		if (c == NULL)
+			continue;
+		if (c->busy || c->batch_lost)
+		{
+			c->broken = true;
+			c->busy = false;
+			ok[i] = false;
+		}
 		shardconn_clear_batch(c);
-		return true;
 	}
-	c->broken = true;
-	c->busy = false;
-	shardconn_clear_batch(c);
-	return false;
 }
 
 /*

@@ -77,7 +77,6 @@
 #include "deparse.h"
 #include "modify.h"
 #include "option.h"
-#include "scan.h"
 #include "shard.h"
 #include "shardfdw.h"
 #include "xact.h"
@@ -148,7 +147,7 @@ typedef struct ShardModifyState
 	/*
 	 * UPDATE / DELETE row by row, batched (see row_batch_size): by shard,
 	 * up to batch_size statements, their parameters in queue_cxt[shard];
-	 * sent when full and when the scan below ends, so that every row is
+	 * sent when full and when the executor run ends, so that every row is
 	 * written, and counted, within the statement.
 	 */
 	int			row_batch;		/* statements per batch; 0: one at a time */
@@ -775,18 +774,17 @@ shardfdw_begin_modify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
  * row_batch_size: how many row-by-row UPDATEs or DELETEs go to a shard in
  * one pipelined batch: batch_size, or 1 (each row waited for) when a row's
  * own outcome is needed before the next row (RETURNING, row triggers,
- * check options, a row moving to another shard) or when the rows do not
- * come straight from a scan of the table by this FDW, whose end is where
- * the last batches are sent (shardscan_at_end).  Such a scan returns each
- * row once, so every queued statement changes exactly one row unless an
- * error (raised for the statement) intervenes.
+ * check options, a row moving to another shard).  The last batches are
+ * sent when the statement's executor run ends (shardxact_at_run_end),
+ * before its rows are counted.  A queued statement that finds no row
+ * (the row was changed before by the same statement: a join gave it
+ * twice) is taken off the count, as the row-at-a-time path returns no row
+ * for it.
  */
 static int
 row_batch_size(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 			   List *fdw_private)
 {
-	PlanState  *sub = outerPlanState(mtstate);
-	ForeignScanState *fss;
 	ShardTableOptions opts;
 
 	if ((mtstate->operation != CMD_UPDATE &&
@@ -798,13 +796,6 @@ row_batch_size(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		rinfo->ri_TrigDesc != NULL || rinfo->ri_WithCheckOptions != NIL ||
 		rinfo->ri_projectReturning != NULL)
 		return 1;
-	if (sub == NULL || !IsA(sub, ForeignScanState))
-		return 1;
-	fss = (ForeignScanState *) sub;
-	if (fss->fdwroutine == NULL ||
-		fss->fdwroutine->BeginForeignModify != shardfdw_begin_modify ||
-		((Scan *) fss->ss.ps.plan)->scanrelid != rinfo->ri_RangeTableIndex)
-		return 1;
 	shardfdw_get_table_options(RelationGetRelid(rinfo->ri_RelationDesc),
 							   &opts);
 	return Max(opts.batch_size, 1);
@@ -812,7 +803,8 @@ row_batch_size(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 
 /*
  * start_row_batches: set up ms's batches of row-by-row writes, if any
- * (row_batch_size), and have the scan below send the last ones.
+ * (row_batch_size), and have the end of the executor run send the last
+ * ones.
  */
 static void
 start_row_batches(ShardModifyState *ms, ModifyTableState *mtstate,
@@ -829,8 +821,7 @@ start_row_batches(ShardModifyState *ms, ModifyTableState *mtstate,
 	ms->queued = palloc0(sizeof(ShardStmt *) * nshards);
 	ms->nqueued = palloc0(sizeof(int) * nshards);
 	ms->queue_cxt = palloc0(sizeof(MemoryContext) * nshards);
-	shardscan_at_end((ForeignScanState *) outerPlanState(mtstate),
-					 flush_rows_at_end, ms);
+	shardxact_at_run_end(mtstate->ps.state, flush_rows_at_end, ms);
 }
 
 /*
@@ -905,7 +896,7 @@ flush_rows(ShardModifyState *ms, int only)
 	}
 }
 
-/* flush_rows_at_end: the scan below has no more rows (shardscan_at_end) */
+/* flush_rows_at_end: the executor run is over (shardxact_at_run_end) */
 static void
 flush_rows_at_end(void *arg)
 {

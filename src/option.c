@@ -790,6 +790,22 @@ shardfdw_conn_params(ForeignServer *server, UserMapping *user, int shard,
 
 	snprintf(pname, sizeof(pname), "p%d", shard);
 
+	/*
+	 * Defaults that any option below overrides: TCP keepalives, so that a
+	 * shard cut off by a silent network partition is noticed (after about
+	 * a minute) instead of waited for forever.  (Unix sockets ignore them.)
+	 */
+	kw = lappend(kw, "keepalives");
+	val = lappend(val, "1");
+	kw = lappend(kw, "keepalives_idle");
+	val = lappend(val, "30");
+	kw = lappend(kw, "keepalives_interval");
+	val = lappend(val, "10");
+	kw = lappend(kw, "keepalives_count");
+	val = lappend(val, "3");
+	kw = lappend(kw, "tcp_user_timeout");
+	val = lappend(val, "60000");
+
 	/* server-level libpq options */
 	foreach(lc, server->options)
 	{

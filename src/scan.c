@@ -120,8 +120,6 @@ struct ShardScanState
 	/* remote query parameters */
 	int			num_params;
 	List	   *param_states;
-	void		(*at_end) (void *arg);	/* see shardscan_at_end */
-	void	   *at_end_arg;
 	FmgrInfo   *param_out;
 	int			param_needs;	/* the settings their text depends on
 								 * (shardconn_text_needs) */
@@ -944,34 +942,19 @@ shardscan_iterate(ForeignScanState *node)
 	TupleTableSlot *slot;
 
 	if (st->limit_count < 0 && st->limit_offset == 0)
-		slot = next_row(node);
-	else if (st->limit_count >= 0 && st->returned >= st->limit_count)
-		slot = ExecClearTuple(node->ss.ss_ScanTupleSlot);
-	else
+		return next_row(node);
+	if (st->limit_count >= 0 && st->returned >= st->limit_count)
+		return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+	for (;;)
 	{
-		for (;;)
-		{
-			slot = next_row(node);
-			if (TupIsNull(slot) || st->skipped >= st->limit_offset)
-				break;
-			st->skipped++;
-		}
-		if (!TupIsNull(slot))
-			st->returned++;
+		slot = next_row(node);
+		if (TupIsNull(slot) || st->skipped >= st->limit_offset)
+			break;
+		st->skipped++;
 	}
-	if (TupIsNull(slot) && st->at_end != NULL)
-		st->at_end(st->at_end_arg);
+	if (!TupIsNull(slot))
+		st->returned++;
 	return slot;
-}
-
-/* shardscan_at_end: see scan.h. */
-void
-shardscan_at_end(ForeignScanState *node, void (*fn) (void *arg), void *arg)
-{
-	ShardScanState *st = (ShardScanState *) node->fdw_state;
-
-	st->at_end = fn;
-	st->at_end_arg = arg;
 }
 
 /*

@@ -88,6 +88,19 @@ static bool top_statement_alone = false;	/* see executor_run */
 /* A statement of this local transaction committed on its shard alone. */
 static bool xact_autocommitted = false;
 
+/*
+ * Callbacks to run when an executor run ends (shardxact_at_run_end), in
+ * TopTransactionContext: forgotten at the end of the transaction.
+ */
+typedef struct RunEndCallback
+{
+	EState	   *estate;
+	void		(*fn) (void *arg);
+	void	   *arg;
+} RunEndCallback;
+
+static List *run_end_callbacks_list = NIL;
+
 static ExecutorRun_hook_type prev_executor_run = NULL;
 static ExecutorFinish_hook_type prev_executor_finish = NULL;
 
@@ -98,6 +111,9 @@ static void executor_finish(QueryDesc *queryDesc);
 static void subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 							 SubTransactionId parentSubid, void *arg);
 static bool prepare_writers(void);
+static void run_end_callbacks(EState *estate);
+static void end_remote_transactions(void);
+static void forget_run_end(void *arg);
 static void collect_prepare(ShardConn *c);
 static void record_gids(List *conns);
 static void resolve_prepared(bool commit);
@@ -183,12 +199,74 @@ executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			prev_executor_run(queryDesc, direction, count, execute_once);
 		else
 			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		run_end_callbacks(queryDesc->estate);
 	}
 	PG_FINALLY();
 	{
 		executor_nesting--;
 	}
 	PG_END_TRY();
+}
+
+/* shardxact_at_run_end: see xact.h. */
+void
+shardxact_at_run_end(EState *estate, void (*fn) (void *arg), void *arg)
+{
+	RunEndCallback *cb;
+	MemoryContextCallback *gone;
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	cb = palloc(sizeof(RunEndCallback));
+	cb->estate = estate;
+	cb->fn = fn;
+	cb->arg = arg;
+	run_end_callbacks_list = lappend(run_end_callbacks_list, cb);
+	MemoryContextSwitchTo(old);
+
+	/*
+	 * Forgotten when the query's memory goes (an error, a portal dropped);
+	 * that memory never outlives the transaction.  The callback struct
+	 * lives in it.
+	 */
+	gone = MemoryContextAlloc(estate->es_query_cxt,
+							  sizeof(MemoryContextCallback));
+	gone->func = forget_run_end;
+	gone->arg = cb;
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, gone);
+}
+
+/* The query's memory is going: its callback must not run any more. */
+static void
+forget_run_end(void *arg)
+{
+	run_end_callbacks_list = list_delete_ptr(run_end_callbacks_list, arg);
+}
+
+/*
+ * Call (and forget) the callbacks registered for estate, in order: its
+ * ExecutorRun has returned, the rows it counted are about to be read.
+ */
+static void
+run_end_callbacks(EState *estate)
+{
+	ListCell   *lc;
+	List	   *mine = NIL;
+
+	foreach(lc, run_end_callbacks_list)
+	{
+		RunEndCallback *cb = lfirst(lc);
+
+		if (cb->estate == estate)
+			mine = lappend(mine, cb);
+	}
+	foreach(lc, mine)
+	{
+		RunEndCallback *cb = lfirst(lc);
+
+		run_end_callbacks_list = list_delete_ptr(run_end_callbacks_list, cb);
+		cb->fn(cb->arg);
+	}
+	list_free(mine);
 }
 
 /* ExecutorFinish_hook: likewise (AFTER triggers run queries here). */
@@ -327,7 +405,10 @@ xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+	{
 		xact_autocommitted = false;
+		run_end_callbacks_list = NIL;	/* (in TopTransactionContext) */
+	}
 	if (!xact_got_connection)
 		return;
 
@@ -444,24 +525,12 @@ xact_callback(XactEvent event, void *arg)
 			/* the prepared shards learn the local transaction's fate */
 			resolve_prepared(event == XACT_EVENT_COMMIT ||
 							 event == XACT_EVENT_PARALLEL_COMMIT);
+			end_remote_transactions();
 			shardconn_scan_begin(&scan);
 			while ((c = shardconn_scan_next(&scan)) != NULL)
 			{
-				if (c->conn == NULL)
+				if (c->conn == NULL || c->commit_deferred)
 					continue;
-				if (c->commit_deferred)
-				{
-					/* in flight; a connection to drop waits for it */
-					if (c->invalidated || !c->keep)
-						shardconn_settle(c);
-					else
-						continue;
-				}
-				if ((c->busy || c->in_copy) && !shardconn_abandon(c))
-					c->broken = true;
-				if (c->xact_depth > 0 && !c->broken &&
-					!shardconn_run_in_abort(c, "ABORT TRANSACTION"))
-					c->broken = true;
 				c->xact_depth = 0;
 				c->wrote = false;
 				c->prefetch_repair = false;
@@ -769,4 +838,92 @@ resolve_prepared(bool commit)
 	pfree(conns);
 	pfree(sqls);
 	pfree(ok);
+}
+
+/*
+ * end_remote_transactions: at the end of the local transaction, stop what
+ * is in flight on every connection and roll back the remote transactions
+ * still open (after a commit there are none), all shards at once, with one
+ * deadline for all (shardconn_abandon_many, shardconn_run_in_abort_many).
+ * A connection where that fails is marked broken.  The COMMIT of a
+ * read-only transaction still in flight is left to the connection's next
+ * user; a connection that is not kept is closed without waiting for it
+ * (nothing was written, and a stopped shard must not hold up the end of
+ * the local transaction, when interrupts are held).
+ */
+static void
+end_remote_transactions(void)
+{
+	HASH_SEQ_STATUS scan;
+	ShardConn  *c;
+	List	   *busy = NIL;
+	List	   *open = NIL;
+	ShardConn **conns;
+	const char **sqls;
+	bool	   *ok;
+	int			n;
+	int			i;
+	ListCell   *lc;
+
+	shardconn_scan_begin(&scan);
+	while ((c = shardconn_scan_next(&scan)) != NULL)
+	{
+		if (c->conn == NULL)
+			continue;
+		if (c->commit_deferred)
+		{
+			if (c->invalidated || !c->keep)
+				shardconn_disconnect(c);
+			continue;
+		}
+		if (c->busy || c->in_copy)
+			busy = lappend(busy, c);
+	}
+
+	n = list_length(busy);
+	if (n > 0)
+	{
+		conns = palloc(sizeof(ShardConn *) * n);
+		ok = palloc(sizeof(bool) * n);
+		i = 0;
+		foreach(lc, busy)
+			conns[i++] = lfirst(lc);
+		shardconn_abandon_many(conns, n, ok);
+		i = 0;
+		foreach(lc, busy)
+		{
+			if (!ok[i++])
+				((ShardConn *) lfirst(lc))->broken = true;
+		}
+		pfree(conns);
+		pfree(ok);
+	}
+
+	shardconn_scan_begin(&scan);
+	while ((c = shardconn_scan_next(&scan)) != NULL)
+		if (c->conn != NULL && !c->commit_deferred && c->xact_depth > 0 &&
+			!c->broken)
+			open = lappend(open, c);
+	n = list_length(open);
+	if (n > 0)
+	{
+		conns = palloc(sizeof(ShardConn *) * n);
+		sqls = palloc(sizeof(char *) * n);
+		ok = palloc(sizeof(bool) * n);
+		i = 0;
+		foreach(lc, open)
+		{
+			sqls[i] = "ABORT TRANSACTION";
+			conns[i++] = lfirst(lc);
+		}
+		shardconn_run_in_abort_many(conns, sqls, n, ok);
+		for (i = 0; i < n; i++)
+			if (!ok[i])
+				conns[i]->broken = true;
+		pfree(conns);
+		pfree(sqls);
+		pfree(ok);
+	}
+	list_free(busy);
+	list_free(open);
 }

@@ -356,4 +356,29 @@ $coord->safe_psql('postgres',
 	$s->quit;
 }
 
+# ================================================================ (f) frozen shard
+note '(f) a frozen shard backend at the end of a transaction';
+{
+	# With keep_connections off, the end of a read-only transaction closes
+	# its connections: it must not wait for the COMMIT answer of a shard
+	# whose backend is stopped (SIGSTOP), with interrupts held.
+	$coord->safe_psql('postgres', q{ALTER SERVER cluster OPTIONS (ADD keep_connections 'false')});
+	my $s = $c->session;
+	my ($o, $e) = ShardTest::sq($s, 'BEGIN; SELECT count(*) FROM t');
+	is($o, '100', 'frozen shard: the transaction read every shard');
+	my $pid = $c->shard(0)->safe_psql('postgres',
+		q{SELECT pid FROM pg_stat_activity
+           WHERE application_name = 'shardfdw' AND state = 'idle in transaction'});
+	like($pid, qr/^\d+$/, 'frozen shard: shard 0 has the session\'s remote transaction');
+	kill 'STOP', $pid;
+	my ($o2, $e2, $el) = ShardTest::sq($s, 'COMMIT');
+	kill 'CONT', $pid;
+	is($e2, '', 'frozen shard: COMMIT succeeds') or diag($e2);
+	cmp_ok($el, '<', 20, "frozen shard: COMMIT does not wait for the stopped backend (${el}s)");
+	($o, $e) = ShardTest::sq($s, 'SELECT count(*) FROM t');
+	is($o, '100', 'frozen shard: the session works after it') or diag($e);
+	$s->quit;
+	$coord->safe_psql('postgres', 'ALTER SERVER cluster OPTIONS (DROP keep_connections)');
+}
+
 done_testing();

@@ -748,8 +748,8 @@ my $s2 = $c->shard(2);
 	# had an earlier row (so an earlier write, or one queued) once rows of
 	# all 4 shards have gone by.  It names that shard in its
 	# application_name and waits; that shard is stopped, so its next write
-	# (batch_size 1: this row's; batched: its batch, sent when the scan
-	# ends) fails in the middle of the statement, after the other shards
+	# (batch_size 1: this row's; batched: its batch, sent when the statement's
+	# executor run ends) fails in the middle of the statement, after the other shards
 	# were written (batch_size 1) or while their batches are sent.
 	for my $bs (1, 100)
 	{
