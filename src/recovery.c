@@ -20,6 +20,13 @@
  * is deleted.  Only gids of this coordinator database are touched (they
  * start with shardfdw_<system identifier>_<database OID>_).
  *
+ * With shardfdw in shared_preload_libraries and shardfdw.recovery_databases
+ * set, one background worker per listed database runs the function right
+ * after the server starts and then every shardfdw.recovery_interval
+ * seconds (0: only at start), as the bootstrap superuser (who needs a user
+ * mapping for each server, or a PUBLIC one); so a COMMIT PREPARED that
+ * failed is retried.
+ *
  * Invariant: a record is only deleted after its shard has answered that
  * the gid is not (or no longer) prepared there.  Shard connections are
  * the session's cached ones (connection.c); every command runs alone, in
@@ -32,6 +39,8 @@
  */
 #include "postgres.h"
 
+#include <unistd.h>
+
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
@@ -40,16 +49,32 @@
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/procarray.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+#include "utils/varlena.h"
 #include "utils/builtins.h"
 #include "utils/resowner.h"
 #include "utils/tuplestore.h"
 
 #include "connection.h"
 #include "option.h"
+#include "recovery.h"
 #include "xact.h"
 
 PG_FUNCTION_INFO_V1(shardfdw_recover_prepared_transactions);
+
+/* GUCs of the recovery worker (see the file comment) */
+static char *recovery_databases = NULL;
+static int	recovery_interval = 60;
+
+PGDLLEXPORT void shardfdw_recovery_main(Datum arg);
 
 /*
  * Run sql alone on c (the shard's implicit transaction); the result, for
@@ -330,4 +355,118 @@ shardfdw_recover_prepared_transactions(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * shardfdw_recovery_init: from _PG_init.  Defines the worker's settings
+ * and, while shared_preload_libraries are loaded, registers one worker per
+ * database of shardfdw.recovery_databases.
+ */
+void
+shardfdw_recovery_init(void)
+{
+	char	   *list;
+	List	   *names;
+	ListCell   *lc;
+
+	DefineCustomIntVariable("shardfdw.recovery_interval",
+							"Seconds between two runs of the recovery worker (0: only at start).",
+							NULL, &recovery_interval, 60, 0, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	/* (a postmaster setting exists only when loaded with the server) */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomStringVariable("shardfdw.recovery_databases",
+							   "Databases whose prepared transactions a background worker recovers.",
+							   "A comma-separated list; needs shardfdw in shared_preload_libraries.",
+							   &recovery_databases, "",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("shardfdw");
+	if (recovery_databases == NULL || recovery_databases[0] == '\0')
+		return;
+	list = pstrdup(recovery_databases);
+	if (!SplitIdentifierString(list, ',', &names))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid list syntax in shardfdw.recovery_databases")));
+	foreach(lc, names)
+	{
+		BackgroundWorker worker;
+
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+			BGWORKER_BACKEND_DATABASE_CONNECTION;
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = 10;
+		snprintf(worker.bgw_library_name, BGW_MAXLEN, "shardfdw");
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "shardfdw_recovery_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "shardfdw recovery %s",
+				 (char *) lfirst(lc));
+		snprintf(worker.bgw_type, BGW_MAXLEN, "shardfdw recovery");
+		strlcpy(worker.bgw_extra, lfirst(lc), BGW_EXTRALEN);
+		RegisterBackgroundWorker(&worker);
+	}
+}
+
+/*
+ * shardfdw_recovery_main: the recovery worker of the database named in
+ * bgw_extra.  Each round is a transaction of its own that calls
+ * shardfdw.recover_prepared_transactions() if the extension is installed.
+ * An error ends the worker, which the postmaster starts again 10 s later.
+ */
+void
+shardfdw_recovery_main(Datum arg)
+{
+	char		dbname[BGW_EXTRALEN];
+
+	strlcpy(dbname, MyBgworkerEntry->bgw_extra, sizeof(dbname));
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+
+	for (;;)
+	{
+		uint64		done = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "shardfdw recovery worker could not connect to SPI");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING,
+							   "SELECT shardfdw.recover_prepared_transactions()");
+		if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'shardfdw'",
+						true, 1) == SPI_OK_SELECT && SPI_processed > 0 &&
+			SPI_execute("SELECT count(*) FROM shardfdw.recover_prepared_transactions() WHERE action <> 'in progress'",
+						false, 0) == SPI_OK_SELECT && SPI_processed > 0)
+		{
+			bool		isnull;
+
+			done = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1,
+											   &isnull));
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_stat(false);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		if (done > 0)
+			elog(LOG, "shardfdw recovery worker resolved " UINT64_FORMAT " prepared transactions or records in database \"%s\"",
+				 done, dbname);
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_EXIT_ON_PM_DEATH |
+						 (recovery_interval > 0 ? WL_TIMEOUT : 0),
+						 recovery_interval * 1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
 }

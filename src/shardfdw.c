@@ -63,6 +63,7 @@
 #include "import.h"
 #include "join.h"
 #include "modify.h"
+#include "recovery.h"
 #include "option.h"
 #include "scan.h"
 #include "shard.h"
@@ -139,6 +140,7 @@ _PG_init(void)
 	ProcessUtility_hook = shard_utility_hook;
 	shardxact_init();
 	shardfdw_modify_init();
+	shardfdw_recovery_init();
 }
 
 /*

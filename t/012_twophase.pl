@@ -206,4 +206,59 @@ note 'one-phase cases';
 	is(balances(), join(',', @b), 'one-phase writes applied');
 }
 
+# ---------------------------------------------------------------- the worker
+note 'the recovery background worker';
+{
+	$coord->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'shardfdw'
+shardfdw.recovery_databases = 'postgres'
+shardfdw.recovery_interval = 1
+});
+	$coord->restart;
+	ok(defined ShardTest::poll_until($coord,
+			q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'shardfdw recovery'},
+			'1', 30),
+		'worker: one recovery worker runs for database postgres');
+
+	# the coordinator killed after its local commit: the worker, restarted
+	# with the server, commits the prepared transactions
+	my $before = balances();
+	my ($rc, $out, $err) = $c->psql_timed(
+		"SET shardfdw.test_fail_point = 'before_commit_prepared:crash';\n"
+		  . "UPDATE acct SET bal = bal + 1 WHERE id IN ($in);");
+	isnt($rc, 0, 'worker: the coordinator backend died after its local commit');
+	ok(wait_coord_up(), 'worker: the coordinator is back');
+	my $done = 0;
+	for (1 .. 300)
+	{
+		if (prepared_left() == 0 && records() eq '0')
+		{
+			$done = 1;
+			last;
+		}
+		usleep(100_000);
+	}
+	ok($done, 'worker: no prepared transaction and no record left, without a manual run');
+	is(balances(), bumped($before), 'worker: the transaction is applied on every shard');
+
+	# a COMMIT PREPARED that failed (shard 1 stopped) is retried once the
+	# shard is back
+	$before = balances();
+	$err = stop_shard_at('after_prepares');
+	like($err, qr/WARNING:.*left for shardfdw.recover_prepared_transactions/,
+		'worker: a COMMIT PREPARED failed on shard 1');
+	$done = 0;
+	for (1 .. 300)
+	{
+		if (prepared_left() == 0 && records() eq '0')
+		{
+			$done = 1;
+			last;
+		}
+		usleep(100_000);
+	}
+	ok($done, 'worker: shard 1\'s prepared transaction committed once it is back');
+	is(balances(), bumped($before), 'worker: applied on every shard');
+}
+
 done_testing();
