@@ -76,6 +76,17 @@ sub wait_coord_up
 	return 0;
 }
 
+# wait (up to 30 s) until no prepared transaction and no record is left
+sub wait_resolved
+{
+	for (1 .. 300)
+	{
+		return 1 if prepared_left() == 0 && records() eq '0';
+		usleep(100_000);
+	}
+	return 0;
+}
+
 sub bumped
 {
 	my ($b) = @_;
@@ -228,16 +239,7 @@ shardfdw.recovery_interval = 1
 		  . "UPDATE acct SET bal = bal + 1 WHERE id IN ($in);");
 	isnt($rc, 0, 'worker: the coordinator backend died after its local commit');
 	ok(wait_coord_up(), 'worker: the coordinator is back');
-	my $done = 0;
-	for (1 .. 300)
-	{
-		if (prepared_left() == 0 && records() eq '0')
-		{
-			$done = 1;
-			last;
-		}
-		usleep(100_000);
-	}
+	my $done = wait_resolved();
 	ok($done, 'worker: no prepared transaction and no record left, without a manual run');
 	is(balances(), bumped($before), 'worker: the transaction is applied on every shard');
 
@@ -247,16 +249,7 @@ shardfdw.recovery_interval = 1
 	$err = stop_shard_at('after_prepares');
 	like($err, qr/WARNING:.*left for shardfdw.recover_prepared_transactions/,
 		'worker: a COMMIT PREPARED failed on shard 1');
-	$done = 0;
-	for (1 .. 300)
-	{
-		if (prepared_left() == 0 && records() eq '0')
-		{
-			$done = 1;
-			last;
-		}
-		usleep(100_000);
-	}
+	$done = wait_resolved();
 	ok($done, 'worker: shard 1\'s prepared transaction committed once it is back');
 	is(balances(), bumped($before), 'worker: applied on every shard');
 }
