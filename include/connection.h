@@ -359,11 +359,13 @@ extern bool shardconn_run_in_abort(ShardConn *c, const char *sql);
 
 /*
  * The same for sqls[i] on conns[i] (NULL entries skipped), all at once,
- * one deadline for all; ok[i] tells each one's success.  Used at commit
- * and abort, where nothing may raise an error.
+ * one deadline for all; ok[i] tells each one's success.  An error with
+ * SQLSTATE fine_sqlstate (if not NULL) counts as success, without a
+ * WARNING.  Used at commit and abort, where nothing may raise an error.
  */
 extern void shardconn_run_in_abort_many(ShardConn **conns, const char **sqls,
-										int n, bool *ok);
+										int n, bool *ok,
+										const char *fine_sqlstate);
 
 /*
  * Is c's remote transaction still open and not failed, as far as can be

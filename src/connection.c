@@ -2080,7 +2080,7 @@ shardconn_run_in_abort(ShardConn *c, const char *sql)
 {
 	bool		ok;
 
-	shardconn_run_in_abort_many(&c, &sql, 1, &ok);
+	shardconn_run_in_abort_many(&c, &sql, 1, &ok, NULL);
 	return ok;
 }
 
@@ -2090,7 +2090,7 @@ shardconn_run_in_abort(ShardConn *c, const char *sql)
  */
 void
 shardconn_run_in_abort_many(ShardConn **conns, const char **sqls, int n,
-							bool *ok)
+							bool *ok, const char *fine_sqlstate)
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   SHARDCONN_ABORT_TIMEOUT_MS);
@@ -2131,10 +2131,16 @@ shardconn_run_in_abort_many(ShardConn **conns, const char **sqls, int n,
 		if (ok[i] && c->batch_error)
 		{
 			PGresult   *res = c->batch_error;
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 			c->batch_error = NULL;
-			shardconn_report(WARNING, res, c, sqls[i]);
-			ok[i] = false;
+			if (fine_sqlstate && state && strcmp(state, fine_sqlstate) == 0)
+				PQclear(res);	/* an outcome the caller accepts */
+			else
+			{
+				shardconn_report(WARNING, res, c, sqls[i]);
+				ok[i] = false;
+			}
 		}
 		c->busy = false;
 		shardconn_clear_batch(c);

@@ -106,6 +106,31 @@ record_statement(const char *sql, const char *gid, int expected,
 	return SPI_processed;
 }
 
+/*
+ * Run COMMIT / ROLLBACK PREPARED sql alone on c.  False when the gid is
+ * gone meanwhile (the session that prepared it resolved it first), true
+ * when done; other errors are raised.
+ */
+static bool
+resolve_alone(ShardConn *c, const char *sql)
+{
+	ShardConn  *one[1];
+
+	shardconn_send_autocommit(c, sql, 0, NULL);
+	one[0] = c;
+	(void) shardconn_wait_any(one, 1);
+	if (c->batch_error && !c->batch_lost &&
+		PQresultErrorField(c->batch_error, PG_DIAG_SQLSTATE) &&
+		strcmp(PQresultErrorField(c->batch_error, PG_DIAG_SQLSTATE),
+			   "42704") == 0)
+	{
+		shardconn_clear_batch(c);
+		return false;
+	}
+	PQclear(shardconn_result(c));
+	return true;
+}
+
 /* Does shardfdw.commit_records hold gid? */
 static bool
 has_record(const char *gid)
@@ -177,18 +202,16 @@ recover_shard(ReturnSetInfo *rsinfo, ForeignServer *server, int shard,
 		if (has_record(gid))
 		{
 			appendStringInfo(&sql, "COMMIT PREPARED '%s'", gid);
-			PQclear(run_alone(c, sql.data));
+			action = resolve_alone(c, sql.data) ? "committed" : "record removed";
 			shardxact_fail_point("before_record_delete");
 			delete_record(gid);
-			action = "committed";
 		}
 		else if (TransactionIdIsInProgress(XidFromFullTransactionId(FullTransactionIdFromU64(fxid))))
 			action = "in progress";
 		else
 		{
 			appendStringInfo(&sql, "ROLLBACK PREPARED '%s'", gid);
-			PQclear(run_alone(c, sql.data));
-			action = "rolled back";
+			action = resolve_alone(c, sql.data) ? "rolled back" : "gone";
 		}
 		report_action(rsinfo, server->servername, shard, gid, action);
 	}

@@ -772,6 +772,13 @@ record_gids(List *conns)
  * transaction, with a WARNING, until shardfdw.recover_prepared_transactions()
  * resolves it by the records.
  */
+/*
+ * "prepared transaction with identifier ... does not exist" (undefined
+ * object): resolved already (by recovery, racing with us), or, after an
+ * abort, never prepared.  Either way nothing is left to do.
+ */
+#define GID_GONE "42704"
+
 static void
 resolve_prepared(bool commit)
 {
@@ -816,12 +823,13 @@ resolve_prepared(bool commit)
 		strncmp(test_fail_point, "between_commit_prepared:", 24) == 0)
 	{
 		/* (tests: one shard told, the others not yet) */
-		shardconn_run_in_abort_many(conns, sqls, 1, ok);
+		shardconn_run_in_abort_many(conns, sqls, 1, ok, GID_GONE);
 		shardxact_fail_point("between_commit_prepared");
-		shardconn_run_in_abort_many(conns + 1, sqls + 1, n - 1, ok + 1);
+		shardconn_run_in_abort_many(conns + 1, sqls + 1, n - 1, ok + 1,
+									GID_GONE);
 	}
 	else
-		shardconn_run_in_abort_many(conns, sqls, n, ok);
+		shardconn_run_in_abort_many(conns, sqls, n, ok, GID_GONE);
 	for (int i = 0; i < n; i++)
 	{
 		c = conns[i];
@@ -916,7 +924,7 @@ end_remote_transactions(void)
 			sqls[i] = "ABORT TRANSACTION";
 			conns[i++] = lfirst(lc);
 		}
-		shardconn_run_in_abort_many(conns, sqls, n, ok);
+		shardconn_run_in_abort_many(conns, sqls, n, ok, NULL);
 		for (i = 0; i < n; i++)
 			if (!ok[i])
 				conns[i]->broken = true;
