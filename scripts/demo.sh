@@ -223,12 +223,16 @@ INSERT INTO login_log (dbid, userid, db_user, login_time)
 SELECT dbid, userid, current_user, now() FROM userinfo WHERE userid <= 10;
 SELECT shardfdw.shard_for('login_log'::regclass, userid) AS shard, count(*)
   FROM login_log WHERE userid <= 10 GROUP BY 1 ORDER BY 1;
-\echo '--    A transaction across shards: every shard commits with the local one.'
+\echo '--    A transaction across shards commits with two-phase commit: PREPARE on every'
+\echo '--    shard it wrote, a decision record per shard in the local transaction, then'
+\echo '--    COMMIT PREPARED; recover_prepared_transactions() clears the records.'
 BEGIN;
 UPDATE userinfo SET info = info || ' (seen)' WHERE userid IN (1, 2, 3, 42);
 DELETE FROM login_log WHERE userid = 3;
 COMMIT;
 SELECT userid, info FROM userinfo WHERE userid IN (1, 2, 3, 42) ORDER BY userid;
+SELECT count(*) AS decision_records FROM shardfdw.commit_records;
+SELECT shard, action FROM shardfdw.recover_prepared_transactions() ORDER BY shard;
 
 \echo '\n-- 8. The connections this session holds (one per shard used).'
 SELECT * FROM shardfdw.connections();
