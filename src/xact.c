@@ -113,6 +113,7 @@ static void subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 static bool prepare_writers(void);
 static void run_end_callbacks(EState *estate);
 static void end_remote_transactions(void);
+static void rollback_savepoints(int level);
 static void forget_run_end(void *arg);
 static void collect_prepare(ShardConn *c);
 static void record_gids(List *conns);
@@ -566,6 +567,11 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		return;
 
 	level = GetCurrentTransactionNestLevel();
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		rollback_savepoints(level);
+		return;
+	}
 	shardconn_scan_begin(&scan);
 	while ((c = shardconn_scan_next(&scan)) != NULL)
 	{
@@ -573,32 +579,102 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 		if (c->conn == NULL || c->xact_depth < level)
 			continue;
-		if (event == SUBXACT_EVENT_PRE_COMMIT_SUB)
-		{
-			if (c->busy)
-				shardconn_settle(c);
-			snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT s%d", level);
-			shardconn_queue(c, sql);
-		}
-		else
-		{
-			if ((c->busy || c->in_copy) && !shardconn_abandon(c))
-				c->broken = true;
-			/* cursors of the rolled-back levels are gone with them */
-			list_free_deep(c->queued);
-			c->queued = NIL;
-			/* and so is a failed prefetch's savepoint inside them */
-			if (c->prefetch_repair && c->prefetch_repair_level >= level)
-				c->prefetch_repair = false;
-			snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%d", level);
-			if (!c->broken && !shardconn_run_in_abort(c, sql))
-				c->broken = true;
-			snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT s%d", level);
-			if (!c->broken && !shardconn_run_in_abort(c, sql))
-				c->broken = true;
-		}
+		if (c->busy)
+			shardconn_settle(c);
+		snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT s%d", level);
+		shardconn_queue(c, sql);
 		c->xact_depth = level - 1;
 	}
+}
+
+/*
+ * rollback_savepoints: a local subtransaction at nesting level "level"
+ * aborts: on every shard that has its savepoint, stop what is in flight,
+ * then ROLLBACK TO and RELEASE the savepoint, each step on all shards at
+ * once with one deadline (a connection where that fails is marked
+ * broken).  Queued commands and a failed prefetch's savepoint inside the
+ * level go with the rollback.
+ */
+static void
+rollback_savepoints(int level)
+{
+	HASH_SEQ_STATUS scan;
+	ShardConn  *c;
+	ShardConn **conns;
+	const char **sqls;
+	bool	   *ok;
+	int			n = 0;
+	int			max = 8;
+	char		rollback[64];
+	char		release[64];
+
+	conns = palloc(sizeof(ShardConn *) * max);
+	shardconn_scan_begin(&scan);
+	while ((c = shardconn_scan_next(&scan)) != NULL)
+	{
+		if (c->conn == NULL || c->xact_depth < level)
+			continue;
+		if (n == max)
+		{
+			max *= 2;
+			conns = repalloc(conns, sizeof(ShardConn *) * max);
+		}
+		conns[n++] = c;
+	}
+	if (n == 0)
+	{
+		pfree(conns);
+		return;
+	}
+	ok = palloc(sizeof(bool) * n);
+	sqls = palloc(sizeof(char *) * n);
+
+	/* (abandon_many may set entries to NULL: keep the list) */
+	{
+		ShardConn **busy = palloc(sizeof(ShardConn *) * n);
+
+		for (int i = 0; i < n; i++)
+			busy[i] = (conns[i]->busy || conns[i]->in_copy) ? conns[i] : NULL;
+		shardconn_abandon_many(busy, n, ok);
+		for (int i = 0; i < n; i++)
+			if (!ok[i])
+				conns[i]->broken = true;
+		pfree(busy);
+	}
+
+	for (int i = 0; i < n; i++)
+	{
+		c = conns[i];
+		/* cursors of the rolled-back levels are gone with them */
+		list_free_deep(c->queued);
+		c->queued = NIL;
+		/* and so is a failed prefetch's savepoint inside them */
+		if (c->prefetch_repair && c->prefetch_repair_level >= level)
+			c->prefetch_repair = false;
+	}
+
+	snprintf(rollback, sizeof(rollback), "ROLLBACK TO SAVEPOINT s%d", level);
+	snprintf(release, sizeof(release), "RELEASE SAVEPOINT s%d", level);
+	for (int step = 0; step < 2; step++)
+	{
+		ShardConn **todo = palloc(sizeof(ShardConn *) * n);
+
+		for (int i = 0; i < n; i++)
+		{
+			todo[i] = conns[i]->broken ? NULL : conns[i];
+			sqls[i] = step == 0 ? rollback : release;
+		}
+		shardconn_run_in_abort_many(todo, sqls, n, ok, NULL);
+		for (int i = 0; i < n; i++)
+			if (todo[i] != NULL && !ok[i])
+				conns[i]->broken = true;
+		pfree(todo);
+	}
+	for (int i = 0; i < n; i++)
+		conns[i]->xact_depth = level - 1;
+	pfree(conns);
+	pfree(sqls);
+	pfree(ok);
 }
 
 /*
