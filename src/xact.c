@@ -114,6 +114,8 @@ static bool prepare_writers(void);
 static void run_end_callbacks(EState *estate);
 static void end_remote_transactions(void);
 static void rollback_savepoints(int level);
+static void stop_and_run(List *conns, int min_depth, const char *const *steps,
+						 int nsteps);
 static void forget_run_end(void *arg);
 static void collect_prepare(ShardConn *c);
 static void record_gids(List *conns);
@@ -589,92 +591,41 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 /*
  * rollback_savepoints: a local subtransaction at nesting level "level"
- * aborts: on every shard that has its savepoint, stop what is in flight,
- * then ROLLBACK TO and RELEASE the savepoint, each step on all shards at
- * once with one deadline (a connection where that fails is marked
- * broken).  Queued commands and a failed prefetch's savepoint inside the
- * level go with the rollback.
+ * aborts: on every shard that has its savepoint, drop the queued commands
+ * and a failed prefetch's savepoint inside the level (they go with the
+ * rollback), stop what is in flight, then ROLLBACK TO and RELEASE the
+ * savepoint (stop_and_run).
  */
 static void
 rollback_savepoints(int level)
 {
 	HASH_SEQ_STATUS scan;
 	ShardConn  *c;
-	ShardConn **conns;
-	const char **sqls;
-	bool	   *ok;
-	int			n = 0;
-	int			max = 8;
+	List	   *conns = NIL;
 	char		rollback[64];
 	char		release[64];
+	const char *steps[2];
+	ListCell   *lc;
 
-	conns = palloc(sizeof(ShardConn *) * max);
 	shardconn_scan_begin(&scan);
 	while ((c = shardconn_scan_next(&scan)) != NULL)
 	{
 		if (c->conn == NULL || c->xact_depth < level)
 			continue;
-		if (n == max)
-		{
-			max *= 2;
-			conns = repalloc(conns, sizeof(ShardConn *) * max);
-		}
-		conns[n++] = c;
-	}
-	if (n == 0)
-	{
-		pfree(conns);
-		return;
-	}
-	ok = palloc(sizeof(bool) * n);
-	sqls = palloc(sizeof(char *) * n);
-
-	/* (abandon_many may set entries to NULL: keep the list) */
-	{
-		ShardConn **busy = palloc(sizeof(ShardConn *) * n);
-
-		for (int i = 0; i < n; i++)
-			busy[i] = (conns[i]->busy || conns[i]->in_copy) ? conns[i] : NULL;
-		shardconn_abandon_many(busy, n, ok);
-		for (int i = 0; i < n; i++)
-			if (!ok[i])
-				conns[i]->broken = true;
-		pfree(busy);
-	}
-
-	for (int i = 0; i < n; i++)
-	{
-		c = conns[i];
-		/* cursors of the rolled-back levels are gone with them */
 		list_free_deep(c->queued);
 		c->queued = NIL;
-		/* and so is a failed prefetch's savepoint inside them */
 		if (c->prefetch_repair && c->prefetch_repair_level >= level)
 			c->prefetch_repair = false;
+		conns = lappend(conns, c);
 	}
-
 	snprintf(rollback, sizeof(rollback), "ROLLBACK TO SAVEPOINT s%d", level);
 	snprintf(release, sizeof(release), "RELEASE SAVEPOINT s%d", level);
-	for (int step = 0; step < 2; step++)
-	{
-		ShardConn **todo = palloc(sizeof(ShardConn *) * n);
-
-		for (int i = 0; i < n; i++)
-		{
-			todo[i] = conns[i]->broken ? NULL : conns[i];
-			sqls[i] = step == 0 ? rollback : release;
-		}
-		shardconn_run_in_abort_many(todo, sqls, n, ok, NULL);
-		for (int i = 0; i < n; i++)
-			if (todo[i] != NULL && !ok[i])
-				conns[i]->broken = true;
-		pfree(todo);
-	}
-	for (int i = 0; i < n; i++)
-		conns[i]->xact_depth = level - 1;
-	pfree(conns);
-	pfree(sqls);
-	pfree(ok);
+	steps[0] = rollback;
+	steps[1] = release;
+	stop_and_run(conns, level, steps, 2);
+	foreach(lc, conns)
+		((ShardConn *) lfirst(lc))->xact_depth = level - 1;
+	list_free(conns);
 }
 
 /*
@@ -927,27 +878,20 @@ resolve_prepared(bool commit)
 /*
  * end_remote_transactions: at the end of the local transaction, stop what
  * is in flight on every connection and roll back the remote transactions
- * still open (after a commit there are none), all shards at once, with one
- * deadline for all (shardconn_abandon_many, shardconn_run_in_abort_many).
- * A connection where that fails is marked broken.  The COMMIT of a
- * read-only transaction still in flight is left to the connection's next
- * user; a connection that is not kept is closed without waiting for it
- * (nothing was written, and a stopped shard must not hold up the end of
- * the local transaction, when interrupts are held).
+ * still open (after a commit there are none), all shards at once
+ * (stop_and_run).  The COMMIT of a read-only transaction still in flight
+ * is left to the connection's next user; a connection that is not kept is
+ * closed without waiting for it (nothing was written, and a stopped shard
+ * must not hold up the end of the local transaction, when interrupts are
+ * held).
  */
 static void
 end_remote_transactions(void)
 {
 	HASH_SEQ_STATUS scan;
 	ShardConn  *c;
-	List	   *busy = NIL;
-	List	   *open = NIL;
-	ShardConn **conns;
-	const char **sqls;
-	bool	   *ok;
-	int			n;
-	int			i;
-	ListCell   *lc;
+	List	   *conns = NIL;
+	const char *abort_sql = "ABORT TRANSACTION";
 
 	shardconn_scan_begin(&scan);
 	while ((c = shardconn_scan_next(&scan)) != NULL)
@@ -960,54 +904,65 @@ end_remote_transactions(void)
 				shardconn_disconnect(c);
 			continue;
 		}
-		if (c->busy || c->in_copy)
-			busy = lappend(busy, c);
+		conns = lappend(conns, c);
 	}
+	stop_and_run(conns, 1, &abort_sql, 1);
+	list_free(conns);
+}
 
-	n = list_length(busy);
-	if (n > 0)
+/*
+ * stop_and_run: on the connections of List conns, stop what is in flight
+ * (shardconn_abandon_many), then run each of steps[0 .. nsteps-1] on those
+ * whose remote nesting is at least min_depth and that are not broken
+ * (shardconn_run_in_abort_many): every step on all of them at once, one
+ * deadline per step.  A connection where something fails is marked
+ * broken and skipped by the later steps.
+ */
+static void
+stop_and_run(List *conns, int min_depth, const char *const *steps, int nsteps)
+{
+	int			n = list_length(conns);
+	ShardConn **todo;
+	const char **sqls;
+	bool	   *ok;
+	int			i;
+	ListCell   *lc;
+
+	if (n == 0)
+		return;
+	todo = palloc(sizeof(ShardConn *) * n);
+	sqls = palloc(sizeof(char *) * n);
+	ok = palloc(sizeof(bool) * n);
+
+	i = 0;
+	foreach(lc, conns)
 	{
-		conns = palloc(sizeof(ShardConn *) * n);
-		ok = palloc(sizeof(bool) * n);
-		i = 0;
-		foreach(lc, busy)
-			conns[i++] = lfirst(lc);
-		shardconn_abandon_many(conns, n, ok);
-		i = 0;
-		foreach(lc, busy)
-		{
-			if (!ok[i++])
-				((ShardConn *) lfirst(lc))->broken = true;
-		}
-		pfree(conns);
-		pfree(ok);
+		ShardConn  *c = lfirst(lc);
+
+		todo[i++] = (c->busy || c->in_copy) ? c : NULL;
 	}
+	shardconn_abandon_many(todo, n, ok);
+	i = 0;
+	foreach(lc, conns)
+		if (!ok[i++])
+			((ShardConn *) lfirst(lc))->broken = true;
 
-	shardconn_scan_begin(&scan);
-	while ((c = shardconn_scan_next(&scan)) != NULL)
-		if (c->conn != NULL && !c->commit_deferred && c->xact_depth > 0 &&
-			!c->broken)
-			open = lappend(open, c);
-	n = list_length(open);
-	if (n > 0)
+	for (int step = 0; step < nsteps; step++)
 	{
-		conns = palloc(sizeof(ShardConn *) * n);
-		sqls = palloc(sizeof(char *) * n);
-		ok = palloc(sizeof(bool) * n);
 		i = 0;
-		foreach(lc, open)
+		foreach(lc, conns)
 		{
-			sqls[i] = "ABORT TRANSACTION";
-			conns[i++] = lfirst(lc);
+			ShardConn  *c = lfirst(lc);
+
+			todo[i] = (c->broken || c->xact_depth < min_depth) ? NULL : c;
+			sqls[i++] = steps[step];
 		}
-		shardconn_run_in_abort_many(conns, sqls, n, ok, NULL);
+		shardconn_run_in_abort_many(todo, sqls, n, ok, NULL);
 		for (i = 0; i < n; i++)
-			if (!ok[i])
-				conns[i]->broken = true;
-		pfree(conns);
-		pfree(sqls);
-		pfree(ok);
+			if (todo[i] != NULL && !ok[i])
+				todo[i]->broken = true;
 	}
-	list_free(busy);
-	list_free(open);
+	pfree(todo);
+	pfree(sqls);
+	pfree(ok);
 }
