@@ -405,4 +405,31 @@ extern void shardconn_reset_transmission_modes(int nestlevel);
 extern int	shardconn_text_needs(Oid type);
 extern int	shardconn_set_transmission_modes_for(int needs);
 
+/*
+ * A probe: one query run on one shard over a connection of its own, made
+ * and closed by shardconn_probe, for work that cannot wait for the shard's
+ * cached connection because that one is busy (the deadlock detector, which
+ * runs while this backend waits on a shard).
+ */
+typedef struct ShardProbe
+{
+	ForeignServer *server;		/* in */
+	UserMapping *user;			/* in */
+	int			shard;			/* in */
+	PGresult   *result;			/* out: the rows, or NULL when the shard
+								 * could not be asked in time; the caller
+								 * PQclear()s it */
+	PGconn	   *conn;			/* private to shardconn_probe */
+} ShardProbe;
+
+/*
+ * Run the read-only query sql on each probe's shard, all at once, over
+ * new connections (application_name set to application_name) that are
+ * closed before returning; give up on what has not answered after
+ * timeout_ms.  Unreachable shards and failed queries are not errors (no
+ * result); interrupts are (everything is closed first).
+ */
+extern void shardconn_probe(ShardProbe *probes, int n, const char *sql,
+							const char *application_name, long timeout_ms);
+
 #endif							/* SHARDFDW_CONNECTION_H */

@@ -61,6 +61,7 @@
 #include "utils/syscache.h"
 
 #include "connection.h"
+#include "deadlock.h"
 #include "option.h"
 #include "xact.h"
 
@@ -99,6 +100,7 @@ static void report_connect_failure(ShardConn *c, const char *detail);
 static bool connection_is_usable(ShardConn *c);
 static int	wait_sockets(int n, pgsocket *socks, int *events, long timeout);
 static WaitEventSet *one_socket_set(pgsocket sock, int events);
+static int	wait_statement(int n, pgsocket *socks, int *events);
 static void close_conn(ShardConn *c);
 static bool send_batch(ShardConn *c);
 static ShardStmt *copy_stmts(const ShardStmt *stmts, int n);
@@ -1390,7 +1392,6 @@ shardconn_wait_any(ShardConn **conns, int n)
 	for (;;)
 	{
 		int			k = 0;
-		int			r;
 
 		for (int i = 0; i < n; i++)
 		{
@@ -1411,8 +1412,7 @@ shardconn_wait_any(ShardConn **conns, int n)
 		}
 		if (k == 0)
 			break;
-		r = wait_sockets(k, socks, events, -1);
-		(void) r;
+		(void) wait_statement(k, socks, events);
 	}
 	pfree(socks);
 	pfree(events);
@@ -1675,7 +1675,25 @@ wait_socket(ShardConn *c, int ev)
 		c->broken = c->xact_depth > 0;
 		report_lost(ERROR, c);
 	}
-	(void) wait_sockets(1, &sock, &ev, -1);
+	(void) wait_statement(1, &sock, &ev);
+}
+
+/*
+ * Statement waits.  Wait like wait_sockets with no time limit (the caller
+ * loops until the shard answers), but when shardfdw.deadlock_timeout
+ * passes without a word from the shard, run the distributed deadlock
+ * detector (deadlock.c), which raises 40P01 if this backend is the victim
+ * of a cycle.  Returns what wait_sockets returned.
+ */
+static int
+wait_statement(int n, pgsocket *socks, int *events)
+{
+	long		timeout = shardfdw_deadlock_check_after();
+	int			r = wait_sockets(n, socks, events, timeout);
+
+	if (r == -1)
+		shardfdw_deadlock_check();
+	return r;
 }
 
 /* shardconn_copy_begin: see connection.h. */
@@ -2321,4 +2339,171 @@ shardconn_reset_transmission_modes(int nestlevel)
 	if (nestlevel < 0)
 		return;
 	AtEOXact_GUC(true, nestlevel);
+}
+
+/* states of a probe (shardconn_probe) */
+#define PROBE_DONE			0
+#define PROBE_CONNECTING	1
+#define PROBE_QUERYING		2
+
+/*
+ * shardconn_probe: see connection.h.  The connections are made, queried
+ * and closed here, all shards at once, with one deadline; none outlives
+ * the call, also on error (the sockets are given back with
+ * ReleaseExternalFD).  A probe that cannot connect, fails or is too slow
+ * just has no result.  Results are in the caller's memory context's care
+ * as PGresults (the caller PQclear()s them).
+ */
+void
+shardconn_probe(ShardProbe *probes, int n, const char *sql,
+				const char *application_name, long timeout_ms)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   timeout_ms);
+	PostgresPollingStatusType *poll = palloc(sizeof(PostgresPollingStatusType) * Max(n, 1));
+	int		   *state = palloc0(sizeof(int) * Max(n, 1));
+	pgsocket   *socks = palloc(sizeof(pgsocket) * Max(n, 1));
+	int		   *events = palloc(sizeof(int) * Max(n, 1));
+	int		   *index = palloc(sizeof(int) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		probes[i].result = NULL;
+		probes[i].conn = NULL;
+	}
+	socket_generation++;
+	PG_TRY();
+	{
+		for (int i = 0; i < n; i++)
+		{
+			ShardProbe *p = &probes[i];
+			const char **kw;
+			const char **val;
+
+			shardfdw_conn_params(p->server, p->user, p->shard, &kw, &val);
+			for (int k = 0; kw[k]; k++)
+				if (strcmp(kw[k], "application_name") == 0)
+					val[k] = application_name;
+			if (!AcquireExternalFD())
+				continue;
+			p->conn = PQconnectStartParams(kw, val, false);
+			if (p->conn == NULL)
+			{
+				ReleaseExternalFD();
+				continue;
+			}
+			if (PQstatus(p->conn) == CONNECTION_BAD)
+				continue;
+			poll[i] = PGRES_POLLING_WRITING;
+			state[i] = PROBE_CONNECTING;
+		}
+
+		for (;;)
+		{
+			int			k = 0;
+			long		timeout;
+			int			r;
+
+			for (int i = 0; i < n; i++)
+			{
+				ShardProbe *p = &probes[i];
+
+				if (state[i] == PROBE_CONNECTING)
+				{
+					if (poll[i] == PGRES_POLLING_FAILED)
+					{
+						state[i] = PROBE_DONE;
+						continue;
+					}
+					if (poll[i] != PGRES_POLLING_OK)
+					{
+						socks[k] = PQsocket(p->conn);
+						events[k] = poll[i] == PGRES_POLLING_READING ?
+							WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE;
+						index[k++] = i;
+						continue;
+					}
+					/* connected: a small query, sent at once */
+					state[i] = PQsendQuery(p->conn, sql) ?
+						PROBE_QUERYING : PROBE_DONE;
+				}
+				if (state[i] != PROBE_QUERYING)
+					continue;
+				if (!PQconsumeInput(p->conn))
+				{
+					state[i] = PROBE_DONE;
+					continue;
+				}
+				while (state[i] == PROBE_QUERYING && !PQisBusy(p->conn))
+				{
+					PGresult   *res = PQgetResult(p->conn);
+
+					if (res == NULL)
+						state[i] = PROBE_DONE;
+					else if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+							 p->result == NULL)
+						p->result = res;
+					else
+						PQclear(res);
+				}
+				if (state[i] == PROBE_QUERYING)
+				{
+					socks[k] = PQsocket(p->conn);
+					events[k] = WL_SOCKET_READABLE;
+					index[k++] = i;
+				}
+			}
+			if (k == 0)
+				break;
+			timeout = ms_until(deadline);
+			if (timeout <= 0)
+				break;
+			socket_generation++;	/* (a connecting socket may change) */
+			r = wait_sockets(k, socks, events, timeout);
+			if (r >= 0 && state[index[r]] == PROBE_CONNECTING)
+				poll[index[r]] = PQconnectPoll(probes[index[r]].conn);
+		}
+	}
+	PG_CATCH();
+	{
+		for (int i = 0; i < n; i++)
+		{
+			if (probes[i].result)
+				PQclear(probes[i].result);
+			probes[i].result = NULL;
+		}
+		for (int i = 0; i < n; i++)
+			if (probes[i].conn)
+			{
+				PQfinish(probes[i].conn);
+				probes[i].conn = NULL;
+				ReleaseExternalFD();
+			}
+		socket_generation++;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	for (int i = 0; i < n; i++)
+	{
+		ShardProbe *p = &probes[i];
+
+		if (p->conn == NULL)
+			continue;
+		/* a probe cut short leaves an unfinished result behind */
+		if (state[i] != PROBE_DONE && p->result != NULL)
+		{
+			PQclear(p->result);
+			p->result = NULL;
+		}
+		PQfinish(p->conn);
+		p->conn = NULL;
+		ReleaseExternalFD();
+	}
+	socket_generation++;
+	pfree(poll);
+	pfree(state);
+	pfree(socks);
+	pfree(events);
+	pfree(index);
 }

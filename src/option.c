@@ -50,6 +50,7 @@
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
+#include "deadlock.h"
 #include "option.h"
 
 /* Options of shardfdw itself, with the catalogs they may appear in. */
@@ -782,6 +783,7 @@ shardfdw_conn_params(ForeignServer *server, UserMapping *user, int shard,
 	List	   *val = NIL;
 	char		pname[16];
 	char	   *user_options = NULL;
+	char	   *user_appname = NULL;
 	StringInfoData opt;
 	ListCell   *lc;
 	ListCell   *lc2;
@@ -880,6 +882,11 @@ shardfdw_conn_params(ForeignServer *server, UserMapping *user, int shard,
 			user_options = lfirst(lc2);
 			continue;
 		}
+		if (strcmp(k, "application_name") == 0)
+		{
+			user_appname = lfirst(lc2);
+			continue;
+		}
 		(*keywords)[i] = k;
 		(*values)[i] = lfirst(lc2);
 		i++;
@@ -900,8 +907,15 @@ shardfdw_conn_params(ForeignServer *server, UserMapping *user, int shard,
 	(*keywords)[i] = "options";
 	(*values)[i] = opt.data;
 	i++;
-	(*keywords)[i] = "fallback_application_name";
-	(*values)[i] = "shardfdw";
+	/*
+	 * application_name starts with this backend's deadlock tag (see
+	 * deadlock.c), which the shards' pg_stat_activity shows to the
+	 * distributed deadlock detector; the user's application_name follows.
+	 */
+	(*keywords)[i] = "application_name";
+	(*values)[i] = user_appname ?
+		psprintf("%s %s", shardfdw_deadlock_tag(), user_appname) :
+		pstrdup(shardfdw_deadlock_tag());
 	i++;
 	(*keywords)[i] = "client_encoding";
 	(*values)[i] = GetDatabaseEncodingName();

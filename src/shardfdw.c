@@ -59,6 +59,7 @@
 
 #include "combine.h"
 #include "connection.h"
+#include "deadlock.h"
 #include "deparse.h"
 #include "import.h"
 #include "join.h"
@@ -141,6 +142,7 @@ _PG_init(void)
 	shardxact_init();
 	shardfdw_modify_init();
 	shardfdw_recovery_init();
+	shardfdw_deadlock_init();
 }
 
 /*

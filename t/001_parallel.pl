@@ -90,7 +90,7 @@ sub wait_shards_idle
 	for my $i (0 .. 3)
 	{
 		defined ShardTest::poll_until($c->shard($i),
-			q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'shardfdw'},
+			q{SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'shardfdw:%'},
 			'0', 30)
 		  or die "shard $i still has shardfdw connections after 30 s";
 	}

@@ -82,9 +82,9 @@ is($coord->safe_psql('postgres', 'SELECT count(*) FROM t'), '100',
 note '(b) killed remote backend';
 my $s1 = $c->shard(1);
 my $kill_sql = q{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                  WHERE application_name = 'shardfdw'};
+                  WHERE application_name LIKE 'shardfdw:%'};
 my $count_sql = q{SELECT count(*) FROM pg_stat_activity
-                   WHERE application_name = 'shardfdw'};
+                   WHERE application_name LIKE 'shardfdw:%'};
 # connections of the short-lived sessions above may take a moment to go
 ok(defined ShardTest::poll_until($s1, $count_sql, '0', 30),
 	'no shardfdw connections left on shard 1');
@@ -186,7 +186,7 @@ $coord->safe_psql('postgres',
 	q{CREATE FOREIGN TABLE sleepy (s text, one int) SERVER cluster
           OPTIONS (table_name 'sleepy')});
 my $active_sql = q{SELECT count(*) FROM pg_stat_activity
-                    WHERE application_name = 'shardfdw' AND state = 'active'};
+                    WHERE application_name LIKE 'shardfdw:%' AND state = 'active'};
 {
 	my $s = $c->session;
 	my ($out, $err, $el) = ShardTest::sq($s, 'SELECT count(*) FROM t');
@@ -368,7 +368,7 @@ note '(f) a frozen shard backend at the end of a transaction';
 	is($o, '100', 'frozen shard: the transaction read every shard');
 	my $pid = $c->shard(0)->safe_psql('postgres',
 		q{SELECT pid FROM pg_stat_activity
-           WHERE application_name = 'shardfdw' AND state = 'idle in transaction'});
+           WHERE application_name LIKE 'shardfdw:%' AND state = 'idle in transaction'});
 	like($pid, qr/^\d+$/, 'frozen shard: shard 0 has the session\'s remote transaction');
 	kill 'STOP', $pid;
 	my ($o2, $e2, $el) = ShardTest::sq($s, 'COMMIT');

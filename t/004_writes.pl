@@ -149,7 +149,7 @@ sub fdw_insert_sql
 {
 	my ($cond) = @_;
 	return qq{SELECT count(*) FROM pg_stat_activity
-               WHERE application_name = 'shardfdw' AND $cond
+               WHERE application_name LIKE 'shardfdw:%' AND $cond
                  AND query LIKE 'INSERT INTO %w%'};
 }
 
@@ -315,7 +315,7 @@ SELECT count(DISTINCT shardfdw.shard_for('w'::regclass, g))
 	my $copy_sql = sub {
 		my ($cond) = @_;
 		return qq{SELECT count(*) FROM pg_stat_activity
-                   WHERE application_name = 'shardfdw' AND $cond
+                   WHERE application_name LIKE 'shardfdw:%' AND $cond
                      AND query LIKE 'COPY %w%'};
 	};
 	for my $x (@S)
@@ -719,7 +719,7 @@ my $s2 = $c->shard(2);
 	for my $i (@S)
 	{
 		ok(shard_poll($i, q{SELECT count(*) FROM pg_stat_activity
-                             WHERE application_name = 'shardfdw' AND state = 'active'
+                             WHERE application_name LIKE 'shardfdw:%' AND state = 'active'
                                AND wait_event = 'ClientRead' AND query LIKE 'COPY %w%'}, '1'),
 			"mid-statement: shard $i has the COPY of the INSERT open");
 	}
@@ -796,9 +796,9 @@ $before = snapshot();
 {
 	my $s1 = $c->shard(1);
 	my $kill = q{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                  WHERE application_name = 'shardfdw' AND state = 'idle in transaction'};
+                  WHERE application_name LIKE 'shardfdw:%' AND state = 'idle in transaction'};
 	my $gone = q{SELECT count(*) FROM pg_stat_activity
-                  WHERE application_name = 'shardfdw' AND state = 'idle in transaction'};
+                  WHERE application_name LIKE 'shardfdw:%' AND state = 'idle in transaction'};
 	my $s = vsession();
 
 	# COMMIT after the kill
