@@ -151,6 +151,21 @@ struct ShardConn
 									 * first; NULL once its answer came */
 	int			batch_prepare_at;	/* query number of that Prepare, or -1 */
 
+	/*
+	 * A streamed statement (shardconn_send_stream): its rows arrive one
+	 * PGresult each (libpq single-row mode) and are gathered here, at most
+	 * stream_chunk at a time: then reading pauses (the socket is left
+	 * alone) until the owner takes them (shardconn_stream_take).
+	 */
+	bool		batch_stream;	/* the batch's statement is streamed */
+	bool		stream_single;	/* single-row mode is on for it */
+	int			stream_chunk;	/* rows gathered before pausing */
+	bool		stream_all;		/* read to the end regardless (settle) */
+	bool		stream_discard; /* drop the rows (the batch is abandoned) */
+	PGresult  **stream_rows;	/* malloc'd array of one-row results */
+	int			stream_nrows;
+	int			stream_cap;
+
 	/* statements prepared on the shard: shardfdw_sN is prepared[N] */
 	ShardPrepared prepared[SHARDCONN_MAX_PREPARED];
 	int			nprepared;
@@ -217,6 +232,28 @@ extern void shardconn_send_prepared(ShardConn *c, const ShardStmt *stmts,
 
 extern void shardconn_send_autocommit(ShardConn *c, const char *sql,
 									  int nparams, const char *const *params);
+
+/*
+ * Send sql like shardconn_send_autocommit (one statement in the shard's
+ * implicit transaction, prepared once per connection), with its rows
+ * streamed: the batch counts as ready (shardconn_poll, shardconn_wait_any)
+ * whenever chunk rows have arrived or it has ended.  The owner takes the
+ * rows with shardconn_stream_take; once the connection is no longer busy,
+ * shardconn_result gives the statement's final result (or raises its
+ * error).  Another user of the connection reads the rest of the stream
+ * into memory and hands it to absorb first.
+ */
+extern void shardconn_send_stream(ShardConn *c, const char *sql,
+								  int nparams, const char *const *params,
+								  int chunk, void *owner,
+								  ShardConnAbsorb absorb);
+
+/*
+ * The rows of c's stream gathered so far (*nrows of them): a malloc'd
+ * array of PGresults (each usually of one row), which the caller frees
+ * (PQclear each, then free), or NULL.  Reading resumes.
+ */
+extern PGresult **shardconn_stream_take(ShardConn *c, int *nrows);
 
 /*
  * Like shardconn_send_stmts, for a batch whose last statement (a FETCH)

@@ -775,6 +775,16 @@ shardconn_clear_batch(ShardConn *c)
 	c->lost_message = NULL;
 	c->owner = NULL;
 	c->absorb = NULL;
+	for (int i = 0; i < c->stream_nrows; i++)
+		PQclear(c->stream_rows[i]);
+	free(c->stream_rows);
+	c->stream_rows = NULL;
+	c->stream_nrows = 0;
+	c->stream_cap = 0;
+	c->batch_stream = false;
+	c->stream_single = false;
+	c->stream_all = false;
+	c->stream_discard = false;
 }
 
 /*
@@ -1053,6 +1063,102 @@ shardconn_send_autocommit(ShardConn *c, const char *sql, int nparams,
 }
 
 /*
+ * Turn single-row mode on for c's streamed statement if its results are
+ * next: libpq allows it only while the statement heads the pipeline's
+ * queue and none of its results has been parsed, so this is tried when
+ * the batch is sent and after each result that ends a query or a sync.
+ * Without it (not possible) the rows come in one result: still right,
+ * only not streamed.
+ */
+static void
+stream_try_single(ShardConn *c)
+{
+	if (c->batch_stream && !c->stream_single && c->batch_left == 1 &&
+		PQsetSingleRowMode(c->conn))
+		c->stream_single = true;
+}
+
+/* Has c's stream gathered a chunk, so that reading waits for its owner? */
+static bool
+stream_paused(ShardConn *c)
+{
+	return c->batch_stream && !c->stream_all && !c->stream_discard &&
+		c->stream_nrows >= c->stream_chunk;
+}
+
+/* Keep one row of c's stream (res, PGRES_SINGLE_TUPLE). */
+static void
+stream_keep(ShardConn *c, PGresult *res)
+{
+	if (c->stream_discard)
+	{
+		PQclear(res);
+		return;
+	}
+	if (c->stream_nrows == c->stream_cap)
+	{
+		int			cap = Max(16, c->stream_cap * 2);
+		PGresult  **rows = realloc(c->stream_rows, sizeof(PGresult *) * cap);
+
+		if (rows == NULL)
+		{
+			PQclear(res);
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		}
+		c->stream_rows = rows;
+		c->stream_cap = cap;
+	}
+	c->stream_rows[c->stream_nrows++] = res;
+}
+
+/* shardconn_send_stream: see connection.h. */
+void
+shardconn_send_stream(ShardConn *c, const char *sql, int nparams,
+					  const char *const *params, int chunk, void *owner,
+					  ShardConnAbsorb absorb)
+{
+	ShardStmt	st;
+
+	if (c->busy)
+		shardconn_settle(c);
+	if (c->xact_depth != 0 || c->queued != NIL || c->prefetch_repair)
+		elog(ERROR, "shardfdw streamed statement in a remote transaction");
+	st.context_sql = NULL;
+	st.sql = sql;
+	st.nparams = nparams;
+	st.params = params;
+	c->batch_autocommit = true;
+	PG_TRY();
+	{
+		send_stmts(c, &st, 1, owner, absorb, false);
+	}
+	PG_FINALLY();
+	{
+		c->batch_autocommit = false;
+	}
+	PG_END_TRY();
+	/* (nothing has been read yet: single-row mode can still be chosen) */
+	c->batch_stream = true;
+	c->stream_chunk = Max(chunk, 1);
+	stream_try_single(c);
+}
+
+/* shardconn_stream_take: see connection.h. */
+PGresult **
+shardconn_stream_take(ShardConn *c, int *nrows)
+{
+	PGresult  **rows = c->stream_rows;
+
+	*nrows = c->stream_nrows;
+	c->stream_rows = NULL;
+	c->stream_nrows = 0;
+	c->stream_cap = 0;
+	return rows;
+}
+
+/*
  * shardconn_send_prepared: see connection.h.
  */
 void
@@ -1298,7 +1404,15 @@ poll_batch(ShardConn *c)
 {
 	if (!c->busy)
 		return true;
-	if (!PQconsumeInput(c->conn))
+	if (stream_paused(c))
+		return true;
+	stream_try_single(c);
+
+	/*
+	 * A stream reads the socket only when libpq has no complete result
+	 * left, so that what is buffered stays within one read of the socket.
+	 */
+	if ((!c->batch_stream || PQisBusy(c->conn)) && !PQconsumeInput(c->conn))
 	{
 		c->batch_lost = true;
 		free(c->lost_message);
@@ -1315,6 +1429,7 @@ poll_batch(ShardConn *c)
 			/* end of one query's results */
 			if (c->batch_left > 0)
 				c->batch_left--;
+			stream_try_single(c);
 			continue;
 		}
 		/* the Prepare of a new prepared statement: did it work? */
@@ -1331,9 +1446,18 @@ poll_batch(ShardConn *c)
 			case PGRES_PIPELINE_SYNC:
 				PQclear(res);
 				if (--c->batch_syncs > 0)
+				{
+					stream_try_single(c);
 					break;		/* the setup's own sync */
+				}
 				finish_batch(c);
 				return true;
+			case PGRES_SINGLE_TUPLE:
+				/* a row of a streamed statement */
+				stream_keep(c, res);
+				if (stream_paused(c))
+					return true;
+				break;
 			case PGRES_FATAL_ERROR:
 			case PGRES_NONFATAL_ERROR:
 			case PGRES_BAD_RESPONSE:
@@ -1456,6 +1580,7 @@ shardconn_settle(ShardConn *c)
 	ShardConn  *one[1];
 
 	one[0] = c;
+	c->stream_all = true;		/* (the owner gets all of a stream's rows) */
 	(void) shardconn_wait_any(one, 1);
 	if (c->commit_deferred)
 	{
@@ -2032,6 +2157,7 @@ shardconn_abandon_many(ShardConn **conns, int n, bool *ok)
 		ok[i] = true;
 		if (c == NULL)
 			continue;
+		c->stream_discard = true;	/* (a stream's rows are dropped) */
 		if (c->in_copy && !abandon_copy(c, deadline))
 		{
 			c->broken = true;

@@ -25,6 +25,17 @@
  * while our batch is in flight, it completes the batch and hands it to us
  * through absorb_batch().
  *
+ * One statement.  A SELECT outside a transaction block whose only remote
+ * access is this scan of one shard (a lookup by key) skips all that: its
+ * query goes alone, prepared on the shard once per connection, and runs in
+ * the shard's implicit transaction (one round trip; no START TRANSACTION,
+ * cursor or COMMIT for the shard to run).  The rows are streamed (libpq
+ * single-row mode) and converted fetch_size at a time, so memory stays
+ * bounded as with a cursor.  "Only remote access" is checked on the plan
+ * (scan_is_alone): the scan must sit under nothing but nodes that never
+ * rescan it, with no subplans and no row locks, in a portal that cannot
+ * rewind; so no other scan of the statement needs the same snapshot.
+ *
  * Target shards.  Fixed at plan time, or computed at executor start and at
  * every rescan from prune key expressions (Params of prepared statements,
  * nested-loop parameters), or any one shard for a replicated table.
@@ -44,6 +55,7 @@
 #include "lib/binaryheap.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -98,6 +110,18 @@ typedef struct ScanShard
 	/* merge: key values of rows[next], extracted once per row */
 	Datum	   *keys;
 	bool	   *keynulls;
+
+	/*
+	 * A streamed scan (see "One statement" in the file comment): the
+	 * results taken from the connection and not yet converted, a malloc'd
+	 * array of PGresults freed by a reset callback of scan_cxt; converted
+	 * fetch_size rows at a time.
+	 */
+	bool		stream;
+	PGresult  **pending;
+	int			npending;
+	int			pnext;			/* first result not yet used up */
+	int			prow;			/* its next row */
 } ScanShard;
 
 struct ShardScanState
@@ -138,6 +162,8 @@ struct ShardScanState
 	int			current;
 	Bitmapset  *targets;		/* of the current / last scan, for EXPLAIN */
 	bool		ran;			/* a scan has run (for EXPLAIN ANALYZE) */
+	bool		alone;			/* the statement's only scan, never rescanned
+								 * (scan_is_alone) */
 
 	/*
 	 * Merge of ordered shard streams: with nkeys > 0 every shard returns
@@ -188,6 +214,10 @@ static void raise_deferred_error(ShardScanState *st);
 static void type_record_columns(ShardScanState *st, ForeignScan *fsplan,
 								EState *estate);
 static void absorb_batch(ShardConn *c, void *owner);
+static bool scan_is_alone(ForeignScanState *node);
+static void absorb_stream(ShardConn *c, ScanShard *s);
+static void free_pending(void *arg);
+static void convert_pending(ScanShard *s);
 static void store_result(ScanShard *s, PGresult *res);
 static void convert_batch(ScanShard *s);
 static void clear_raw_batch(void *arg);
@@ -345,6 +375,7 @@ shardscan_begin(ForeignScanState *node, int eflags)
 	st->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "shardfdw scan",
 										 ALLOCSET_SMALL_SIZES);
+	st->alone = scan_is_alone(node);
 
 	/* fdw_exprs: remote params first, then prune keys */
 	nexprs = list_length(fsplan->fdw_exprs);
@@ -465,6 +496,7 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 	MemoryContext old;
 	int			shard;
 	int			i;
+	bool		stream;
 	char		declare_head[64];
 	char		fetch[64];
 
@@ -483,6 +515,10 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 	st->nactive = bms_num_members(st->targets);
 	if (st->nactive == 0)
 		return;
+
+	/* (before the connection is taken, which counts as a use) */
+	stream = st->alone && st->nactive == 1 && st->combine == NULL &&
+		shardxact_may_autocommit();
 
 	old = MemoryContextSwitchTo(st->scan_cxt);
 	conns = palloc0(sizeof(ShardConn *) * st->nshards_total);
@@ -512,6 +548,21 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 		{
 			s->keys = palloc(sizeof(Datum) * st->nkeys);
 			s->keynulls = palloc(sizeof(bool) * st->nkeys);
+		}
+
+		if (stream)
+		{
+			MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
+
+			s->stream = true;
+			cb->func = free_pending;
+			cb->arg = s;
+			MemoryContextRegisterResetCallback(st->scan_cxt, cb);
+			shardconn_send_stream(s->conn, st->sql, st->num_params,
+								  st->param_values, st->fetch_size, s,
+								  absorb_batch);
+			s->inflight = true;
+			continue;
 		}
 
 		/* (a batch of another scan in flight is settled by the send) */
@@ -580,6 +631,11 @@ absorb_batch(ShardConn *c, void *owner)
 	PGresult   *res;
 	MemoryContext old;
 
+	if (s->stream)
+	{
+		absorb_stream(c, s);
+		return;
+	}
 	s->inflight = false;
 	old = MemoryContextSwitchTo(s->scan->scan_cxt);
 	s->error = shardconn_speculative_error(c);
@@ -912,6 +968,13 @@ advance(ScanShard *s)
 {
 	if (s->next < s->nrows)
 		return true;
+	if (s->stream)
+	{
+		if (s->pnext >= s->npending)
+			return false;
+		convert_pending(s);
+		return s->nrows > 0;
+	}
 	if (!s->have_incoming)
 		return false;
 
@@ -1045,7 +1108,8 @@ next_append_row(ShardScanState *st)
 			bool		more = false;
 
 			for (int i = 0; i < st->nactive; i++)
-				if (st->shards[i].inflight || st->shards[i].have_incoming)
+				if (st->shards[i].inflight || st->shards[i].have_incoming ||
+					st->shards[i].pnext < st->shards[i].npending)
 					more = true;
 			if (!more)
 			{
@@ -1238,6 +1302,174 @@ combine_next(ShardScanState *st, TupleTableSlot *slot)
 }
 
 /*
+ * May this scan run as one streamed statement, as far as the plan goes
+ * (see "One statement" in the file comment)?  The statement is a SELECT
+ * with no subplans (no other scan can hide there) and no row locks, in a
+ * portal that cannot be rewound (no SCROLL, no WITH HOLD), and this scan
+ * is reached from the top of the plan through nodes that read their one
+ * child once.  Computed once per execution, by walking that chain.
+ */
+static bool
+scan_is_alone(ForeignScanState *node)
+{
+	PlannedStmt *stmt = node->ss.ps.state->es_plannedstmt;
+	Plan	   *plan = stmt->planTree;
+
+	if (stmt->commandType != CMD_SELECT || stmt->subplans != NIL ||
+		stmt->rowMarks != NIL || ActivePortal == NULL ||
+		(ActivePortal->cursorOptions & (CURSOR_OPT_SCROLL | CURSOR_OPT_HOLD)))
+		return false;
+	while (plan != NULL && plan != node->ss.ps.plan)
+	{
+		switch (nodeTag(plan))
+		{
+			case T_Result:
+			case T_Limit:
+			case T_Sort:
+			case T_IncrementalSort:
+			case T_Agg:
+			case T_Unique:
+			case T_WindowAgg:
+			case T_ProjectSet:
+				if (innerPlan(plan) != NULL)
+					return false;
+				plan = outerPlan(plan);
+				break;
+			default:
+				return false;
+		}
+	}
+	return plan == node->ss.ps.plan;
+}
+
+/*
+ * ShardConnAbsorb of a streamed scan: take the rows gathered on c (a
+ * chunk, or all that is left when another user needed c), and once the
+ * statement has ended, its final result (raising its error, if any).
+ */
+static void
+absorb_stream(ShardConn *c, ScanShard *s)
+{
+	int			n;
+	PGresult  **rows = shardconn_stream_take(c, &n);
+	PGresult   *res;
+
+	if (n > 0)
+	{
+		PGresult  **all = realloc(s->pending,
+								  sizeof(PGresult *) * (s->npending + n + 1));
+
+		if (all == NULL)
+		{
+			for (int i = 0; i < n; i++)
+				PQclear(rows[i]);
+			free(rows);
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		}
+		memcpy(all + s->npending, rows, sizeof(PGresult *) * n);
+		s->pending = all;
+		s->npending += n;
+	}
+	free(rows);
+	if (c->busy)
+		return;
+
+	/* the end: a zero-row result (or all rows, without single-row mode) */
+	s->inflight = false;
+	s->eof = true;
+	res = shardconn_result(c);
+	if (PQntuples(res) == 0)
+	{
+		PQclear(res);
+		return;
+	}
+	if (s->pending == NULL || s->npending % 16 == 0)
+	{
+		PGresult  **all = realloc(s->pending,
+								  sizeof(PGresult *) * (s->npending + 16));
+
+		if (all == NULL)
+		{
+			PQclear(res);
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		}
+		s->pending = all;
+	}
+	s->pending[s->npending++] = res;
+}
+
+/* MemoryContextCallback: free what a streamed scan has not converted. */
+static void
+free_pending(void *arg)
+{
+	ScanShard  *s = (ScanShard *) arg;
+
+	for (int i = s->pnext; i < s->npending; i++)
+		if (s->pending[i])
+			PQclear(s->pending[i]);
+	free(s->pending);
+	s->pending = NULL;
+	s->npending = 0;
+	s->pnext = 0;
+}
+
+/*
+ * Make the next fetch_size streamed rows of s its current batch (in
+ * s->cxt[s->cur], reset first: the row returned last is no longer
+ * referenced), freeing the results they came from.
+ */
+static void
+convert_pending(ScanShard *s)
+{
+	ShardScanState *st = s->scan;
+	TupleDesc	tupdesc = st->attinmeta->tupdesc;
+	ErrorContextCallback errcb;
+	MemoryContext old;
+	Datum	   *values;
+	bool	   *nulls;
+	int			n = 0;
+
+	MemoryContextReset(s->cxt[s->cur]);
+	old = MemoryContextSwitchTo(s->cxt[s->cur]);
+	values = palloc(sizeof(Datum) * tupdesc->natts);
+	nulls = palloc(sizeof(bool) * tupdesc->natts);
+	s->rows = palloc(sizeof(HeapTuple) * st->fetch_size);
+	s->next = 0;
+
+	errcb.callback = conversion_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	st->cur_shard = s->shard;
+	while (n < st->fetch_size && s->pnext < s->npending)
+	{
+		PGresult   *res = s->pending[s->pnext];
+
+		if (s->prow == 0 && PQntuples(res) > 0 &&
+			PQnfields(res) != Max(list_length(st->retrieved_attrs), 1))
+			elog(ERROR, "remote query returned %d columns, expected %d",
+				 PQnfields(res), list_length(st->retrieved_attrs));
+		if (s->prow < PQntuples(res))
+		{
+			s->rows[n++] = form_row(st, res, s->prow++, values, nulls);
+			continue;
+		}
+		PQclear(res);
+		s->pending[s->pnext++] = NULL;
+		s->prow = 0;
+	}
+	error_context_stack = errcb.previous;
+	s->nrows = n;
+	s->nbatches++;
+	st->rows_fetched += n;
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * End the current scan: orphan batches in flight and queue the CLOSE of
  * every cursor (sent for free with the connection's next batch).
  */
@@ -1252,7 +1484,13 @@ stop_scan(ShardScanState *st)
 	{
 		ScanShard  *s = &st->shards[i];
 
-		if (s->inflight)
+		if (s->inflight && s->stream)
+		{
+			/* rows nobody will read: stop the shard sending them */
+			shardconn_orphan(s->conn, s);
+			(void) shardconn_abandon(s->conn);
+		}
+		else if (s->inflight)
 			shardconn_orphan(s->conn, s);
 		s->inflight = false;
 		if (s->cursor != 0)
@@ -1293,7 +1531,8 @@ shardscan_rescan(ForeignScanState *node)
 	{
 		ScanShard  *s = &st->shards[i];
 
-		if (!s->eof || s->nbatches != 1 || s->inflight || s->error)
+		if (!s->eof || s->nbatches != 1 || s->inflight || s->error ||
+			s->pnext < s->npending)
 			rewind = false;
 	}
 	if (rewind)

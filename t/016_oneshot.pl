@@ -1,0 +1,151 @@
+# t/016_oneshot.pl: a single-shard SELECT outside a transaction block is one
+# remote statement (prepared on the shard, run in its implicit transaction,
+# rows streamed), and everything that can happen to such a stream.
+#
+# The shards log every statement (log_statement = all), so the tests can
+# tell a streamed statement ("execute shardfdw_s<N>: SELECT ...", nothing
+# else) from the cursor path (START TRANSACTION, DECLARE, FETCH, COMMIT).
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::RealBin;
+use ShardTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $c = ShardTest->setup(shard_conf => "log_statement = 'all'\n");
+my $coord = $c->coord;
+my $k = $c->key_per_shard;
+
+# a table with 5000 rows of one key, all on shard 1; fetch_size 10
+$c->on_all_shards(q{
+CREATE TABLE tb (k int, n int, v text);
+CREATE TABLE tc (k int, v text)});
+$c->shard(1)->safe_psql('postgres', qq{
+INSERT INTO tb SELECT $k->[1], g, 'v' || g FROM generate_series(1, 5000) g;
+INSERT INTO tc SELECT $k->[1], g::text FROM generate_series(1, 3000) g;
+UPDATE tc SET v = 'oops' WHERE v = '2000'});
+$coord->safe_psql('postgres', q{
+CREATE FOREIGN TABLE tb (k int, n int, v text) SERVER cluster
+  OPTIONS (distribution_column 'k', fetch_size '10');
+CREATE FOREIGN TABLE tc (k int, v int) SERVER cluster
+  OPTIONS (distribution_column 'k', fetch_size '10');
+CREATE FUNCTION peek(int) RETURNS bigint VOLATILE LANGUAGE sql
+  AS 'SELECT count(*) FROM tb WHERE k = $1';
+});
+my $expected = $c->shard(1)->safe_psql('postgres', "SELECT n, v FROM tb WHERE k = $k->[1]");
+
+# what shard i logged while running sql in session s
+sub logged
+{
+	my ($s, $i, $sql) = @_;
+	my $log = $c->shard($i)->logfile;
+	my $pos = -s $log;
+	my ($out, $err) = ShardTest::sq($s, $sql);
+	# (the statements of the shard's backend reach the log at once)
+	my $text = slurp_file($log, $pos);
+	my @st = ($text =~ /LOG:  (?:statement|execute [^:]*): (.*)/g);
+	return ($out, $err, join("\n", @st));
+}
+
+my $s = $c->session;
+
+# ---------------------------------------------------------------- lookups
+note 'lookups outside a transaction block';
+{
+	my ($out, $err, $st) = logged($s, 0, "SELECT val FROM t WHERE id = $k->[0]");
+	is($out, "val $k->[0]", 'lookup: the row');
+	like($st, qr/^SELECT val FROM public\.t WHERE \(\(id = $k->[0]\)\)$/m,
+		'lookup: the shard ran the SELECT') or diag($st);
+	unlike($st, qr/START TRANSACTION|DECLARE|FETCH|COMMIT/,
+		'lookup: no transaction command, no cursor on the shard') or diag($st);
+	like($st, qr/set_config/, 'lookup: (a new connection: its setup)');
+	($out, $err, $st) = logged($s, 0, "SELECT val FROM t WHERE id = $k->[0]");
+	my @lines = split /\n/, $st;
+	is(scalar @lines, 1, 'second lookup: exactly one statement on the shard') or diag($st);
+
+	ShardTest::sq($s, 'PREPARE look(int) AS SELECT val FROM t WHERE id = $1');
+	my @got = map { (ShardTest::sq($s, "EXECUTE look($_)"))[0] } (1 .. 8);
+	is(join(',', @got), join(',', map { "val $_" } 1 .. 8),
+		'prepared lookups (custom, then generic plans) on every shard');
+}
+
+note 'a client\'s prepared lookups (pgbench -M prepared)';
+{
+	my @logpos = map { -s $c->shard($_)->logfile } 0 .. 3;
+	$coord->pgbench(
+		'-n -M prepared -c 1 -t 40', 0, [qr{processed: 40/40}], [qr{^$}],
+		'pgbench -M prepared: lookups by key',
+		{ '016_lookup' => q{\set k random(1, 100)
+SELECT val FROM t WHERE id = :k;
+} });
+	my ($named, $other) = (0, 0);
+	for my $i (0 .. 3)
+	{
+		my $log = slurp_file($c->shard($i)->logfile, $logpos[$i]);
+		$named++ for ($log =~ /LOG:  execute shardfdw_s\d+: SELECT val FROM public\.t WHERE \(\(id = \$1::integer\)\)/g);
+		$other++ for ($log =~ /LOG:  (?:statement|execute [^:]*): (?:START TRANSACTION|DECLARE|FETCH|COMMIT)/g);
+	}
+	note "lookups executed by name on the shards: $named";
+	is($other, 0, 'pgbench lookups: no transaction command and no cursor on any shard');
+	# (the first 5 executions use custom plans, with the key written in)
+	cmp_ok($named, '>=', 30, 'pgbench lookups: the generic plan\'s lookups run by name, prepared once');
+}
+
+note 'statements that keep the cursor path';
+{
+	my ($out, $err, $st) = logged($s, 0, "BEGIN; SELECT val FROM t WHERE id = $k->[0]; COMMIT;");
+	like($st, qr/START TRANSACTION.*\n.*DECLARE/s, 'in a transaction block: remote transaction and cursor');
+	($out, $err, $st) = logged($s, 0, "SELECT (SELECT val FROM t WHERE id = $k->[0])");
+	is($out, "val $k->[0]", 'a subplan: the row');
+	like($st, qr/DECLARE/, 'a subplan: cursor path');
+	($out, $err, $st) = logged($s, 0, "SELECT val FROM t WHERE id = $k->[0] FOR UPDATE");
+	like($st, qr/DECLARE/, 'row locks: cursor path');
+	($out, $err, $st) = logged($s, 1, "SELECT count(*) FROM t");
+	like($st, qr/DECLARE/, 'several shards: cursor path');
+}
+
+# ---------------------------------------------------------------- streams
+note 'long streams';
+{
+	my ($out, $err, $st) = logged($s, 1, "SELECT n, v FROM tb WHERE k = $k->[1]");
+	is($out, $expected, '5000 rows of one shard, fetch_size 10: all, in order');
+	is($err, '', 'no error');
+	unlike($st, qr/DECLARE|FETCH/, 'streamed, no cursor');
+
+	($out, $err) = ShardTest::sq($s,
+		"SELECT count(*), sum(n) FROM (SELECT n FROM tb WHERE k = $k->[1] AND random() >= 0 LIMIT 7) x");
+	is($out, '7|28', 'a local LIMIT stops the stream early');
+	($out, $err) = ShardTest::sq($s, "SELECT n, v FROM tb WHERE k = $k->[1]");
+	is($out, $expected, 'the connection serves the next stream after that');
+
+	($out, $err) = ShardTest::sq($s, "SELECT n FROM tb WHERE k = $k->[1] AND 100 / (n - 2500) > -1000");
+	like($err, qr/ERROR:  division by zero/, 'a remote error in the middle of a stream');
+	like($err, qr/shard p1/, 'the error names the shard');
+	($out, $err) = ShardTest::sq($s, "SELECT count(*) FROM (SELECT n FROM tb WHERE k = $k->[1]) x");
+	is($out, '5000', 'the next statement works');
+
+	($out, $err) = ShardTest::sq($s, "SELECT v FROM tc WHERE k = $k->[1]");
+	like($err, qr/ERROR:  invalid input syntax for type integer: "oops"/,
+		'a value the local type rejects, in the middle of a stream');
+	($out, $err) = ShardTest::sq($s, "SELECT count(*) FROM (SELECT n FROM tb WHERE k = $k->[1]) x");
+	is($out, '5000', 'the next statement works');
+
+	# peek() runs a query on the same shard connection while the stream is open
+	($out, $err) = ShardTest::sq($s,
+		"SELECT count(*), min(p), max(p), sum(n) FROM (SELECT n, peek($k->[1]) AS p FROM tb WHERE k = $k->[1]) x");
+	is($out, '5000|5000|5000|12502500',
+		'a nested query needing the connection mid-stream: all rows, right answers');
+	is($err, '', 'no error') or diag($err);
+
+	# a cancel while streaming
+	($out, $err) = ShardTest::sq($s,
+		"SET statement_timeout = '50ms'; SELECT count(*) FROM (SELECT n, pg_sleep(0.001) FROM tb WHERE k = $k->[1]) x; RESET statement_timeout;");
+	like($err, qr/canceling statement due to statement timeout/, 'statement_timeout ends a stream');
+	($out, $err) = ShardTest::sq($s, "SELECT n, v FROM tb WHERE k = $k->[1]");
+	is($out, $expected, 'and the connection serves the next one');
+}
+
+$s->quit;
+done_testing();
