@@ -525,10 +525,24 @@ xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_ABORT:
-			/* the prepared shards learn the local transaction's fate */
-			resolve_prepared(event == XACT_EVENT_COMMIT ||
-							 event == XACT_EVENT_PARALLEL_COMMIT);
-			end_remote_transactions();
+			/*
+			 * The prepared shards learn the local transaction's fate.  On
+			 * abort, the remote transactions still open are ended first: a
+			 * PREPARE still in flight is cancelled there, and if the cancel
+			 * caught it, its transaction is left failed and must be rolled
+			 * back before ROLLBACK PREPARED can tell its gid is gone.
+			 */
+			if (event == XACT_EVENT_COMMIT ||
+				event == XACT_EVENT_PARALLEL_COMMIT)
+			{
+				resolve_prepared(true);
+				end_remote_transactions();
+			}
+			else
+			{
+				end_remote_transactions();
+				resolve_prepared(false);
+			}
 			shardconn_scan_begin(&scan);
 			while ((c = shardconn_scan_next(&scan)) != NULL)
 			{

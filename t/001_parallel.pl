@@ -1,5 +1,6 @@
 # t/001_parallel.pl: shards are read in parallel, and a one-shard lookup
-# sends START TRANSACTION, DECLARE and FETCH to the owning shard only.
+# goes to the owning shard only: its SELECT alone outside a transaction
+# block, START TRANSACTION, DECLARE and FETCH in one.
 use strict;
 use warnings;
 
@@ -97,55 +98,73 @@ sub wait_shards_idle
 	return;
 }
 
-# A one-row lookup by key: the owning shard sees START TRANSACTION, DECLARE
-# and FETCH (in that order, as the first batch), then COMMIT; the other
-# shards see nothing at all.
-for my $owner (0 .. 3)
+# A one-row lookup by key.  Alone (outside a transaction block), the owning
+# shard runs just the SELECT, with the key (one statement in its implicit
+# transaction, no cursor); in a transaction block it sees START
+# TRANSACTION, DECLARE and FETCH (in that order, as the first batch), then
+# COMMIT.  The other shards see nothing at all either way.
+for my $block (0, 1)
 {
-	my $key = $keys->[$owner];
-	wait_shards_idle();
-	my @offset = map { -s $_->logfile } $c->shards;
-
-	is($coord->safe_psql('postgres', "SELECT id, val FROM t WHERE id = $key"),
-		"$key|val $key", "lookup of id $key (owned by shard $owner)");
-
-	# The owner may log the deferred COMMIT only after the lookup has
-	# returned: wait for it, with a deadline, before reading the log.
-	my $deadline = time + 30;
-	while (slurp_file($c->shard($owner)->logfile, $offset[$owner])
-		!~ /LOG:\s+(?:statement|execute [^:]*):\s+COMMIT\b/ && time < $deadline)
+	for my $owner (0 .. 3)
 	{
-		usleep(20_000);
-	}
+		my $key = $keys->[$owner];
+		my $how = $block ? 'in a transaction block' : 'alone';
+		wait_shards_idle();
+		my @offset = map { -s $_->logfile } $c->shards;
 
-	for my $i (0 .. 3)
-	{
-		my $log = slurp_file($c->shard($i)->logfile, $offset[$i]);
-		# statements as logged by log_statement (simple or extended protocol)
-		my @stmts;
-		while ($log =~ /LOG:\s+(?:statement|execute [^:]*):\s+(\S+(?: \S+)?)/g)
+		my $sql = "SELECT id, val FROM t WHERE id = $key";
+		$sql = "BEGIN; $sql; COMMIT;" if $block;
+		is($coord->safe_psql('postgres', $sql),
+			"$key|val $key", "lookup of id $key $how (owned by shard $owner)");
+
+		# The owner may log the deferred COMMIT only after the lookup has
+		# returned: wait for it, with a deadline, before reading the log.
+		my $deadline = time + 30;
+		while ($block
+			&& slurp_file($c->shard($owner)->logfile, $offset[$owner])
+			!~ /LOG:\s+(?:statement|execute [^:]*):\s+COMMIT\b/ && time < $deadline)
 		{
-			push @stmts, $1;
+			usleep(20_000);
 		}
-		# a new connection's session setup rides in front of the first batch
-		@stmts = grep { !/set_config/ } @stmts;
-		if ($i == $owner)
+
+		for my $i (0 .. 3)
 		{
-			my @verbs = map { (split / /)[0] } @stmts;
-			is( join(' ', @verbs),
-				'START DECLARE FETCH COMMIT',
-				"lookup of id $key: shard $i got START TRANSACTION, DECLARE, FETCH, COMMIT in that order"
-			) or diag("shard $i log:\n$log");
-			like($log, qr/START TRANSACTION ISOLATION LEVEL REPEATABLE READ/,
-				"lookup of id $key: remote transaction is REPEATABLE READ");
-			like($log, qr/DECLARE c\d+ CURSOR FOR\s.*\bt\b.*\b$key\b/s,
-				"lookup of id $key: the cursor's query carries the key");
-		}
-		else
-		{
-			unlike($log, qr/DECLARE|START TRANSACTION|FETCH/,
-				"lookup of id $key: shard $i (not the owner) was not touched")
-			  or diag("shard $i log:\n$log");
+			my $log = slurp_file($c->shard($i)->logfile, $offset[$i]);
+			# statements as logged by log_statement (simple or extended protocol)
+			my @stmts;
+			while ($log =~ /LOG:\s+(?:statement|execute [^:]*):\s+(\S+(?: \S+)?)/g)
+			{
+				push @stmts, $1;
+			}
+			# a new connection's session setup rides in front of the first batch
+			@stmts = grep { !/set_config/ } @stmts;
+			if ($i == $owner && $block)
+			{
+				my @verbs = map { (split / /)[0] } @stmts;
+				is( join(' ', @verbs),
+					'START DECLARE FETCH COMMIT',
+					"lookup of id $key $how: shard $i got START TRANSACTION, DECLARE, FETCH, COMMIT in that order"
+				) or diag("shard $i log:\n$log");
+				like($log, qr/START TRANSACTION ISOLATION LEVEL REPEATABLE READ/,
+					"lookup of id $key $how: remote transaction is REPEATABLE READ");
+				like($log, qr/DECLARE c\d+ CURSOR FOR\s.*\bt\b.*\b$key\b/s,
+					"lookup of id $key $how: the cursor's query carries the key");
+			}
+			elsif ($i == $owner)
+			{
+				my @verbs = map { (split / /)[0] } @stmts;
+				is(join(' ', @verbs), 'SELECT',
+					"lookup of id $key $how: shard $i got one statement, the SELECT")
+				  or diag("shard $i log:\n$log");
+				like($log, qr/SELECT id, val FROM public\.t WHERE \(\(id = $key\)\)/,
+					"lookup of id $key $how: the SELECT carries the key");
+			}
+			else
+			{
+				unlike($log, qr/SELECT|DECLARE|START TRANSACTION|FETCH/,
+					"lookup of id $key $how: shard $i (not the owner) was not touched")
+				  or diag("shard $i log:\n$log");
+			}
 		}
 	}
 }
