@@ -162,6 +162,8 @@ struct ShardConn
 	int			stream_chunk;	/* rows gathered before pausing */
 	bool		stream_all;		/* read to the end regardless (settle) */
 	bool		stream_discard; /* drop the rows (the batch is abandoned) */
+	uint64		stream_received;	/* rows that arrived */
+	bool		stream_retried; /* sent again after a lost connection */
 	PGresult  **stream_rows;	/* malloc'd array of one-row results */
 	int			stream_nrows;
 	int			stream_cap;

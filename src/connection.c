@@ -107,6 +107,7 @@ static ShardStmt *copy_stmts(const ShardStmt *stmts, int n);
 static void free_stmts(ShardStmt *stmts, int n);
 static const char *batch_sql(ShardConn *c);
 static void retry_batch(ShardConn *c);
+static void retry_stream(ShardConn *c);
 static void send_stmts(ShardConn *c, const ShardStmt *stmts, int nstmts,
 					   void *owner, ShardConnAbsorb absorb, bool speculative);
 static bool settle_speculative(ShardConn *c);
@@ -782,6 +783,7 @@ shardconn_clear_batch(ShardConn *c)
 	c->stream_nrows = 0;
 	c->stream_cap = 0;
 	c->batch_stream = false;
+	c->stream_received = 0;
 	c->stream_single = false;
 	c->stream_all = false;
 	c->stream_discard = false;
@@ -1090,6 +1092,7 @@ stream_paused(ShardConn *c)
 static void
 stream_keep(ShardConn *c, PGresult *res)
 {
+	c->stream_received++;
 	if (c->stream_discard)
 	{
 		PQclear(res);
@@ -1141,6 +1144,7 @@ shardconn_send_stream(ShardConn *c, const char *sql, int nparams,
 	PG_END_TRY();
 	/* (nothing has been read yet: single-row mode can still be chosen) */
 	c->batch_stream = true;
+	c->stream_retried = false;
 	c->stream_chunk = Max(chunk, 1);
 	stream_try_single(c);
 }
@@ -1338,6 +1342,32 @@ retry_batch(ShardConn *c)
 }
 
 /*
+ * c's stream was lost before any of its rows or its end arrived: send it
+ * again, once, on a fresh connection.  A streamed statement is a SELECT
+ * in the shard's implicit transaction, with nothing it could have done
+ * that running it again would repeat; and its owner has no row of it yet.
+ */
+static void
+retry_stream(ShardConn *c)
+{
+	ShardStmt  *st = c->batch_stmts;
+	void	   *owner = c->owner;
+	ShardConnAbsorb absorb = c->absorb;
+	int			chunk = c->stream_chunk;
+	char	   *sql = pstrdup(st->sql);
+	int			nparams = st->nparams;
+	const char **params = palloc(sizeof(char *) * Max(nparams, 1));
+
+	for (int i = 0; i < nparams; i++)
+		params[i] = st->params[i] ? pstrdup(st->params[i]) : NULL;
+	shardconn_disconnect(c);
+	shardconn_send_stream(c, sql, nparams, params, chunk, owner, absorb);
+	c->stream_retried = true;
+	pfree(sql);
+	pfree(params);
+}
+
+/*
  * Which statement of c's batch is the query now being read (the one
  * batch_left counts down to)?  -1 for the commands around the statements
  * (setup, owed commands, the prefetch savepoint); sets batch_spec_failed
@@ -1390,6 +1420,14 @@ shardconn_poll(ShardConn *c)
 	{
 		/* the connection was dead before the batch: try a fresh one */
 		retry_batch(c);
+		return poll_batch(c);
+	}
+	if (c->batch_lost && c->batch_stream && !c->stream_retried &&
+		c->stream_received == 0 && c->batch_result == NULL &&
+		c->batch_error == NULL)
+	{
+		/* a stream (a SELECT) lost before any answer: the same, once */
+		retry_stream(c);
 		return poll_batch(c);
 	}
 	return true;
