@@ -7,7 +7,9 @@
 # shardfdw.test_fail_point) before PREPARE (the decision records written,
 # not committed), between the PREPAREs, after them, before the COMMIT
 # PREPAREDs (the local transaction committed) and between them; or the
-# statement is paused at a step while a shard is stopped.  After the
+# statement is paused at each of these steps while a shard is stopped
+# (between the PREPAREs / COMMIT PREPAREDs: the shard already handled, or
+# one not yet).  A connection cut at each step is t/014_cut.pl.  After the
 # restart, shardfdw.recover_prepared_transactions() must leave no prepared
 # transaction and no record, with the transaction applied on every shard
 # (it committed locally) or on none (it did not), and say what it did.
@@ -70,7 +72,8 @@ sub wait_coord_up
 {
 	for (1 .. 600)
 	{
-		return 1 if $coord->psql('postgres', 'SELECT 1') == 0;
+		# (psql may exit before IPC::Run has written its input: EPIPE)
+		return 1 if eval { $coord->psql('postgres', 'SELECT 1') == 0 };
 		usleep(100_000);
 	}
 	return 0;
@@ -121,10 +124,13 @@ note 'a shard stopped at a step';
 my $logfile = $coord->logfile;
 my $flag = $PostgreSQL::Test::Utils::tmp_check . '/pause_flag';
 
-# Run the UPDATE paused at point; stop shard 1 there; let it go on.
+# Run the UPDATE paused at point; stop a shard there ($pick: its number,
+# default 1, or a sub called at the pause that returns it); let it go on.
+# Returns the statement's stderr (and, in list context, the shard stopped).
 sub stop_shard_at
 {
-	my ($point) = @_;
+	my ($point, $pick) = @_;
+	$pick //= 1;
 	my $s = $c->session;
 	ShardTest::sq($s, "SET shardfdw.test_fail_point = '$point:pause:$flag'");
 	open my $fh, '>', $flag or die $!;
@@ -142,27 +148,91 @@ sub stop_shard_at
 		usleep(50_000);
 	}
 	ok($paused, "$point: the statement paused");
-	$c->shard(1)->stop('immediate');
+	my $victim = ref $pick ? $pick->() : $pick;
+	$c->shard($victim)->stop('immediate');
 	unlink $flag;
 	my ($out, $err) = ShardTest::wait_async($s);
 	$s->quit;
-	$c->shard(1)->start;
-	return $err;
+	$c->shard($victim)->start;
+	return wantarray ? ($err, $victim) : $err;
+}
+
+# At a pause: the shards that have $n prepared transactions (0 or 1),
+# checking that $expect shards have one.
+sub shards_with_prepared
+{
+	my ($name, $n, $expect) = @_;
+	my @p = map { $c->shard($_)->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts') } @S;
+	is(scalar(grep { $_ eq '1' } @p), $expect,
+		"$name: $expect shard(s) with a prepared transaction at the pause");
+	my @which = grep { $p[$_] eq $n } @S;
+	return @which ? $which[0] : 1;
+}
+
+# A shard stopped at every step.  Which shard the protocol handles first
+# (between_prepares: the one prepared alone; between_commit_prepared: the
+# one committed alone) is the connection cache's order: it is read on the
+# shards at the pause, and each case picks its shard by it.
+for my $case (
+	# [ name, point, shard to stop, commits?, recovery does ]
+	[ 'before_prepare, shard 1 stopped', 'before_prepare', 1, 0, '' ],
+	[ 'between_prepares, the prepared shard stopped', 'between_prepares',
+	  sub { shards_with_prepared('between_prepares', 1, 1) }, 1,
+	  'committed:1 record removed:3' ],
+	[ 'between_prepares, an unprepared shard stopped', 'between_prepares',
+	  sub { shards_with_prepared('between_prepares', 0, 1) }, 0, '' ],
+	[ 'before_commit_prepared, shard 1 stopped', 'before_commit_prepared', 1, 1,
+	  'committed:1 record removed:3' ],
+	[ 'between_commit_prepared, the committed shard stopped', 'between_commit_prepared',
+	  sub { shards_with_prepared('between_commit_prepared', 0, 3) }, 1,
+	  'record removed:4' ],
+	[ 'between_commit_prepared, an uncommitted shard stopped', 'between_commit_prepared',
+	  sub { shards_with_prepared('between_commit_prepared', 1, 3) }, 1,
+	  'committed:1 record removed:3' ])
+{
+	my ($name, $point, $pick, $commits, $actions) = @$case;
+	my $left = $actions =~ /committed:1/ ? 1 : 0;    # on the stopped shard
+	my $before = balances();
+	my ($err, $victim) = stop_shard_at($point, $pick);
+	if ($commits)
+	{
+		unlike($err, qr/ERROR:/, "$name: the transaction commits") or diag($err);
+	}
+	else
+	{
+		like($err, qr/ERROR:/, "$name: the transaction fails");
+	}
+	if ($left)
+	{
+		like($err, qr/WARNING:.*shard p$victim .*left for shardfdw.recover_prepared_transactions/,
+			"$name: a WARNING says what is left for recovery on shard $victim");
+	}
+	else
+	{
+		# (when the abort's cancel catches a shard's PREPARE TRANSACTION
+		# as it starts, that shard's transaction is left failed: the
+		# abort rolls it back before ROLLBACK PREPARED, which then finds
+		# nothing, and no WARNING is due)
+		unlike($err, qr/left for shardfdw.recover_prepared_transactions/,
+			"$name: no WARNING of something left for recovery");
+	}
+	is(prepared_left(), $left,
+		"$name: " . ($left ? "shard $victim still has it prepared after its restart"
+			: 'nothing prepared on any shard'));
+	is(records(), $commits ? '4' : '0',
+		"$name: " . ($commits ? 'the records are kept' : 'no record'));
+	is(recover(), $actions, "$name: recovery did: " . ($actions eq '' ? 'nothing' : $actions));
+	is(prepared_left(), 0, "$name: no prepared transaction left on any shard");
+	is(records(), '0', "$name: no commit record left");
+	is(balances(), $commits ? bumped($before) : $before,
+		"$name: the transaction is " . ($commits ? 'applied on every shard' : 'on no shard'));
 }
 
 {
-	# before PREPARE: shard 1's PREPARE fails, every other shard is rolled back
-	my $before = balances();
-	my $err = stop_shard_at('before_prepare');
-	like($err, qr/ERROR:/, 'before_prepare, shard 1 stopped: the transaction fails');
-	is(recover(), '', 'before_prepare, shard 1 stopped: nothing left to recover');
-	is(prepared_left(), 0, 'before_prepare, shard 1 stopped: nothing prepared');
-	is(balances(), $before, 'before_prepare, shard 1 stopped: on no shard');
-
 	# after the PREPAREs: the transaction commits; shard 1 keeps its
 	# prepared transaction until recovery commits it
-	$before = balances();
-	$err = stop_shard_at('after_prepares');
+	my $before = balances();
+	my $err = stop_shard_at('after_prepares');
 	unlike($err, qr/ERROR:/, 'after_prepares, shard 1 stopped: the transaction commits')
 	  or diag($err);
 	like($err, qr/WARNING:.*left for shardfdw.recover_prepared_transactions/,
