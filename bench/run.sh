@@ -28,7 +28,11 @@
 #      W2 INSERT ... SELECT of INSERT_ROWS rows from a local table, W3/W4 the
 #      UPDATE-by-key pgbench shape at -c 1 and -c 8 (-M prepared), each checked
 #      (rows per shard after every load, the rows a keyed UPDATE changed);
-#   7. prints a table and writes bench/results.csv and the raw log bench/results.log.
+#   7. runs the reference workload (issue 9, SHAPES R1..R7, not in the default set):
+#      the PL/Proxy deployments' pgbench shapes, -M prepared at -c 1 and -c 8, with
+#      the CPU per transaction of the coordinator and of the shards;
+#   8. prints a table and writes bench/results.csv and the raw log bench/results.log
+#      (R1..R7: their own table and CSV, and an SVG chart by bench/chart.py).
 # Exit status: 0 when every anchor ran every query; 1 otherwise (the table is still
 # written, failed cells say why).
 
@@ -57,6 +61,11 @@ INSERT_ROWS=${INSERT_ROWS:-1000000}         # W2: rows of INSERT ... SELECT (cap
 LOAD_RUNS=${LOAD_RUNS:-$RUNS}               # W1/W2: best of LOAD_RUNS
 LOAD_TIMEOUT=${LOAD_TIMEOUT:-3600s}         # statement_timeout of W1/W2
 UPDATE_TIME=${UPDATE_TIME:-$PGBENCH_TIME}   # W3/W4: seconds per pgbench run
+# Reference workload (R1..R7, issue 9): the pgbench shapes of the PL/Proxy deployments.
+SMALL_ROWS=${SMALL_ROWS:-1000}              # rows of tbl_small, copied to every shard
+REF_TIME=${REF_TIME:-$PGBENCH_TIME}         # seconds per pgbench run of R1..R7
+REF_CLIENTS=${REF_CLIENTS:-"1 8"}           # pgbench -c of R1..R7 (-j: min(c, CPUs))
+REF_CSV=${REF_CSV:-}                        # default: RESULTS_CSV, or *-reference.csv next to it (README)
 BUILD_REF=${BUILD_REF:-}                    # build this git revision instead of the work tree
 PIN_LIBRARY=${PIN_LIBRARY:-1}               # 1: the coordinator loads this build's shardfdw.so
 PERF=${PERF:-0}                             # 1: one extra, untimed shardfdw W1/W2 load under perf
@@ -78,6 +87,8 @@ case "$ROWS_PER_SHARD" in ''|*[!0-9]*) die "ROWS_PER_SHARD must be a positive in
 case "$RUNS" in ''|*[!0-9]*|0) die "RUNS must be a positive integer" ;; esac
 case "$LOAD_RUNS" in ''|*[!0-9]*|0) die "LOAD_RUNS must be a positive integer" ;; esac
 case "$INSERT_ROWS" in ''|*[!0-9]*|0) die "INSERT_ROWS must be a positive integer" ;; esac
+case "$SMALL_ROWS" in ''|*[!0-9]*|0) die "SMALL_ROWS must be a positive integer" ;; esac
+for c in $REF_CLIENTS; do case "$c" in ''|*[!0-9]*|0) die "REF_CLIENTS must be positive integers" ;; esac; done
 [ "$INSERT_ROWS" -le "$NKEYS" ] || INSERT_ROWS=$NKEYS
 
 PSQL="$PG_BINDIR/psql"
@@ -156,6 +167,7 @@ raw "shardfdw benchmark, $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 raw "commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (+ uncommitted changes)')"
 raw "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo), $("$PG_BINDIR/postgres" --version)"
 raw "ROWS_PER_SHARD=$ROWS_PER_SHARD (userids 1..$NKEYS over $NSHARDS shards) RUNS=$RUNS PGBENCH_TIME=$PGBENCH_TIME PGBENCH_CLIENTS=$PGBENCH_CLIENTS FETCH_SIZE=$FETCH_SIZE STATEMENT_TIMEOUT=$STATEMENT_TIMEOUT SHARED_BUFFERS=$SHARED_BUFFERS WORK_MEM=$WORK_MEM"
+raw "SMALL_ROWS=$SMALL_ROWS REF_TIME=$REF_TIME REF_CLIENTS=$REF_CLIENTS"
 raw "SHAPES=$SHAPES_WANTED BATCH_SIZE=$BATCH_SIZE SFDW_BATCH_SIZE=$SFDW_BATCH_SIZE INSERT_ROWS=$INSERT_ROWS LOAD_RUNS=$LOAD_RUNS LOAD_TIMEOUT=$LOAD_TIMEOUT UPDATE_TIME=$UPDATE_TIME"
 raw "plproxy: $(dpkg-query -W -f='${Version}' "postgresql-$PG_MAJOR-plproxy" 2>/dev/null || echo '?')"
 
@@ -231,7 +243,7 @@ done
 # ---------------------------------------------------------------- shards: data
 load_shard() {
     local i=$1
-    psql_node "shard$i" -v shard="$i" -v nshards="$NSHARDS" -v nkeys="$NKEYS" <<'SQL'
+    psql_node "shard$i" -v shard="$i" -v nshards="$NSHARDS" -v nkeys="$NKEYS" -v nsmall="$SMALL_ROWS" <<'SQL'
 CREATE TABLE userinfo (dbid int, userid int NOT NULL, info text);
 CREATE TABLE session (dbid int, userid int NOT NULL, last_login timestamp);
 CREATE TABLE metrics (id int NOT NULL, grp int, val float8);
@@ -307,6 +319,51 @@ END
 $$;
 CREATE FUNCTION session_dbid(i_userid int) RETURNS int LANGUAGE sql STABLE AS $$
     SELECT s.dbid FROM session s WHERE s.userid = i_userid
+$$;
+-- Reference workload (R1..R7, issue 9): the login log, distributed by userid like
+-- userinfo (no primary key), and the small table copied in full to every shard.
+CREATE TABLE login_log (dbid int, userid int, db_user name, client_addr inet,
+    client_port int, server_addr inet, server_port int, login_time timestamp);
+CREATE TABLE tbl_small (userid int PRIMARY KEY, info text);
+INSERT INTO tbl_small SELECT g, 'small ' || g FROM generate_series(1, :nsmall) g;
+VACUUM ANALYZE tbl_small;
+VACUUM ANALYZE login_log;
+-- PL/Proxy's shard functions for R2/R3/R5 (R1 is get_user, R4 touch_session, R6
+-- count_users): each does its whole transaction on the shard, as PL/Proxy
+-- deployments do.  The connection columns come from the shard's own session.
+CREATE FUNCTION insert_login(i_userid int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO login_log (dbid, userid, db_user, client_addr, client_port,
+                           server_addr, server_port, login_time)
+    VALUES (NULL, i_userid, current_user, inet_client_addr(), inet_client_port(),
+            inet_server_addr(), inet_server_port(), now());
+    RETURN 1;
+END
+$$;
+CREATE FUNCTION lookup_insert(i_userid int)
+RETURNS TABLE (dbid int, userid int, info text) LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY SELECT u.dbid, u.userid, u.info FROM userinfo u WHERE u.userid = i_userid;
+    INSERT INTO login_log (dbid, userid, db_user, client_addr, client_port,
+                           server_addr, server_port, login_time)
+    VALUES (NULL, i_userid, current_user, inet_client_addr(), inet_client_port(),
+            inet_server_addr(), inet_server_port(), now());
+END
+$$;
+CREATE FUNCTION lookup_insert_update(i_userid int)
+RETURNS TABLE (dbid int, userid int, info text) LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY SELECT u.dbid, u.userid, u.info FROM userinfo u WHERE u.userid = i_userid;
+    INSERT INTO login_log (dbid, userid, db_user, client_addr, client_port,
+                           server_addr, server_port, login_time)
+    VALUES (NULL, i_userid, current_user, inet_client_addr(), inet_client_port(),
+            inet_server_addr(), inet_server_port(), now());
+    UPDATE session s SET last_login = now() WHERE s.userid = i_userid;
+END
+$$;
+CREATE FUNCTION get_small(i_userid int)
+RETURNS TABLE (userid int, info text) LANGUAGE sql STABLE AS $$
+    SELECT t.userid, t.info FROM tbl_small t WHERE t.userid = i_userid
 $$;
 SELECT format('shard %s: %s userinfo rows, %s session rows, %s metrics rows', :shard,
               (SELECT count(*) FROM userinfo), (SELECT count(*) FROM session),
@@ -1131,6 +1188,439 @@ SQL
     fi
     raw "load average after the write shapes: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
+# ---------------------------------------------------------------- reference workload
+# Issue 9, acceptance 1: the pgbench shapes of the PL/Proxy deployments (design.md,
+# "Reference workload"), side by side on the same data, -M prepared, at each -c of
+# REF_CLIENTS, best of RUNS, the anchors interleaved in every round.  For every run the
+# CPU time of all processes of the coordinator cluster and of the four shard clusters
+# is read from /proc before and after, and divided by the transactions pgbench made.
+REF_SHAPES=(R1 R2 R3 R4 R5 R6 R7)
+declare -A RDESC=(
+    [R1]="lookup by key"
+    [R2]="insert into login_log"
+    [R3]="lookup + insert"
+    [R4]="update session by key"
+    [R5]="lookup + insert + update"
+    [R6]="count(*) over all shards"
+    [R7]="lookup in the replicated small table"
+)
+WANT_REF=0
+for s in "${REF_SHAPES[@]}"; do shape_wanted "$s" && WANT_REF=1; done
+ref_inserts() { case "$1" in R2|R3|R5) return 0 ;; *) return 1 ;; esac; }
+ref_updates() { case "$1" in R4|R5) return 0 ;; *) return 1 ;; esac; }
+ref_lookups() { case "$1" in R1|R3|R5) return 0 ;; *) return 1 ;; esac; }
+
+declare -A REF_OK=() REF_WHY=()
+declare -A REF_TPS=() REF_LAT=() REF_CPU_C=() REF_CPU_S=() REF_BAD=()
+NP0=0                      # direct: how many keys shard p0 holds (p0_keys)
+
+# The statements (shardfdw, postgres_fdw, direct, local: the same text; schemas via
+# search_path).  dbid is left NULL: the client does not know the shard (PL/Proxy's
+# shard functions do the same).
+REF_LOOKUP="SELECT * FROM userinfo WHERE userid = :uid;"
+REF_INSERT="INSERT INTO login_log (dbid, userid, db_user, client_addr, client_port, server_addr, server_port, login_time) VALUES (NULL, :uid, current_user, inet_client_addr(), inet_client_port(), inet_server_addr(), inet_server_port(), now());"
+REF_UPDATE="UPDATE session SET last_login = now() WHERE userid = :uid;"
+REF_COUNT="SELECT count(*) FROM userinfo;"
+REF_SMALL="SELECT * FROM tbl_small WHERE userid = :sid;"
+# direct: only p0's keys, the k-th of them (p0_keys, built below), so that every
+# statement finds its row; one extra index probe per use of the key.
+REF_P0_KEY="(SELECT userid FROM p0_keys WHERE idx = :k)"
+
+ref_script() {   # anchor, shape -> the pgbench script
+    local a=$1 s=$2 body
+    if [ "$a" = px ]; then
+        case "$s" in
+            R1) body="SELECT * FROM px.lookup_user(:uid);" ;;
+            R2) body="SELECT px.insert_login(:uid);" ;;
+            R3) body="SELECT * FROM px.lookup_insert(:uid);" ;;
+            R4) body="SELECT px.touch_session(:uid);" ;;
+            R5) body="SELECT * FROM px.lookup_insert_update(:uid);" ;;
+            R6) body="SELECT sum(n)::bigint AS count FROM px.count_users() AS n;" ;;
+            R7) body="SELECT * FROM px.get_small(:sid);" ;;
+        esac
+    else
+        case "$s" in
+            R1) body=$REF_LOOKUP ;;
+            R2) body=$REF_INSERT ;;
+            R3) body="BEGIN;"$'\n'"$REF_LOOKUP"$'\n'"$REF_INSERT"$'\n'"COMMIT;" ;;
+            R4) body=$REF_UPDATE ;;
+            R5) body="BEGIN;"$'\n'"$REF_LOOKUP"$'\n'"$REF_INSERT"$'\n'"$REF_UPDATE"$'\n'"COMMIT;" ;;
+            R6) body=$REF_COUNT ;;
+            R7) body=$REF_SMALL ;;
+        esac
+    fi
+    case "$s" in
+        R6) ;;
+        R7) printf '\\set sid random(1, %d)\n' "$SMALL_ROWS" ;;
+        *)  if [ "$a" = direct ]; then
+                printf '\\set k random(1, %d)\n' "$NP0"
+                body=${body//:uid/$REF_P0_KEY}
+            else
+                printf '\\set uid random(1, %d)\n' "$NKEYS"
+            fi ;;
+    esac
+    printf '%s\n' "$body"
+}
+
+# The script's statements with its variable set to k (for psql).
+ref_sql() {   # anchor, shape, k
+    local sql
+    sql=$(ref_script "$1" "$2" | grep -v '^\\set')
+    sql=${sql//:uid/$3}; sql=${sql//:sid/$3}; sql=${sql//:k/$3}
+    printf '%s\n' "$sql"
+}
+
+# --- set-up of the anchors for R1..R7 (on top of the anchors' own set-up)
+setup_ref_sfdw() {
+    psql_node coord -e <<'SQL'
+IMPORT FOREIGN SCHEMA public LIMIT TO (login_log)
+    FROM SERVER sfdw_cluster INTO sfdw OPTIONS (distribution_column 'userid');
+IMPORT FOREIGN SCHEMA public LIMIT TO (tbl_small)
+    FROM SERVER sfdw_cluster INTO sfdw OPTIONS (distribution 'replicated');
+ANALYZE sfdw.login_log;
+ANALYZE sfdw.tbl_small;
+SQL
+}
+setup_ref_pgfdw() {
+    local r sql
+    sql="CREATE TABLE pgfdw.login_log (dbid int, userid int, db_user name, client_addr inet,
+    client_port int, server_addr inet, server_port int, login_time timestamp) PARTITION BY HASH (userid);
+"
+    for ((r = 0; r < NSHARDS; r++)); do
+        sql+="CREATE FOREIGN TABLE pgfdw.login_log_p$r PARTITION OF pgfdw.login_log
+    FOR VALUES WITH (MODULUS $NSHARDS, REMAINDER $r)
+    SERVER pgfdw_p$r OPTIONS (schema_name 'public', table_name 'login_log');
+"
+    done
+    # postgres_fdw has no replicated table: one foreign table on p0's copy.
+    sql+="CREATE FOREIGN TABLE pgfdw.tbl_small (userid int NOT NULL, info text)
+    SERVER pgfdw_p0 OPTIONS (schema_name 'public', table_name 'tbl_small');
+ANALYZE pgfdw.login_log;
+ANALYZE pgfdw.tbl_small;
+"
+    psql_node coord -e <<<"$sql"
+}
+setup_ref_px() {
+    # R1..R5 route like W3/W4 (px.touch_session, reused for R4): RUN ON a built-in hash
+    # of the key on the rotated cluster px_rot, whose routing setup_px checked.  R6:
+    # px.count_users (RUN ON ALL).  R7: RUN ON ANY over px_cluster.
+    psql_node coord -e <<'SQL'
+CREATE FUNCTION px.lookup_user(i_userid int)
+RETURNS TABLE (dbid int, userid int, info text) LANGUAGE plproxy AS $$
+    CLUSTER 'px_rot';
+    RUN ON hashint4extended(i_userid, 8816678312871386365);
+    TARGET public.get_user;
+$$;
+CREATE FUNCTION px.insert_login(i_userid int) RETURNS int LANGUAGE plproxy AS $$
+    CLUSTER 'px_rot';
+    RUN ON hashint4extended(i_userid, 8816678312871386365);
+    TARGET public.insert_login;
+$$;
+CREATE FUNCTION px.lookup_insert(i_userid int)
+RETURNS TABLE (dbid int, userid int, info text) LANGUAGE plproxy AS $$
+    CLUSTER 'px_rot';
+    RUN ON hashint4extended(i_userid, 8816678312871386365);
+    TARGET public.lookup_insert;
+$$;
+CREATE FUNCTION px.lookup_insert_update(i_userid int)
+RETURNS TABLE (dbid int, userid int, info text) LANGUAGE plproxy AS $$
+    CLUSTER 'px_rot';
+    RUN ON hashint4extended(i_userid, 8816678312871386365);
+    TARGET public.lookup_insert_update;
+$$;
+CREATE FUNCTION px.get_small(i_userid int)
+RETURNS TABLE (userid int, info text) LANGUAGE plproxy AS $$
+    CLUSTER 'px_cluster';
+    RUN ON ANY;
+    TARGET public.get_small;
+$$;
+SQL
+}
+setup_ref_direct() {
+    # The k-th key of shard p0, for the direct anchor's scripts.
+    psql_node shard0 -e <<'SQL'
+CREATE TABLE p0_keys (idx int PRIMARY KEY, userid int NOT NULL);
+INSERT INTO p0_keys SELECT row_number() OVER (ORDER BY userid), userid FROM userinfo;
+VACUUM ANALYZE p0_keys;
+SELECT count(*) AS p0_keys FROM p0_keys;
+SQL
+}
+setup_ref_local() {
+    psql_node coord -e <<'SQL' || return 1
+CREATE TABLE loc.login_log (dbid int, userid int, db_user name, client_addr inet,
+    client_port int, server_addr inet, server_port int, login_time timestamp);
+CREATE TABLE loc.tbl_small (userid int PRIMARY KEY, info text);
+SQL
+    psql_node shard0 -c "COPY tbl_small TO STDOUT" | psql_node coord -c "COPY loc.tbl_small FROM STDIN" || return 1
+    psql_node coord -e -c "VACUUM ANALYZE loc.tbl_small" -c "VACUUM ANALYZE loc.login_log"
+}
+
+# --- CPU: utime+stime of every process of a cluster, found from its postmaster
+# (postmaster.pid) and its descendants, plus the times of the children it has already
+# reaped (cutime/cstime), so a backend that exits during the run still counts.
+declare -a PM_PIDS=()
+cpu_ticks() {   # -> "coordinator_ticks shards_ticks" (clock ticks)
+    python3 - "${PM_PIDS[@]}" <<'PY'
+import os, sys
+roots = [int(x) for x in sys.argv[1:]]
+procs, children = {}, {}
+for d in os.listdir('/proc'):
+    if not d.isdigit():
+        continue
+    try:
+        with open('/proc/%s/stat' % d) as f:
+            s = f.read()
+    except OSError:
+        continue
+    f = s[s.rindex(')') + 2:].split()   # f[0] is field 3 (state)
+    pid, ppid = int(d), int(f[1])
+    procs[pid] = sum(int(x) for x in f[11:15])   # utime stime cutime cstime
+    children.setdefault(ppid, []).append(pid)
+def total(root):
+    t, todo = 0, [root]
+    while todo:
+        p = todo.pop()
+        t += procs.get(p, 0)
+        todo.extend(children.get(p, []))
+    return t
+print(total(roots[0]), sum(total(r) for r in roots[1:]))
+PY
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+# --- checks
+# Empty login_log everywhere (shards and loc), before every run of an insert shape.
+ref_reset_log() {
+    local i
+    for ((i = 0; i < NSHARDS; i++)); do psql_node "shard$i" -c "TRUNCATE login_log" || return 1; done
+    if [ "${ANCHOR_OK[local]}" = 1 ]; then psql_node coord -c "TRUNCATE loc.login_log" || return 1; fi
+}
+# Where an anchor's login_log rows are, as "shard0 shard1 shard2 shard3 loc", each
+# shard "rows|sum(userid)|rows of keys the shard does not own", loc "rows|sum|0".
+ref_log_state() {
+    local i out=""
+    for ((i = 0; i < NSHARDS; i++)); do
+        out+="$(psql_node "shard$i" -At -c "SELECT count(*) || '|' || coalesce(sum(l.userid), 0) || '|' || count(*) FILTER (WHERE u.userid IS NULL) FROM login_log l LEFT JOIN userinfo u ON u.userid = l.userid") "
+    done
+    if [ "${ANCHOR_OK[local]}" = 1 ]; then
+        out+="$(psql_node coord -At -c "SELECT count(*) || '|' || coalesce(sum(userid), 0) || '|0' FROM loc.login_log")"
+    else
+        out+="-"
+    fi
+    echo "$out"
+}
+
+declare -A REF_ROW=()    # [uid] = its userinfo row, from the shard that holds it
+declare -A SMALL_ROW=()  # [uid] = its tbl_small row (p0's copy)
+ref_expect_rows() {      # uids
+    local k i r
+    for k in "$@"; do
+        [ -n "${REF_ROW[$k]:-}" ] && continue
+        r=""
+        for ((i = 0; i < NSHARDS; i++)); do
+            r+=$(psql_node "shard$i" -At -c "SELECT dbid || '|' || userid || '|' || info FROM userinfo WHERE userid = $k")
+        done
+        REF_ROW[$k]=$r
+    done
+}
+
+# Before an anchor's runs of a shape, not timed: run the shape's statements once per
+# check key (1..10 and 4N; direct: 6 keys of p0; R7: 4 keys of tbl_small) and check
+# the answers (the lookups' rows, the count, the small table's row), and that the
+# inserts and updates landed on the shard that owns the key (and nowhere else).
+ref_check() {   # anchor, shape -> 0 ok
+    local a=$1 s=$2 pairs="" p k uid sql got want bad=0 i list n state exp
+    if [ "$s" = R7 ]; then
+        for k in 1 2 $(((SMALL_ROWS + 1) / 2)) "$SMALL_ROWS"; do pairs+="$k:$k "; done
+    elif [ "$a" = direct ]; then
+        pairs=$(psql_node shard0 -At -c "SELECT string_agg(idx || ':' || userid, ' ' ORDER BY idx) FROM p0_keys WHERE idx IN (1, 2, 3, 4, 5, $NP0)")
+    else
+        for k in $UPD_KEYS; do pairs+="$k:$k "; done
+    fi
+    list=""; n=0
+    for p in $pairs; do list+="${list:+,}${p#*:}"; n=$((n + 1)); done
+    if ref_inserts "$s"; then ref_reset_log >/dev/null || return 1; fi
+    if ref_updates "$s"; then
+        for ((i = 0; i < NSHARDS; i++)); do
+            psql_node "shard$i" -c "UPDATE session SET last_login = '1999-01-01' WHERE userid IN ($list)" >/dev/null || return 1
+        done
+        if [ "${ANCHOR_OK[local]}" = 1 ]; then
+            psql_node coord -c "UPDATE loc.session SET last_login = '1999-01-01' WHERE userid IN ($list)" >/dev/null || return 1
+        fi
+    fi
+    for p in $pairs; do
+        k=${p%%:*}; uid=${p#*:}
+        sql=$(ref_sql "$a" "$s" "$k")
+        got=$(PGOPTIONS="$(anchor_pgoptions "$a")" psql_port "$(anchor_port "$a")" -At <<<"$sql" 2>&1) \
+            || { raw "  check $s ${ANCHOR_LABEL[$a]}: key $uid: error: $got"; bad=1; continue; }
+        case "$s" in
+            R1|R3|R5) ref_expect_rows "$uid"; want=${REF_ROW[$uid]} ;;
+            R6) if [ "$a" = direct ]; then want=$(psql_node shard0 -At -c "SELECT count(*) FROM userinfo")
+                else want=0; for ((i = 0; i < NSHARDS; i++)); do want=$((want + $(psql_node "shard$i" -At -c "SELECT count(*) FROM userinfo"))); done; fi ;;
+            R7) [ -n "${SMALL_ROW[$uid]:-}" ] || SMALL_ROW[$uid]=$(psql_node shard0 -At -c "SELECT userid || '|' || info FROM tbl_small WHERE userid = $uid")
+                want=${SMALL_ROW[$uid]} ;;
+            *)  if [ "$a" = px ]; then want=1; else want=""; fi ;;
+        esac
+        if [ "$got" != "$want" ]; then
+            raw "  check $s ${ANCHOR_LABEL[$a]}: key $uid: got '$got', expected '$want'"; bad=1
+        fi
+    done
+    if ref_inserts "$s"; then
+        state=$(ref_log_state); exp=""
+        for ((i = 0; i < NSHARDS; i++)); do
+            if [ "$a" = local ]; then exp+="0|0|0 "
+            else exp+="$(psql_node "shard$i" -At -c "SELECT count(*) || '|' || coalesce(sum(userid), 0) || '|0' FROM userinfo WHERE userid IN ($list)") "; fi
+        done
+        if [ "${ANCHOR_OK[local]}" != 1 ]; then exp+="-"
+        elif [ "$a" = local ]; then exp+="$n|$(echo "$list" | tr ',' '\n' | awk '{s += $1} END {print s}')|0"
+        else exp+="0|0|0"; fi
+        raw "  check $s ${ANCHOR_LABEL[$a]}: login_log per shard and loc (rows|sum(userid)|not owned): $state, expected $exp"
+        [ "$state" = "$exp" ] || bad=1
+    fi
+    if ref_updates "$s"; then
+        for ((i = 0; i < NSHARDS; i++)); do
+            got=$(psql_node "shard$i" -At -c "SELECT count(*) FILTER (WHERE last_login = '1999-01-01') || '|' || count(*) FROM session WHERE userid IN ($list)")
+            if [ "$a" = local ]; then want="${got#*|}|${got#*|}"; else want="0|${got#*|}"; fi
+            raw "  check $s ${ANCHOR_LABEL[$a]}: session shard $i: $got (sentinels left|check keys held), expected $want"
+            [ "$got" = "$want" ] || bad=1
+        done
+        if [ "${ANCHOR_OK[local]}" = 1 ]; then
+            got=$(psql_node coord -At -c "SELECT count(*) FILTER (WHERE last_login = '1999-01-01') FROM loc.session WHERE userid IN ($list)")
+            want=$n; [ "$a" = local ] && want=0
+            raw "  check $s ${ANCHOR_LABEL[$a]}: loc.session: $got sentinels left, expected $want"
+            [ "$got" = "$want" ] || bad=1
+        fi
+    fi
+    return "$bad"
+}
+
+# After every run of an insert shape: exactly one row per transaction, all of them
+# where the anchor writes, each on the shard that owns its key.
+ref_run_check() {   # anchor, transactions -> 0 ok
+    local a=$1 txns=$2 state i total=0 bad=0 f rows mis
+    state=$(ref_log_state)
+    raw "  login_log after the run (per shard and loc, rows|sum(userid)|not owned): $state"
+    set -- $state
+    for ((i = 0; i < NSHARDS; i++)); do
+        f=$1; shift
+        rows=${f%%|*}; mis=${f##*|}
+        total=$((total + rows))
+        [ "$mis" = 0 ] || bad=1
+        case "$a" in
+            local) [ "$rows" = 0 ] || bad=1 ;;
+            direct) [ "$i" = 0 ] || [ "$rows" = 0 ] || bad=1 ;;
+        esac
+    done
+    if [ "$1" != - ]; then
+        rows=${1%%|*}
+        if [ "$a" = local ]; then total=$rows; else [ "$rows" = 0 ] || bad=1; fi
+    fi
+    [ "$total" = "$txns" ] || { raw "  $total rows for $txns transactions"; bad=1; }
+    return "$bad"
+}
+
+bench_ref() {   # shape: for every -c, RUNS rounds, the anchors interleaved in each
+    local s=$1 c j a run out tps lat txns t0 t1 cu su
+    for a in "${ANCHOR_NAMES[@]}"; do
+        [ "${ANCHOR_OK[$a]}" = 1 ] && [ "${REF_OK[$a]}" = 1 ] || continue
+        ref_script "$a" "$s" >"$WORK/$s.$a.sql"
+        raw "--- $s ${ANCHOR_LABEL[$a]} script:"
+        cat "$WORK/$s.$a.sql" >>"$RAW_LOG"
+        step "$s ${RDESC[$s]}: check of ${ANCHOR_LABEL[$a]}"
+        if ! ref_check "$a" "$s"; then
+            REF_BAD[$a.$s]=1; MISMATCHES=$((MISMATCHES + 1))
+            log "MISMATCH: $s through ${ANCHOR_LABEL[$a]} gave wrong results or changed the wrong rows (raw log)"
+        fi
+    done
+    for c in $REF_CLIENTS; do
+        j=$c; [ "$j" -le "$(nproc)" ] || j=$(nproc)
+        for ((run = 1; run <= RUNS; run++)); do
+            for a in "${ANCHOR_NAMES[@]}"; do
+                [ "${ANCHOR_OK[$a]}" = 1 ] && [ "${REF_OK[$a]}" = 1 ] || continue
+                [ "${REF_TPS[$a.$s.$c]:-}" = error ] && continue
+                step "$s ${RDESC[$s]}: ${ANCHOR_LABEL[$a]}, -c $c, run $run of $RUNS"
+                if ref_inserts "$s"; then ref_reset_log >>"$RAW_LOG" 2>&1 || true; fi
+                out="$WORK/$s.$a.c$c.run$run.out"
+                t0=$(cpu_ticks)
+                if PGOPTIONS="$(anchor_pgoptions "$a")" "$PGBENCH" -n -M prepared -T "$REF_TIME" \
+                        -c "$c" -j "$j" -f "$WORK/$s.$a.sql" \
+                        -h 127.0.0.1 -p "$(anchor_port "$a")" -U postgres postgres >"$out" 2>&1; then
+                    sleep 0.2        # let the backends exit (their CPU then sits in the postmaster's cutime)
+                    t1=$(cpu_ticks)
+                    tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$out")
+                    lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$out")
+                    txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+                    read -r cu su <<<"$(awk -v a="$t0" -v b="$t1" -v n="${txns:-0}" -v hz="$CLK_TCK" 'BEGIN{
+                        split(a, x, " "); split(b, y, " ");
+                        if (n > 0) printf "%.1f %.1f", (y[1] - x[1]) * 1e6 / hz / n, (y[2] - x[2]) * 1e6 / hz / n; else print "- -" }')"
+                    raw "$s ${ANCHOR_LABEL[$a]} -c $c run $run: tps=$tps latency=${lat}ms txns=$txns CPU us/txn coordinator=$cu shards=$su (ticks $t0 -> $t1); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+                    if ref_inserts "$s" && ! ref_run_check "$a" "${txns:-0}"; then
+                        REF_BAD[$a.$s]=1; MISMATCHES=$((MISMATCHES + 1))
+                        log "MISMATCH: $s ${ANCHOR_LABEL[$a]} -c $c run $run: login_log rows not where they belong (raw log)"
+                    fi
+                    if [ -n "$tps" ] && { [ -z "${REF_TPS[$a.$s.$c]:-}" ] || awk -v a="$tps" -v b="${REF_TPS[$a.$s.$c]}" 'BEGIN{exit !(a>b)}'; }; then
+                        REF_TPS[$a.$s.$c]=$tps; REF_LAT[$a.$s.$c]=$lat
+                        REF_CPU_C[$a.$s.$c]=$cu; REF_CPU_S[$a.$s.$c]=$su
+                    fi
+                else
+                    raw "$s ${ANCHOR_LABEL[$a]} -c $c run $run FAILED:"; cat "$out" >>"$RAW_LOG"
+                    log "$s ${ANCHOR_LABEL[$a]} -c $c: pgbench failed: $(grep -m1 -E 'ERROR|FATAL|error' "$out" || tail -n1 "$out")"
+                    REF_TPS[$a.$s.$c]=error; FAILURES=$((FAILURES + 1))
+                fi
+            done
+        done
+    done
+}
+
+if [ "$WANT_REF" = 1 ]; then
+    raw ""
+    raw "load average before the reference workload: $(cut -d' ' -f1-3 /proc/loadavg)"
+    step "reference workload: tbl_small must be the same on every shard"
+    small_sums=$(for ((i = 0; i < NSHARDS; i++)); do psql_node "shard$i" -At -c "SELECT count(*) || ':' || md5(string_agg(userid || ',' || info, ';' ORDER BY userid)) FROM tbl_small"; done | sort -u)
+    raw "tbl_small per shard (rows:md5): $small_sums"
+    [ "$(wc -l <<<"$small_sums")" = 1 ] || die "tbl_small differs between the shards"
+    for a in "${ANCHOR_NAMES[@]}"; do
+        if [ "${ANCHOR_OK[$a]}" != 1 ]; then REF_OK[$a]=0; REF_WHY[$a]=${ANCHOR_WHY[$a]}; continue; fi
+        step "reference workload: setting up ${ANCHOR_LABEL[$a]}"
+        if "setup_ref_$a" >"$WORK/setup_ref.$a.log" 2>&1; then
+            REF_OK[$a]=1
+        else
+            REF_OK[$a]=0
+            REF_WHY[$a]="set-up for R1..R7 failed: $(grep -m1 -E 'ERROR|FATAL|error' "$WORK/setup_ref.$a.log" || tail -n1 "$WORK/setup_ref.$a.log")"
+            log "anchor ${ANCHOR_LABEL[$a]}: ${REF_WHY[$a]}"
+            FAILURES=$((FAILURES + 1))
+        fi
+        cat "$WORK/setup_ref.$a.log" >>"$RAW_LOG"
+    done
+    if [ "${REF_OK[direct]}" = 1 ]; then NP0=$(psql_node shard0 -At -c "SELECT count(*) FROM p0_keys"); fi
+    PM_PIDS=()
+    for n in "${NODES[@]}"; do PM_PIDS+=("$(head -n1 "$BENCH_DIR/$n/postmaster.pid")"); done
+    raw "postmaster pids (coordinator, shards): ${PM_PIDS[*]}; CLK_TCK=$CLK_TCK"
+    raw "--- reference workload configuration (coordinator)"
+    psql_node coord -c "SELECT srvname, array_to_string(srvoptions, ', ') AS options FROM pg_foreign_server ORDER BY 1" \
+        -c "SELECT ftrelid::regclass AS foreign_table, srvname, array_to_string(ftoptions, ', ') AS options FROM pg_foreign_table JOIN pg_foreign_server s ON s.oid = ftserver WHERE ftrelid::regclass::text ~ '(login_log|tbl_small|userinfo|session)' ORDER BY 1" \
+        -c "SELECT p.oid::regprocedure AS proxy_function, p.prosrc FROM pg_proc p WHERE p.pronamespace = 'px'::regnamespace ORDER BY 1" \
+        >>"$RAW_LOG" 2>&1 || true
+    step "EXPLAIN (VERBOSE, COSTS OFF) of the reference statements (raw log only)"
+    for a in sfdw pgfdw local direct; do
+        [ "${ANCHOR_OK[$a]}" = 1 ] && [ "${REF_OK[$a]}" = 1 ] || continue
+        for sql in "$REF_LOOKUP" "$REF_INSERT" "$REF_UPDATE" "$REF_COUNT" "$REF_SMALL"; do
+            k=$((NKEYS / 2)); [ "$a" = direct ] && k=1
+            [ "$a" = direct ] && sql=${sql//:uid/$REF_P0_KEY}
+            sql=${sql//:uid/$k}; sql=${sql//:k/$k}; sql=${sql//:sid/1}
+            raw "--- plan ${ANCHOR_LABEL[$a]}: $sql"
+            PGOPTIONS="$(anchor_pgoptions "$a")" psql_port "$(anchor_port "$a")" \
+                -c "EXPLAIN (VERBOSE, COSTS OFF) ${sql%;}" >>"$RAW_LOG" 2>&1 || raw "(EXPLAIN failed)"
+        done
+    done
+    for s in "${REF_SHAPES[@]}"; do
+        shape_wanted "$s" || continue
+        bench_ref "$s"
+    done
+    ref_reset_log >/dev/null 2>&1 || true
+    raw "load average after the reference workload: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
+
 raw "shardfdw.so: built $SO_BUILT, installed now $(so_sum "$SO_INSTALLED"), private copy now $(so_sum "$PIN_LIB")"
 if [ "$(so_sum "$SO_INSTALLED")" != "$SO_BUILT" ]; then
     if [ "$PIN_LIBRARY" = 1 ]; then
@@ -1184,6 +1674,9 @@ within_line() {   # shape: shardfdw within 1.5x of local
     printf '  %s %s: shardfdw time / local time = %s (target <= 1.5: %s)\n' "$w" "${QDESC[$w]}" "$r" "$verdict"
 }
 
+WANT_QW=0
+for q in "${QUERIES[@]}" "${WSHAPES[@]}"; do shape_wanted "$q" && WANT_QW=1; done
+if [ "$WANT_QW" = 1 ]; then
 {
     echo "query,unit,shardfdw,postgres_fdw,plproxy,direct,local,ratio_postgres_fdw_over_shardfdw,ratio_local_over_shardfdw,rows_per_shard"
     for q in "${QUERIES[@]}" "${WSHAPES[@]}"; do
@@ -1245,6 +1738,143 @@ echo
 echo "$TABLE"
 echo
 echo "CSV: $RESULTS_CSV   raw log: $RAW_LOG"
+fi
+
+# ---------------------------------------------------------------- report: reference workload
+if [ "$WANT_REF" = 1 ]; then
+    if [ -z "$REF_CSV" ]; then
+        if [ "$WANT_QW" = 1 ]; then REF_CSV="${RESULTS_CSV%.csv}-reference.csv"; else REF_CSV=$RESULTS_CSV; fi
+    fi
+    REF_SVG="${REF_CSV%.csv}.svg"
+    ref_val() {    # anchor, shape, clients -> best tps, a failure word, or n/a; '!' marks a wrong result
+        local v
+        if [ "${REF_OK[$1]:-0}" != 1 ]; then echo "n/a"; return; fi
+        v=${REF_TPS[$1.$2.$3]:-error}
+        is_num "$v" && v=$(printf '%.0f' "$v")
+        [ -n "${REF_BAD[$1.$2]:-}" ] && v="$v!"
+        echo "$v"
+    }
+    ref_ratio() {  # shape, clients, other anchor -> shardfdw tps / other tps
+        local s=${REF_TPS[sfdw.$1.$2]:-} o=${REF_TPS[$3.$1.$2]:-}
+        if [ "${REF_OK[sfdw]:-0}" = 1 ] && [ "${REF_OK[$3]:-0}" = 1 ] && is_num "$s" && is_num "$o"; then
+            awk -v s="$s" -v o="$o" 'BEGIN{ if (o > 0) printf "%.2f", s / o; else print "n/a" }'
+        else echo "n/a"; fi
+    }
+    ref_lat_ratio() {  # shape, clients -> shardfdw latency / PL/Proxy latency
+        local s=${REF_LAT[sfdw.$1.$2]:-} o=${REF_LAT[px.$1.$2]:-}
+        if is_num "${REF_TPS[sfdw.$1.$2]:-}" && is_num "${REF_TPS[px.$1.$2]:-}" && is_num "$s" && is_num "$o"; then
+            awk -v s="$s" -v o="$o" 'BEGIN{ if (o > 0) printf "%.2f", s / o; else print "n/a" }'
+        else echo "n/a"; fi
+    }
+    ref_cpu() {    # anchor, shape, clients, C|S -> µs per transaction
+        local v
+        if [ "$4" = C ]; then v=${REF_CPU_C[$1.$2.$3]:-}; else v=${REF_CPU_S[$1.$2.$3]:-}; fi
+        if is_num "${REF_TPS[$1.$2.$3]:-}" && [[ "$v" =~ ^-?[0-9.]+$ ]]; then printf '%.0f' "$v"; else echo "-"; fi
+    }
+    verdict() {    # ratio, op (ge|le), target
+        local r=$1
+        [ "$r" = n/a ] && { echo "not measured"; return; }
+        if awk -v r="$r" -v t="$3" -v op="$2" 'BEGIN{ exit !(op == "ge" ? r >= t : r <= t) }'; then echo met; else echo MISSED; fi
+    }
+    # one line of the option list of a foreign server or table, from the catalog
+    srv_opts() { psql_node coord -At -c "SELECT array_to_string(srvoptions, ', ') FROM pg_foreign_server WHERE srvname = '$1'" 2>/dev/null || echo "?"; }
+    ft_opts() { psql_node coord -At -c "SELECT array_to_string(ftoptions, ', ') FROM pg_foreign_table WHERE ftrelid = to_regclass('$1')" 2>/dev/null || echo "?"; }
+    jmax=$(nproc)
+
+    {
+        hdr="shape,description,clients,jobs,unit,shardfdw,postgres_fdw,plproxy,direct,local"
+        hdr+=",ratio_shardfdw_over_plproxy,ratio_shardfdw_over_postgres_fdw,latency_ratio_shardfdw_over_plproxy"
+        for a in "${ANCHOR_NAMES[@]}"; do hdr+=",latency_ms_${ANCHOR_LABEL[$a]}"; done
+        for a in "${ANCHOR_NAMES[@]}"; do hdr+=",coord_us_per_txn_${ANCHOR_LABEL[$a]},shards_us_per_txn_${ANCHOR_LABEL[$a]}"; done
+        hdr+=",runs,seconds,rows_per_shard"
+        echo "$hdr"
+        for s in "${REF_SHAPES[@]}"; do
+            shape_wanted "$s" || continue
+            for c in $REF_CLIENTS; do
+                j=$c; [ "$j" -le "$jmax" ] || j=$jmax
+                line="$s,${RDESC[$s]},$c,$j,tps"
+                for a in "${ANCHOR_NAMES[@]}"; do line+=",$(ref_val "$a" "$s" "$c")"; done
+                line+=",$(ref_ratio "$s" "$c" px),$(ref_ratio "$s" "$c" pgfdw),$(ref_lat_ratio "$s" "$c")"
+                for a in "${ANCHOR_NAMES[@]}"; do
+                    if is_num "${REF_TPS[$a.$s.$c]:-}"; then line+=",${REF_LAT[$a.$s.$c]:-}"; else line+=","; fi
+                done
+                for a in "${ANCHOR_NAMES[@]}"; do line+=",$(ref_cpu "$a" "$s" "$c" C),$(ref_cpu "$a" "$s" "$c" S)"; done
+                line+=",$RUNS,$REF_TIME,$ROWS_PER_SHARD"
+                echo "$line"
+            done
+        done
+    } >"$REF_CSV"
+
+    REF_TABLE=$(
+        echo "reference workload (issue 9): $NSHARDS shards x ~$ROWS_PER_SHARD rows (userid 1..$NKEYS), tbl_small $SMALL_ROWS rows on every shard; $(nproc) CPUs"
+        echo "pgbench -n -M prepared -T $REF_TIME, -c 1 -j 1 / -c 8 -j min(8, CPUs), best of $RUNS, anchors interleaved; transactions/s, higher is better"
+        echo "sfdw/px, sfdw/pgfdw = shardfdw tps / the other's tps (> 1: shardfdw is faster)"
+        printf '%-42s %3s %9s %12s %9s %9s %9s %8s %10s\n' shape -c shardfdw postgres_fdw plproxy direct local sfdw/px sfdw/pgfdw
+        for s in "${REF_SHAPES[@]}"; do
+            shape_wanted "$s" || continue
+            for c in $REF_CLIENTS; do
+                printf '%-42s %3s %9s %12s %9s %9s %9s %8s %10s\n' "$s ${RDESC[$s]}" "$c" \
+                    "$(ref_val sfdw "$s" "$c")" "$(ref_val pgfdw "$s" "$c")" "$(ref_val px "$s" "$c")" \
+                    "$(ref_val direct "$s" "$c")" "$(ref_val local "$s" "$c")" \
+                    "$(ref_ratio "$s" "$c" px)" "$(ref_ratio "$s" "$c" pgfdw)"
+            done
+        done
+        echo "CPU per transaction, microseconds: coordinator + shards (utime+stime of all processes of the coordinator cluster / of the 4 shard clusters, /proc, the best run)"
+        printf '%-6s %3s %13s %13s %13s %13s %13s\n' shape -c shardfdw postgres_fdw plproxy direct local
+        for s in "${REF_SHAPES[@]}"; do
+            shape_wanted "$s" || continue
+            for c in $REF_CLIENTS; do
+                line=$(printf '%-6s %3s' "$s" "$c")
+                for a in "${ANCHOR_NAMES[@]}"; do
+                    if is_num "${REF_TPS[$a.$s.$c]:-}"; then
+                        line+=$(printf ' %13s' "$(ref_cpu "$a" "$s" "$c" C) + $(ref_cpu "$a" "$s" "$c" S)")
+                    else
+                        line+=$(printf ' %13s' "$(ref_val "$a" "$s" "$c")")
+                    fi
+                done
+                echo "$line"
+            done
+        done
+        for a in "${ANCHOR_NAMES[@]}"; do
+            [ "${REF_OK[$a]:-0}" = 1 ] || echo "anchor ${ANCHOR_LABEL[$a]}: n/a, ${REF_WHY[$a]:-not set up}"
+        done
+        nbad=0
+        for k in "${!REF_BAD[@]}"; do nbad=$((nbad + 1)); done
+        if [ "$nbad" -eq 0 ]; then
+            echo "results: every lookup returned the owning shard's row on every anchor, every insert and update landed on the shard that owns the key (checked before the runs, and after every insert run: one row per transaction, all on their owning shard)"
+        else
+            echo "results: $nbad shape/anchor pair(s) with WRONG results, marked '!' (see $RAW_LOG)"
+        fi
+        echo "targets (issue 9, acceptance 1; computed, not asserted):"
+        for s in R1 R2 R3 R4 R5 R7; do
+            shape_wanted "$s" || continue
+            r1=$(ref_ratio "$s" 8 px); r2=$(ref_ratio "$s" 8 pgfdw); r3=$(ref_lat_ratio "$s" 1)
+            printf '  %-40s -c 8: sfdw/px %s (>= 2: %s), sfdw/pgfdw %s (>= 4: %s); -c 1: latency sfdw/px %s (<= 1.0: %s)\n' \
+                "$s ${RDESC[$s]}" "$r1" "$(verdict "$r1" ge 2)" "$r2" "$(verdict "$r2" ge 4)" "$r3" "$(verdict "$r3" le 1.0)"
+        done
+        shape_wanted R6 && echo "  R6 count(*) over all shards: no target"
+        echo "configuration:"
+        cfg_ok() { [ "${REF_OK[$1]:-0}" = 1 ] || { echo "  ${ANCHOR_LABEL[$1]}: n/a, ${REF_WHY[$1]:-not set up}"; return 1; }; }
+        cfg_ok sfdw && echo "  shardfdw: server sfdw_cluster ($(srv_opts sfdw_cluster)); userinfo/session/login_log: $(ft_opts sfdw.login_log); tbl_small: $(ft_opts sfdw.tbl_small) (read on any one shard); ANALYZEd; plain SQL, R3/R5 in BEGIN ... COMMIT"
+        cfg_ok pgfdw && echo "  postgres_fdw: userinfo, session, login_log PARTITION BY HASH (userid), 4 foreign partitions, one server each (pgfdw_p0: $(srv_opts pgfdw_p0)); enable_partitionwise_aggregate, enable_partitionwise_join on; ANALYZEd; tbl_small: one foreign table on pgfdw_p0's copy (postgres_fdw has no replicated table); the same SQL"
+        cfg_ok px && echo "  plproxy: R1-R5 cluster px_rot, RUN ON hashint4extended(uid, seed) (the hash placement, checked on 2000 keys): px.lookup_user, px.insert_login, px.lookup_insert and px.lookup_insert_update (one shard function does the whole transaction), px.touch_session (R4, as W3/W4); R6 px.count_users RUN ON ALL, summed on the coordinator; R7 px.get_small RUN ON ANY (cluster px_cluster)"
+        cfg_ok direct && echo "  direct: shard p0 (port ${SHARD_PORTS[0]}) only, the same SQL with p0's keys only (the k-th of its $NP0 keys, an extra index probe per use of the key); R6 counts p0's quarter; R7 p0's tbl_small"
+        cfg_ok local && echo "  local: schema loc on the coordinator (all rows, tbl_small copied from p0), the same SQL"
+        echo "  all servers: synchronous_commit off, jit off, shared_buffers $SHARED_BUFFERS; CPU µs/txn include pgbench's connection set-up and each cluster's background processes"
+        echo "  load average: $(grep -m1 'load average before the reference workload' "$RAW_LOG" | sed 's/.*workload: //') before, $(grep -m1 'load average after the reference workload' "$RAW_LOG" | sed 's/.*workload: //') after (1, 5, 15 min)"
+    )
+    raw ""
+    raw "$REF_TABLE"
+    echo
+    echo "$REF_TABLE"
+    if python3 "$REPO_ROOT/bench/chart.py" "$REF_CSV" "$REF_SVG" >>"$RAW_LOG" 2>&1; then
+        chart="chart: $REF_SVG"
+    else
+        chart="chart: FAILED (raw log)"; log "bench/chart.py failed (raw log)"
+    fi
+    echo
+    echo "CSV: $REF_CSV   $chart   raw log: $RAW_LOG"
+fi
 
 fail=0
 for a in "${ANCHOR_NAMES[@]}"; do
