@@ -25,16 +25,20 @@
  * while our batch is in flight, it completes the batch and hands it to us
  * through absorb_batch().
  *
- * One statement.  A SELECT outside a transaction block whose only remote
- * access is this scan of one shard (a lookup by key) skips all that: its
- * query goes alone, prepared on the shard once per connection, and runs in
- * the shard's implicit transaction (one round trip; no START TRANSACTION,
- * cursor or COMMIT for the shard to run).  The rows are streamed (libpq
- * single-row mode) and converted fetch_size at a time, so memory stays
- * bounded as with a cursor.  "Only remote access" is checked on the plan
- * (scan_is_alone): the scan must sit under nothing but nodes that never
- * rescan it, with no subplans and no row locks, in a portal that cannot
- * rewind; so no other scan of the statement needs the same snapshot.
+ * One statement.  A top-level SELECT whose only remote access is this scan
+ * of one shard (a lookup by key) skips the cursor: its query is sent as
+ * it is, prepared on the shard once per connection, and its rows are
+ * streamed (libpq single-row mode) and converted fetch_size at a time, so
+ * memory stays bounded as with a cursor.  Outside a transaction block it
+ * runs alone in the shard's implicit transaction (one round trip, no
+ * START TRANSACTION or COMMIT for the shard to run); in one, it follows
+ * the remote transaction's start in the same round trip.  "Only remote
+ * access" is checked on the plan (scan_is_alone): the scan must sit under
+ * nothing but nodes that never rescan it, with no subplans and no row
+ * locks, in a portal that cannot rewind; so no other scan of the statement
+ * needs the same snapshot or the same connection meanwhile.  A stream the
+ * scan stops early is cancelled outside a remote transaction, and read to
+ * its end (rows dropped) inside one, which a cancel would end.
  *
  * Target shards.  Fixed at plan time, or computed at executor start and at
  * every rescan from prune key expressions (Params of prepared statements,
@@ -497,6 +501,7 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 	int			shard;
 	int			i;
 	bool		stream;
+	bool		autocommit;
 	char		declare_head[64];
 	char		fetch[64];
 
@@ -518,7 +523,8 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 
 	/* (before the connection is taken, which counts as a use) */
 	stream = st->alone && st->nactive == 1 && st->combine == NULL &&
-		shardxact_may_autocommit();
+		shardxact_statement_alone();
+	autocommit = stream && shardxact_may_autocommit();
 
 	old = MemoryContextSwitchTo(st->scan_cxt);
 	conns = palloc0(sizeof(ShardConn *) * st->nshards_total);
@@ -559,8 +565,8 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 			cb->arg = s;
 			MemoryContextRegisterResetCallback(st->scan_cxt, cb);
 			shardconn_send_stream(s->conn, st->sql, st->num_params,
-								  st->param_values, st->fetch_size, s,
-								  absorb_batch);
+								  st->param_values, autocommit,
+								  st->fetch_size, s, absorb_batch);
 			s->inflight = true;
 			continue;
 		}
@@ -1484,11 +1490,20 @@ stop_scan(ShardScanState *st)
 	{
 		ScanShard  *s = &st->shards[i];
 
-		if (s->inflight && s->stream)
+		if (s->inflight && s->stream && s->conn->stream_autocommit)
 		{
 			/* rows nobody will read: stop the shard sending them */
 			shardconn_orphan(s->conn, s);
 			(void) shardconn_abandon(s->conn);
+		}
+		else if (s->inflight && s->stream)
+		{
+			/*
+			 * In a remote transaction a cancel would end it: the rows are
+			 * read and dropped by the connection's next user instead.
+			 */
+			s->conn->stream_discard = true;
+			shardconn_orphan(s->conn, s);
 		}
 		else if (s->inflight)
 			shardconn_orphan(s->conn, s);
