@@ -13,9 +13,14 @@
  * Memory.  Each shard keeps at most two batches: the one being returned
  * and the one that arrived meanwhile, each in its own memory context under
  * the scan's context (a child of the executor state's per-query context),
- * reset when replaced.  So memory is bounded by 2 x shards x fetch_size
- * rows whatever the table size.  A returned tuple lives until the next
- * call, as the executor requires.
+ * reset when replaced.  So memory is bounded by 2 x shards x the batch size:
+ * fetch_size rows at first; a long scan's FETCHes then ask for twice as
+ * many rows each time, as long as a batch stays under SCAN_BATCH_BYTES
+ * (from the width of the rows seen so far), since bigger batches cost the
+ * shard and the network fewer round trips per row.  The memory of a scan
+ * is then bounded by 2 x shards x SCAN_BATCH_BYTES (or fetch_size rows,
+ * if that is more) whatever the table size.  A returned tuple lives until
+ * the next call, as the executor requires.
  *
  * Cursors and batches.  A cursor lives in its shard's remote transaction;
  * when a scan ends or restarts, its CLOSE is queued in front of that
@@ -74,6 +79,9 @@
 #include "shardfdw.h"
 #include "xact.h"
 
+/* A FETCH asks for more rows than fetch_size only while its batch fits. */
+#define SCAN_BATCH_BYTES (2 * 1024 * 1024)
+
 /* Shard lists longer than this are summarized in EXPLAIN. */
 int			shardfdw_explain_shard_list_max = 8;
 
@@ -89,6 +97,9 @@ typedef struct ScanShard
 	bool		inflight;		/* our batch is on the wire */
 	bool		eof;			/* the cursor has returned its last row */
 	int			nbatches;		/* batches received since DECLARE */
+	int			fetching;		/* rows the FETCH in flight asks for */
+	int			next_fetch;		/* rows the next FETCH asks for */
+	double		row_bytes;		/* average width of the rows converted */
 
 	/* batch being returned */
 	MemoryContext cxt[2];
@@ -580,6 +591,8 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 		appendStringInfoString(&declare, st->sql);
 		snprintf(fetch, sizeof(fetch), "FETCH %d FROM c%u",
 				 st->fetch_size, s->cursor);
+		s->fetching = st->fetch_size;
+		s->next_fetch = st->fetch_size;
 
 		stmts[0].sql = declare.data;
 		stmts[0].nparams = st->num_params;
@@ -612,9 +625,16 @@ send_fetch(ScanShard *s, bool speculative)
 {
 	char		fetch[64];
 	ShardStmt	stmt;
+	int			fetch_size = s->scan->fetch_size;
 
+	/* a long scan: twice as many rows per FETCH, while a batch fits */
+	if (s->nbatches > 0 && s->row_bytes > 0 &&
+		(double) s->next_fetch * 2 * s->row_bytes <= SCAN_BATCH_BYTES &&
+		s->next_fetch <= INT_MAX / 2)
+		s->next_fetch *= 2;
+	s->fetching = Max(s->next_fetch, fetch_size);
 	snprintf(fetch, sizeof(fetch), "FETCH %d FROM c%u",
-			 s->scan->fetch_size, s->cursor);
+			 s->fetching, s->cursor);
 	stmt.sql = fetch;
 	stmt.nparams = 0;
 	stmt.params = NULL;
@@ -712,7 +732,7 @@ store_result(ScanShard *s, PGresult *res)
 	s->in_nrows = n;
 	s->have_incoming = true;
 	s->nbatches++;
-	if (n < st->fetch_size)
+	if (n < s->fetching)
 		s->eof = true;
 	st->rows_fetched += n;
 }
@@ -786,6 +806,7 @@ convert_batch(ScanShard *s)
 	int			n = PQntuples(res);
 	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
 	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+	double		bytes = 0;
 
 	errcb.callback = conversion_error_callback;
 	errcb.arg = st;
@@ -795,8 +816,14 @@ convert_batch(ScanShard *s)
 	st->cur_shard = s->shard;
 	s->rows = palloc(sizeof(HeapTuple) * Max(n, 1));
 	for (int r = 0; r < n; r++)
+	{
 		s->rows[r] = form_row(st, res, r, values, nulls);
+		bytes += HEAPTUPLESIZE + s->rows[r]->t_len;
+	}
 	s->nrows = n;
+	/* (a row costs about as much raw, in the batch that comes next) */
+	if (n > 0)
+		s->row_bytes = 2.0 * bytes / n;
 	error_context_stack = errcb.previous;
 	clear_raw_batch(s->in_raw);
 	s->in_raw = NULL;
