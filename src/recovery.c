@@ -11,10 +11,11 @@
  * moment, leaves prepared transactions behind.  Their fate was decided by
  * the local transaction:
  *
- *	- a record exists: it committed, so COMMIT PREPARED;
- *	- no record, and the local transaction is over: it aborted (or died
- *	  before its commit), so ROLLBACK PREPARED;
- *	- no record, and the local transaction is still running: leave it.
+ *	- the local transaction is still running: leave it;
+ *	- it is over and a record exists (read with a snapshot taken after
+ *	  that check): it committed, so COMMIT PREPARED;
+ *	- it is over and left no record: it aborted (or died before its
+ *	  commit), so ROLLBACK PREPARED.
  *
  * A record whose gid is prepared on no shard any more was committed: it
  * is deleted.  Only gids of this coordinator database are touched (they
@@ -131,12 +132,29 @@ resolve_alone(ShardConn *c, const char *sql)
 	return true;
 }
 
-/* Does shardfdw.commit_records hold gid? */
+/*
+ * Does shardfdw.commit_records hold gid, as of now?  Read with a snapshot
+ * taken here, not the statement's: the caller has just seen that gid's
+ * local transaction is over, and must see its record if it committed,
+ * also when that commit came after this statement (or this transaction,
+ * under REPEATABLE READ) took its snapshot.
+ */
 static bool
 has_record(const char *gid)
 {
-	return record_statement("SELECT 1 FROM shardfdw.commit_records WHERE gid = $1",
-							gid, SPI_OK_SELECT, true) > 0;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	SPIPlanPtr	plan;
+
+	args[0] = CStringGetTextDatum(gid);
+	plan = SPI_prepare("SELECT 1 FROM shardfdw.commit_records WHERE gid = $1",
+					   1, argtypes);
+	if (plan == NULL ||
+		SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(),
+							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "shardfdw could not read shardfdw.commit_records");
+	SPI_freeplan(plan);
+	return SPI_processed > 0;
 }
 
 /* Delete gid's record. */
@@ -199,15 +217,23 @@ recover_shard(ReturnSetInfo *rsinfo, ForeignServer *server, int shard,
 			continue;			/* not of this server and shard */
 		*seen = lappend(*seen, gid);
 		resetStringInfo(&sql);
-		if (has_record(gid))
+
+		/*
+		 * First whether the local transaction is still running, then (if
+		 * not) whether it left a record.  The other order is wrong: a
+		 * transaction could commit between a look at the records that
+		 * missed it and the look at the running transactions, and its
+		 * prepared shards would be rolled back.
+		 */
+		if (TransactionIdIsInProgress(XidFromFullTransactionId(FullTransactionIdFromU64(fxid))))
+			action = "in progress";
+		else if (has_record(gid))
 		{
 			appendStringInfo(&sql, "COMMIT PREPARED '%s'", gid);
 			action = resolve_alone(c, sql.data) ? "committed" : "record removed";
 			shardxact_fail_point("before_record_delete");
 			delete_record(gid);
 		}
-		else if (TransactionIdIsInProgress(XidFromFullTransactionId(FullTransactionIdFromU64(fxid))))
-			action = "in progress";
 		else
 		{
 			appendStringInfo(&sql, "ROLLBACK PREPARED '%s'", gid);
