@@ -30,20 +30,19 @@
  * while our batch is in flight, it completes the batch and hands it to us
  * through absorb_batch().
  *
- * One statement.  A top-level SELECT whose only remote access is this scan
- * of one shard (a lookup by key) skips the cursor: its query is sent as
- * it is, prepared on the shard once per connection, and its rows are
- * streamed (libpq single-row mode) and converted fetch_size at a time, so
- * memory stays bounded as with a cursor.  Outside a transaction block it
- * runs alone in the shard's implicit transaction (one round trip, no
- * START TRANSACTION or COMMIT for the shard to run); in one, it follows
- * the remote transaction's start in the same round trip.  "Only remote
+ * One statement.  A SELECT outside a transaction block whose only remote
+ * access is this scan of one shard (a lookup by key) skips the cursor and
+ * the remote transaction: its query is sent as it is, prepared on the
+ * shard once per connection, and runs alone in the shard's implicit
+ * transaction (one round trip, no START TRANSACTION, DECLARE, FETCH or
+ * COMMIT for the shard to run).  Its rows are streamed (libpq single-row
+ * mode) and converted fetch_size at a time, so memory stays bounded as
+ * with a cursor; a stream the scan stops early is cancelled.  "Only remote
  * access" is checked on the plan (scan_is_alone): the scan must sit under
  * nothing but nodes that never rescan it, with no subplans and no row
  * locks, in a portal that cannot rewind; so no other scan of the statement
- * needs the same snapshot or the same connection meanwhile.  A stream the
- * scan stops early is cancelled outside a remote transaction, and read to
- * its end (rows dropped) inside one, which a cancel would end.
+ * needs the same snapshot or the same connection meanwhile.  In a remote
+ * transaction the cursor stays (see start_scan).
  *
  * Target shards.  Fixed at plan time, or computed at executor start and at
  * every rescan from prune key expressions (Params of prepared statements,
@@ -512,7 +511,6 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 	int			shard;
 	int			i;
 	bool		stream;
-	bool		autocommit;
 	char		declare_head[64];
 	char		fetch[64];
 
@@ -532,10 +530,15 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 	if (st->nactive == 0)
 		return;
 
-	/* (before the connection is taken, which counts as a use) */
+	/*
+	 * (Before the connection is taken, which counts as a use.)  Only
+	 * outside a remote transaction: in one, a stream stopped early would
+	 * have to be read to its end, and an error in rows the statement never
+	 * needed would end that transaction, where a cursor never computes
+	 * them (or computes them under a savepoint, for a prefetch).
+	 */
 	stream = st->alone && st->nactive == 1 && st->combine == NULL &&
-		shardxact_statement_alone();
-	autocommit = stream && shardxact_may_autocommit();
+		shardxact_statement_alone() && shardxact_may_autocommit();
 
 	old = MemoryContextSwitchTo(st->scan_cxt);
 	conns = palloc0(sizeof(ShardConn *) * st->nshards_total);
@@ -576,8 +579,8 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 			cb->arg = s;
 			MemoryContextRegisterResetCallback(st->scan_cxt, cb);
 			shardconn_send_stream(s->conn, st->sql, st->num_params,
-								  st->param_values, autocommit,
-								  st->fetch_size, s, absorb_batch);
+								  st->param_values, true, st->fetch_size, s,
+								  absorb_batch);
 			s->inflight = true;
 			continue;
 		}
@@ -1517,20 +1520,11 @@ stop_scan(ShardScanState *st)
 	{
 		ScanShard  *s = &st->shards[i];
 
-		if (s->inflight && s->stream && s->conn->stream_autocommit)
+		if (s->inflight && s->stream)
 		{
 			/* rows nobody will read: stop the shard sending them */
 			shardconn_orphan(s->conn, s);
 			(void) shardconn_abandon(s->conn);
-		}
-		else if (s->inflight && s->stream)
-		{
-			/*
-			 * In a remote transaction a cancel would end it: the rows are
-			 * read and dropped by the connection's next user instead.
-			 */
-			s->conn->stream_discard = true;
-			shardconn_orphan(s->conn, s);
 		}
 		else if (s->inflight)
 			shardconn_orphan(s->conn, s);

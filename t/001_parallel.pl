@@ -1,6 +1,6 @@
 # t/001_parallel.pl: shards are read in parallel, and a one-shard lookup
 # goes to the owning shard only: its SELECT alone outside a transaction
-# block, after START TRANSACTION in one.
+# block, START TRANSACTION, DECLARE and FETCH in one.
 use strict;
 use warnings;
 
@@ -101,7 +101,7 @@ sub wait_shards_idle
 # A one-row lookup by key.  Alone (outside a transaction block), the owning
 # shard runs just the SELECT, with the key (one statement in its implicit
 # transaction, no cursor); in a transaction block it sees START
-# TRANSACTION and the SELECT (in that order, as the first batch), then
+# TRANSACTION, DECLARE and FETCH (in that order, as the first batch), then
 # COMMIT.  The other shards see nothing at all either way.
 for my $block (0, 1)
 {
@@ -142,13 +142,13 @@ for my $block (0, 1)
 			{
 				my @verbs = map { (split / /)[0] } @stmts;
 				is( join(' ', @verbs),
-					'START SELECT COMMIT',
-					"lookup of id $key $how: shard $i got START TRANSACTION, the SELECT, COMMIT in that order"
+					'START DECLARE FETCH COMMIT',
+					"lookup of id $key $how: shard $i got START TRANSACTION, DECLARE, FETCH, COMMIT in that order"
 				) or diag("shard $i log:\n$log");
 				like($log, qr/START TRANSACTION ISOLATION LEVEL REPEATABLE READ/,
 					"lookup of id $key $how: remote transaction is REPEATABLE READ");
-				like($log, qr/SELECT id, val FROM public\.t WHERE \(\(id = $key\)\)/,
-					"lookup of id $key $how: the SELECT carries the key");
+				like($log, qr/DECLARE c\d+ CURSOR FOR\s.*\bt\b.*\b$key\b/s,
+					"lookup of id $key $how: the cursor's query carries the key");
 			}
 			elsif ($i == $owner)
 			{
