@@ -158,8 +158,6 @@ struct ShardConn
 	 * alone) until the owner takes them (shardconn_stream_take).
 	 */
 	bool		batch_stream;	/* the batch's statement is streamed */
-	bool		stream_autocommit;	/* ... alone, in the shard's implicit
-									 * transaction (else in the remote one) */
 	bool		stream_single;	/* single-row mode is on for it */
 	int			stream_chunk;	/* rows gathered before pausing */
 	bool		stream_all;		/* read to the end regardless (settle) */
@@ -238,12 +236,10 @@ extern void shardconn_send_autocommit(ShardConn *c, const char *sql,
 									  int nparams, const char *const *params);
 
 /*
- * Send the SELECT sql, prepared on the shard once per connection and text,
- * with its rows streamed.  autocommit: alone, in the shard's implicit
- * transaction, as shardconn_send_autocommit; else in the remote
- * transaction, after what it owes (see shardconn_send_stmts).  The batch
- * counts as ready (shardconn_poll, shardconn_wait_any) whenever chunk rows
- * have arrived or it has ended.  The owner takes the
+ * Send the SELECT sql like shardconn_send_autocommit (alone, in the
+ * shard's implicit transaction, prepared once per connection and text),
+ * with its rows streamed.  The batch counts as ready (shardconn_poll,
+ * shardconn_wait_any) whenever chunk rows have arrived or it has ended.  The owner takes the
  * rows with shardconn_stream_take; once the connection is no longer busy,
  * shardconn_result gives the statement's final result (or raises its
  * error).  Another user of the connection reads the rest of the stream
@@ -251,7 +247,7 @@ extern void shardconn_send_autocommit(ShardConn *c, const char *sql,
  */
 extern void shardconn_send_stream(ShardConn *c, const char *sql,
 								  int nparams, const char *const *params,
-								  bool autocommit, int chunk, void *owner,
+								  int chunk, void *owner,
 								  ShardConnAbsorb absorb);
 
 /*

@@ -43,14 +43,6 @@ extern bool shardxact_may_autocommit(void);
 extern void shardxact_note_autocommit(void);
 
 /*
- * Is the running query the top-level statement itself (not a query run by
- * a function, nor under a utility statement), alone in its portal?  Then
- * nothing else can use a shard connection while one of its scans is open,
- * except a function it calls.
- */
-extern bool shardxact_statement_alone(void);
-
-/*
  * Every write calls this first: after a statement that committed on its
  * shard alone, another write in the same local transaction is refused.
  */

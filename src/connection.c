@@ -783,7 +783,6 @@ shardconn_clear_batch(ShardConn *c)
 	c->stream_nrows = 0;
 	c->stream_cap = 0;
 	c->batch_stream = false;
-	c->stream_autocommit = false;
 	c->stream_received = 0;
 	c->stream_single = false;
 	c->stream_all = false;
@@ -1120,22 +1119,20 @@ stream_keep(ShardConn *c, PGresult *res)
 /* shardconn_send_stream: see connection.h. */
 void
 shardconn_send_stream(ShardConn *c, const char *sql, int nparams,
-					  const char *const *params, bool autocommit, int chunk,
-					  void *owner, ShardConnAbsorb absorb)
+					  const char *const *params, int chunk, void *owner,
+					  ShardConnAbsorb absorb)
 {
 	ShardStmt	st;
 
 	if (c->busy)
 		shardconn_settle(c);
-	if (autocommit &&
-		(c->xact_depth != 0 || c->queued != NIL || c->prefetch_repair))
+	if (c->xact_depth != 0 || c->queued != NIL || c->prefetch_repair)
 		elog(ERROR, "shardfdw streamed statement in a remote transaction");
 	st.context_sql = NULL;
 	st.sql = sql;
 	st.nparams = nparams;
 	st.params = params;
-	c->batch_autocommit = autocommit;
-	c->batch_reuse = true;		/* (prepared, also in a remote transaction) */
+	c->batch_autocommit = true;
 	PG_TRY();
 	{
 		send_stmts(c, &st, 1, owner, absorb, false);
@@ -1143,12 +1140,10 @@ shardconn_send_stream(ShardConn *c, const char *sql, int nparams,
 	PG_FINALLY();
 	{
 		c->batch_autocommit = false;
-		c->batch_reuse = false;
 	}
 	PG_END_TRY();
 	/* (nothing has been read yet: single-row mode can still be chosen) */
 	c->batch_stream = true;
-	c->stream_autocommit = autocommit;
 	c->stream_retried = false;
 	c->stream_chunk = Max(chunk, 1);
 	stream_try_single(c);
@@ -1348,10 +1343,9 @@ retry_batch(ShardConn *c)
 
 /*
  * c's stream was lost before any of its rows or its end arrived: send it
- * again, once, on a fresh connection.  A streamed statement is a SELECT,
- * alone in the shard's implicit transaction or in a remote transaction
- * this very batch began: nothing it could have done would be repeated, and
- * its owner has no row of it yet.
+ * again, once, on a fresh connection.  A streamed statement is a SELECT
+ * alone in the shard's implicit transaction: nothing it could have done
+ * would be repeated, and its owner has no row of it yet.
  */
 static void
 retry_stream(ShardConn *c)
@@ -1360,7 +1354,6 @@ retry_stream(ShardConn *c)
 	void	   *owner = c->owner;
 	ShardConnAbsorb absorb = c->absorb;
 	int			chunk = c->stream_chunk;
-	bool		autocommit = c->stream_autocommit;
 	char	   *sql = pstrdup(st->sql);
 	int			nparams = st->nparams;
 	const char **params = palloc(sizeof(char *) * Max(nparams, 1));
@@ -1368,9 +1361,7 @@ retry_stream(ShardConn *c)
 	for (int i = 0; i < nparams; i++)
 		params[i] = st->params[i] ? pstrdup(st->params[i]) : NULL;
 	shardconn_disconnect(c);
-	shardconn_send_stream(c, sql, nparams, params, autocommit, chunk, owner,
-						  absorb);
-	c->batch_began_xact = false;	/* (not retried again either way) */
+	shardconn_send_stream(c, sql, nparams, params, chunk, owner, absorb);
 	c->stream_retried = true;
 	pfree(sql);
 	pfree(params);
@@ -1425,14 +1416,13 @@ shardconn_poll(ShardConn *c)
 {
 	if (!poll_batch(c))
 		return false;
-	if (c->batch_lost && c->batch_began_xact && !c->batch_stream)
+	if (c->batch_lost && c->batch_began_xact)
 	{
 		/* the connection was dead before the batch: try a fresh one */
 		retry_batch(c);
 		return poll_batch(c);
 	}
-	if (c->batch_lost && c->batch_stream &&
-		(c->stream_autocommit || c->batch_began_xact) && !c->stream_retried &&
+	if (c->batch_lost && c->batch_stream && !c->stream_retried &&
 		c->stream_received == 0 && c->batch_result == NULL &&
 		c->batch_error == NULL)
 	{

@@ -538,7 +538,7 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 	 * them (or computes them under a savepoint, for a prefetch).
 	 */
 	stream = st->alone && st->nactive == 1 && st->combine == NULL &&
-		shardxact_statement_alone() && shardxact_may_autocommit();
+		shardxact_may_autocommit();
 
 	old = MemoryContextSwitchTo(st->scan_cxt);
 	conns = palloc0(sizeof(ShardConn *) * st->nshards_total);
@@ -579,7 +579,7 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 			cb->arg = s;
 			MemoryContextRegisterResetCallback(st->scan_cxt, cb);
 			shardconn_send_stream(s->conn, st->sql, st->num_params,
-								  st->param_values, true, st->fetch_size, s,
+								  st->param_values, st->fetch_size, s,
 								  absorb_batch);
 			s->inflight = true;
 			continue;

@@ -317,14 +317,6 @@ shardxact_may_autocommit(void)
 		!xact_got_connection && !xact_autocommitted;
 }
 
-/* shardxact_statement_alone: see xact.h. */
-bool
-shardxact_statement_alone(void)
-{
-	return executor_nesting == 1 && utility_nesting == 0 &&
-		top_statement_alone;
-}
-
 /* shardxact_note_autocommit: see xact.h. */
 void
 shardxact_note_autocommit(void)
