@@ -239,11 +239,11 @@ extern void shardconn_send_autocommit(ShardConn *c, const char *sql,
  * Send the SELECT sql like shardconn_send_autocommit (alone, in the
  * shard's implicit transaction, prepared once per connection and text),
  * with its rows streamed.  The batch counts as ready (shardconn_poll,
- * shardconn_wait_any) whenever chunk rows have arrived or it has ended.  The owner takes the
- * rows with shardconn_stream_take; once the connection is no longer busy,
- * shardconn_result gives the statement's final result (or raises its
- * error).  Another user of the connection reads the rest of the stream
- * into memory and hands it to absorb first.
+ * shardconn_wait_any) whenever chunk rows have arrived or it has ended.
+ * The owner takes the rows with shardconn_stream_take; once the
+ * connection is no longer busy, shardconn_result gives the statement's
+ * final result (or raises its error).  Another user of the connection
+ * reads the rest of the stream into memory and hands it to absorb first.
  */
 extern void shardconn_send_stream(ShardConn *c, const char *sql,
 								  int nparams, const char *const *params,
@@ -294,14 +294,18 @@ extern int	shardconn_pick_any(UserMapping *user, int nshards);
 extern void shardconn_orphan(ShardConn *c, void *owner);
 
 /*
- * Has c's batch completed?  Reads what has arrived without blocking.
+ * Has c's batch completed (or, for a stream, gathered a chunk: then c is
+ * still busy, see shardconn_send_stream)?  Reads what has arrived without
+ * blocking.
  */
 extern bool shardconn_poll(ShardConn *c);
 
 /*
  * Wait until the batch of at least one of the busy connections in conns[]
- * (NULL entries ignored) has completed; return its index.  Checks for
- * interrupts while waiting.  Returns -1 if none is busy.
+ * (NULL entries ignored) has completed (or a stream's chunk is ready, as
+ * for shardconn_poll); return its index.  Checks for interrupts while
+ * waiting, and runs the distributed deadlock detector when the wait lasts.
+ * Returns -1 if none is busy.
  */
 extern int	shardconn_wait_any(ShardConn **conns, int n);
 

@@ -100,7 +100,8 @@ static void report_connect_failure(ShardConn *c, const char *detail);
 static bool connection_is_usable(ShardConn *c);
 static int	wait_sockets(int n, pgsocket *socks, int *events, long timeout);
 static WaitEventSet *one_socket_set(pgsocket sock, int events);
-static int	wait_statement(int n, pgsocket *socks, int *events);
+static int	wait_statement(int n, pgsocket *socks, int *events,
+						   TimestampTz *check_at);
 static void close_conn(ShardConn *c);
 static bool send_batch(ShardConn *c);
 static ShardStmt *copy_stmts(const ShardStmt *stmts, int n);
@@ -1354,6 +1355,7 @@ retry_stream(ShardConn *c)
 	void	   *owner = c->owner;
 	ShardConnAbsorb absorb = c->absorb;
 	int			chunk = c->stream_chunk;
+	bool		all = c->stream_all;
 	char	   *sql = pstrdup(st->sql);
 	int			nparams = st->nparams;
 	const char **params = palloc(sizeof(char *) * Max(nparams, 1));
@@ -1363,6 +1365,7 @@ retry_stream(ShardConn *c)
 	shardconn_disconnect(c);
 	shardconn_send_stream(c, sql, nparams, params, chunk, owner, absorb);
 	c->stream_retried = true;
+	c->stream_all = all;		/* (a settle goes on reading it all) */
 	pfree(sql);
 	pfree(params);
 }
@@ -1550,6 +1553,7 @@ shardconn_wait_any(ShardConn **conns, int n)
 	pgsocket   *socks = palloc(sizeof(pgsocket) * Max(n, 1));
 	int		   *events = palloc(sizeof(int) * Max(n, 1));
 	int		   *index = palloc(sizeof(int) * Max(n, 1));
+	TimestampTz check_at = 0;	/* (see wait_statement) */
 
 	for (;;)
 	{
@@ -1574,7 +1578,7 @@ shardconn_wait_any(ShardConn **conns, int n)
 		}
 		if (k == 0)
 			break;
-		(void) wait_statement(k, socks, events);
+		(void) wait_statement(k, socks, events, &check_at);
 	}
 	pfree(socks);
 	pfree(events);
@@ -1832,30 +1836,53 @@ static void
 wait_socket(ShardConn *c, int ev)
 {
 	pgsocket	sock = PQsocket(c->conn);
+	TimestampTz check_at = 0;
 
 	if (sock == PGINVALID_SOCKET)
 	{
 		c->broken = c->xact_depth > 0;
 		report_lost(ERROR, c);
 	}
-	(void) wait_statement(1, &sock, &ev);
+	(void) wait_statement(1, &sock, &ev, &check_at);
 }
 
 /*
  * Statement waits.  Wait like wait_sockets with no time limit (the caller
- * loops until the shard answers), but when shardfdw.deadlock_timeout
- * passes without a word from the shard, run the distributed deadlock
- * detector (deadlock.c), which raises 40P01 if this backend is the victim
- * of a cycle.  Returns what wait_sockets returned.
+ * loops until the shard answers), but once shardfdw.deadlock_timeout has
+ * passed since *check_at was set (0: set it now; the caller keeps it for
+ * the whole of its wait, so that latch wakeups do not restart the clock),
+ * run the distributed deadlock detector (deadlock.c), which raises 40P01
+ * if this backend is the victim of a cycle, and again every interval.
+ * Returns what wait_sockets returned.
  */
 static int
-wait_statement(int n, pgsocket *socks, int *events)
+wait_statement(int n, pgsocket *socks, int *events, TimestampTz *check_at)
 {
-	long		timeout = shardfdw_deadlock_check_after();
-	int			r = wait_sockets(n, socks, events, timeout);
+	long		interval = shardfdw_deadlock_check_after();
+	long		timeout = -1;
+	int			r;
 
-	if (r == -1)
+	if (interval > 0)
+	{
+		if (*check_at == 0)
+			*check_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													interval);
+		timeout = ms_until(*check_at);
+		if (timeout <= 0)
+		{
+			*check_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													interval);
+			shardfdw_deadlock_check();
+			timeout = interval;
+		}
+	}
+	r = wait_sockets(n, socks, events, timeout);
+	if (r == -1 && interval > 0)
+	{
+		*check_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												interval);
 		shardfdw_deadlock_check();
+	}
 	return r;
 }
 

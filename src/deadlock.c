@@ -70,7 +70,10 @@
 /*
  * The wait edges of one shard: tagged sessions waiting for a lock, and
  * the tagged sessions that block them (hard or soft: ahead of them in the
- * lock's queue).  Tags are the first word of application_name.
+ * lock's queue).  Tags are the first word of application_name.  (No
+ * filter on wait_event_type: pg_stat_activity hides it for other roles'
+ * sessions, and pg_blocking_pids is empty for a session that does not
+ * wait.)
  */
 #define EDGE_SQL \
 	"SELECT pg_catalog.split_part(w.application_name, ' ', 1)," \
@@ -78,8 +81,7 @@
 	" FROM pg_catalog.pg_stat_activity w" \
 	" CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_blocking_pids(w.pid)) AS x(pid)" \
 	" JOIN pg_catalog.pg_stat_activity b ON b.pid = x.pid" \
-	" WHERE w.wait_event_type = 'Lock'" \
-	" AND w.application_name LIKE 'shardfdw:%'" \
+	" WHERE w.application_name LIKE 'shardfdw:%'" \
 	" AND b.application_name LIKE 'shardfdw:%'"
 
 /* One edge of the wait graph: waiter waits for blocker on a shard. */
@@ -101,6 +103,7 @@ static int	tag_pid = 0;
 /* the last cycle this backend saw without being its victim */
 static int	sightings = 0;
 static TimestampTz last_sighting = 0;
+static TimestampTz sighting_xact = 0;	/* start of its local transaction */
 
 static List *probe_edges(MemoryContext cxt);
 static bool find_path(List *edges, const char *from, const char *to,
@@ -302,12 +305,14 @@ shardfdw_deadlock_check(void)
 	{
 		/* the victim ends it; unless it did not, by the next check */
 		if (sightings > 0 &&
+			sighting_xact == GetCurrentTransactionStartTimestamp() &&
 			!TimestampDifferenceExceeds(last_sighting, now,
 										3 * deadlock_timeout_ms + PROBE_TIMEOUT_MS))
 			sightings++;
 		else
 			sightings = 1;
 		last_sighting = now;
+		sighting_xact = GetCurrentTransactionStartTimestamp();
 		if (sightings < 2)
 		{
 			ereport(DEBUG1,

@@ -630,11 +630,19 @@ send_fetch(ScanShard *s, bool speculative)
 	ShardStmt	stmt;
 	int			fetch_size = s->scan->fetch_size;
 
-	/* a long scan: twice as many rows per FETCH, while a batch fits */
-	if (s->nbatches > 0 && s->row_bytes > 0 &&
-		(double) s->next_fetch * 2 * s->row_bytes <= SCAN_BATCH_BYTES &&
-		s->next_fetch <= INT_MAX / 2)
-		s->next_fetch *= 2;
+	/*
+	 * A long scan: twice as many rows per FETCH while a batch fits, and
+	 * fewer again when the rows got wider.
+	 */
+	if (s->nbatches > 0 && s->row_bytes > 0)
+	{
+		if ((double) s->next_fetch * 2 * s->row_bytes <= SCAN_BATCH_BYTES &&
+			s->next_fetch <= INT_MAX / 2)
+			s->next_fetch *= 2;
+		while (s->next_fetch > fetch_size &&
+			   (double) s->next_fetch * s->row_bytes > SCAN_BATCH_BYTES)
+			s->next_fetch /= 2;
+	}
 	s->fetching = Max(s->next_fetch, fetch_size);
 	snprintf(fetch, sizeof(fetch), "FETCH %d FROM c%u",
 			 s->fetching, s->cursor);
@@ -1412,10 +1420,35 @@ absorb_stream(ShardConn *c, ScanShard *s)
 	if (c->busy)
 		return;
 
-	/* the end: a zero-row result (or all rows, without single-row mode) */
+	/*
+	 * The end: a zero-row result (or all rows, without single-row mode),
+	 * or the statement's error.  The error is kept, like a speculative
+	 * FETCH's, and raised when the scan reaches it (raise_deferred_error,
+	 * ensure_row): we may be absorbing for another user of the connection
+	 * (a function the query calls, which might catch it).
+	 */
 	s->inflight = false;
 	s->eof = true;
-	res = shardconn_result(c);
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+		PGresult   *volatile got = NULL;
+
+		PG_TRY();
+		{
+			got = shardconn_result(c);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(s->scan->scan_cxt);
+			s->error = CopyErrorData();
+			MemoryContextSwitchTo(cxt);
+			FlushErrorState();
+		}
+		PG_END_TRY();
+		if (got == NULL)
+			return;
+		res = got;
+	}
 	if (PQntuples(res) == 0)
 	{
 		PQclear(res);
@@ -1502,6 +1535,14 @@ convert_pending(ScanShard *s)
 	s->nrows = n;
 	s->nbatches++;
 	st->rows_fetched += n;
+	if (s->pnext >= s->npending)
+	{
+		/* all used up: start the array afresh (it would grow per row) */
+		free(s->pending);
+		s->pending = NULL;
+		s->npending = 0;
+		s->pnext = 0;
+	}
 	MemoryContextSwitchTo(old);
 }
 

@@ -707,6 +707,14 @@ prepare_writers(void)
 	record_gids(writers);
 	XLogFlush(XactLastRecEnd);
 
+	/*
+	 * The local commit must be durable before any COMMIT PREPARED goes
+	 * out, also with synchronous_commit off: were it lost in a crash,
+	 * recovery would roll back the shards not yet told, while the others
+	 * have committed.
+	 */
+	ForceSyncCommit();
+
 	shardxact_fail_point("before_prepare");
 	foreach(lc, writers)
 	{
@@ -874,12 +882,25 @@ resolve_prepared(bool commit)
 	for (int i = 0; i < n; i++)
 	{
 		c = conns[i];
-		/* a PREPARE that never happened has nothing to roll back */
+		/*
+		 * Not resolved.  (A PREPARE that was refused has no gid here any
+		 * more: collect_prepare cleared it.)  On a connection that works,
+		 * the gid is there and left for recovery; on one that was lost or
+		 * left in an unknown state, it may be (its PREPARE may or may not
+		 * have happened): say so too, it may hold locks until recovery.
+		 */
 		if (!ok[i] && c->conn != NULL && !c->broken)
 			ereport(WARNING,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
 					 errmsg("prepared transaction %s on %s is left for shardfdw.recover_prepared_transactions()",
 							c->prepared_gid, shardconn_describe(c))));
+		else if (!ok[i])
+			ereport(WARNING,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("prepared transaction %s on %s may remain: its connection was lost before it could be told to %s",
+							c->prepared_gid, shardconn_describe(c),
+							commit ? "commit" : "roll back"),
+					 errhint("shardfdw.recover_prepared_transactions() resolves it.")));
 		free(c->prepared_gid);
 		c->prepared_gid = NULL;
 		pfree((char *) sqls[i]);

@@ -33,6 +33,12 @@ CREATE FOREIGN TABLE tc (k int, v int) SERVER cluster
   OPTIONS (distribution_column 'k', fetch_size '10');
 CREATE FUNCTION peek(int) RETURNS bigint VOLATILE LANGUAGE sql
   AS 'SELECT count(*) FROM tb WHERE k = $1';
+CREATE FUNCTION peek_safe(int) RETURNS bigint VOLATILE LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN (SELECT count(*) FROM tb WHERE k = $1);
+EXCEPTION WHEN others THEN
+    RETURN -1;
+END $$;
 });
 my $expected = $c->shard(1)->safe_psql('postgres', "SELECT n, v FROM tb WHERE k = $k->[1]");
 
@@ -148,6 +154,14 @@ note 'long streams';
 	is($out, '5000|5000|5000|12502500',
 		'a nested query needing the connection mid-stream: all rows, right answers');
 	is($err, '', 'no error') or diag($err);
+
+	# the stream's own error, read while a function (which catches errors)
+	# used the connection, is still the statement's error
+	($out, $err) = ShardTest::sq($s,
+		"SELECT count(*), min(p) FROM (SELECT n, peek_safe($k->[1]) AS p FROM tb WHERE k = $k->[1] AND 100 / (n - 2500) > -1000) x");
+	like($err, qr/ERROR:  division by zero/,
+		'a stream\'s error read for a nested query that catches errors: raised by the statement')
+	  or diag("out: $out");
 
 	# a cancel while streaming
 	($out, $err) = ShardTest::sq($s,
