@@ -30,7 +30,12 @@ extern long shardfdw_deadlock_check_after(void);
  * Called by a statement that has waited shardfdw.deadlock_timeout on the
  * shards: look for a cycle of lock waits through this backend's remote
  * transactions and raise ERROR 40P01 if this backend is to end it.
+ * Returns whether it saw such a cycle (left to another member to end);
+ * the caller checks less often while it sees none.
  */
-extern void shardfdw_deadlock_check(void);
+extern bool shardfdw_deadlock_check(void);
+
+/* the longest interval between two checks of one wait, in deadlock_timeouts */
+#define SHARDFDW_DEADLOCK_MAX_BACKOFF 8
 
 #endif							/* SHARDFDW_DEADLOCK_H */

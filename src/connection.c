@@ -100,8 +100,16 @@ static void report_connect_failure(ShardConn *c, const char *detail);
 static bool connection_is_usable(ShardConn *c);
 static int	wait_sockets(int n, pgsocket *socks, int *events, long timeout);
 static WaitEventSet *one_socket_set(pgsocket sock, int events);
+/* when a statement wait checks for deadlocks next (wait_statement) */
+typedef struct DeadlockClock
+{
+	TimestampTz check_at;		/* 0: not started */
+	int			factor;			/* interval, in deadlock_timeouts */
+} DeadlockClock;
+
 static int	wait_statement(int n, pgsocket *socks, int *events,
-						   TimestampTz *check_at);
+						   DeadlockClock *clock);
+static void deadlock_check(DeadlockClock *clock, long interval);
 static void close_conn(ShardConn *c);
 static bool send_batch(ShardConn *c);
 static ShardStmt *copy_stmts(const ShardStmt *stmts, int n);
@@ -1553,7 +1561,7 @@ shardconn_wait_any(ShardConn **conns, int n)
 	pgsocket   *socks = palloc(sizeof(pgsocket) * Max(n, 1));
 	int		   *events = palloc(sizeof(int) * Max(n, 1));
 	int		   *index = palloc(sizeof(int) * Max(n, 1));
-	TimestampTz check_at = 0;	/* (see wait_statement) */
+	DeadlockClock clock = {0, 1};	/* (see wait_statement) */
 
 	for (;;)
 	{
@@ -1578,7 +1586,7 @@ shardconn_wait_any(ShardConn **conns, int n)
 		}
 		if (k == 0)
 			break;
-		(void) wait_statement(k, socks, events, &check_at);
+		(void) wait_statement(k, socks, events, &clock);
 	}
 	pfree(socks);
 	pfree(events);
@@ -1836,27 +1844,27 @@ static void
 wait_socket(ShardConn *c, int ev)
 {
 	pgsocket	sock = PQsocket(c->conn);
-	TimestampTz check_at = 0;
+	DeadlockClock clock = {0, 1};
 
 	if (sock == PGINVALID_SOCKET)
 	{
 		c->broken = c->xact_depth > 0;
 		report_lost(ERROR, c);
 	}
-	(void) wait_statement(1, &sock, &ev, &check_at);
+	(void) wait_statement(1, &sock, &ev, &clock);
 }
 
 /*
  * Statement waits.  Wait like wait_sockets with no time limit (the caller
  * loops until the shard answers), but once shardfdw.deadlock_timeout has
- * passed since *check_at was set (0: set it now; the caller keeps it for
- * the whole of its wait, so that latch wakeups do not restart the clock),
- * run the distributed deadlock detector (deadlock.c), which raises 40P01
- * if this backend is the victim of a cycle, and again every interval.
- * Returns what wait_sockets returned.
+ * passed since the clock started (the caller keeps *clock, zeroed, for the
+ * whole of its wait, so that latch wakeups do not restart it), run the
+ * distributed deadlock detector (deadlock.c), which raises 40P01 if this
+ * backend is the victim of a cycle; then again after intervals that double
+ * while no cycle is seen.  Returns what wait_sockets returned.
  */
 static int
-wait_statement(int n, pgsocket *socks, int *events, TimestampTz *check_at)
+wait_statement(int n, pgsocket *socks, int *events, DeadlockClock *clock)
 {
 	long		interval = shardfdw_deadlock_check_after();
 	long		timeout = -1;
@@ -1864,26 +1872,35 @@ wait_statement(int n, pgsocket *socks, int *events, TimestampTz *check_at)
 
 	if (interval > 0)
 	{
-		if (*check_at == 0)
-			*check_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													interval);
-		timeout = ms_until(*check_at);
+		if (clock->check_at == 0)
+		{
+			clock->factor = 1;
+			clock->check_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														  interval);
+		}
+		timeout = ms_until(clock->check_at);
 		if (timeout <= 0)
 		{
-			*check_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													interval);
-			shardfdw_deadlock_check();
-			timeout = interval;
+			deadlock_check(clock, interval);
+			timeout = Max(ms_until(clock->check_at), 0);
 		}
 	}
 	r = wait_sockets(n, socks, events, timeout);
-	if (r == -1 && interval > 0)
-	{
-		*check_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-												interval);
-		shardfdw_deadlock_check();
-	}
+	if (r == -1 && interval > 0 && ms_until(clock->check_at) <= 0)
+		deadlock_check(clock, interval);
 	return r;
+}
+
+/* Run a deadlock check of a statement wait and set its next time. */
+static void
+deadlock_check(DeadlockClock *clock, long interval)
+{
+	if (shardfdw_deadlock_check())
+		clock->factor = 1;
+	else
+		clock->factor = Min(clock->factor * 2, SHARDFDW_DEADLOCK_MAX_BACKOFF);
+	clock->check_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												  interval * clock->factor);
 }
 
 /* shardconn_copy_begin: see connection.h. */

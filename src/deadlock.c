@@ -28,8 +28,10 @@
  * locks.  A member that has seen the same cycle at two consecutive checks
  * (the victim had a whole interval to act and did not, e.g. because it
  * belongs to a coordinator with the detector off) cancels itself too.
- * The check is repeated every shardfdw.deadlock_timeout while the wait
- * lasts.
+ * The check is repeated while the wait lasts: after deadlock_timeout, then
+ * at intervals that double (up to SHARDFDW_DEADLOCK_MAX_BACKOFF times
+ * deadlock_timeout) while no cycle is seen, so that a long wait that is no
+ * deadlock (a slow query, a lock held long) costs few probes.
  *
  * Invariants.  Nothing here changes any state of the cached connections;
  * the probe connections live only inside shardfdw_deadlock_check.  A
@@ -254,7 +256,7 @@ find_path(List *edges, const char *from, const char *to, List **visited,
 }
 
 /* shardfdw_deadlock_check: see deadlock.h. */
-void
+bool
 shardfdw_deadlock_check(void)
 {
 	MemoryContext cxt;
@@ -271,7 +273,7 @@ shardfdw_deadlock_check(void)
 	/* only in a statement's normal processing, with catalog access */
 	if (deadlock_timeout_ms <= 0 || InterruptHoldoffCount > 0 ||
 		CritSectionCount > 0 || !IsTransactionState())
-		return;
+		return false;
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext,
 								"shardfdw deadlock check",
@@ -285,7 +287,7 @@ shardfdw_deadlock_check(void)
 		sightings = 0;
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(cxt);
-		return;
+		return false;
 	}
 
 	initStringInfo(&detail);
@@ -321,7 +323,7 @@ shardfdw_deadlock_check(void)
 					 errdetail_internal("%s", detail.data)));
 			MemoryContextSwitchTo(old);
 			MemoryContextDelete(cxt);
-			return;
+			return true;
 		}
 	}
 
