@@ -12,6 +12,7 @@ OBJS = \
 	src/shardfdw.o \
 	src/option.o \
 	src/connection.o \
+	src/commands.o \
 	src/deadlock.o \
 	src/deparse.o \
 	src/shard.o \

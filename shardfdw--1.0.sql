@@ -69,3 +69,20 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'shardfdw_recover_prepared_transactions'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION recover_prepared_transactions() FROM PUBLIC;
+
+-- Run one SQL statement on every shard of a server (or the listed shards),
+-- in parallel, inside the current transaction's remote transactions (so
+-- atomically, with two-phase commit when several shards run it).  One row
+-- per shard: its number, the command tag and the rows reported.  A shard's
+-- error names the shard and rolls the statement back everywhere.
+CREATE FUNCTION run_on_shards(
+    server name,
+    sql text,
+    shards integer[] DEFAULT NULL,
+    OUT shard integer,
+    OUT status text,
+    OUT rows bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'shardfdw_run_on_shards'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION run_on_shards(name, text, integer[]) FROM PUBLIC;
