@@ -86,3 +86,37 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'shardfdw_run_on_shards'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION run_on_shards(name, text, integer[]) FROM PUBLIC;
+
+-- Introspection.  Every shardfdw table with its placement:
+CREATE FUNCTION tables(
+    OUT table_name regclass,
+    OUT server_name text,
+    OUT distribution text,
+    OUT distribution_column name,
+    OUT remote_table text,
+    OUT shards integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'shardfdw_tables'
+LANGUAGE C STRICT STABLE PARALLEL UNSAFE;
+-- Each shard of a server: its conninfo (pN; no secrets there) and whether
+-- it answers now, as the caller's user mapping.
+CREATE FUNCTION shards(
+    server name,
+    OUT shard integer,
+    OUT conninfo text,
+    OUT reachable boolean,
+    OUT detail text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'shardfdw_shards'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+-- Each shardfdw table of a server on each shard: the shard's row estimate
+-- (pg_class.reltuples) and total size in bytes.
+CREATE FUNCTION table_sizes(
+    server name,
+    OUT table_name regclass,
+    OUT shard integer,
+    OUT rows_estimate bigint,
+    OUT bytes bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'shardfdw_table_sizes'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;

@@ -462,6 +462,7 @@ typedef struct ShardProbe
 	PGresult   *result;			/* out: the rows, or NULL when the shard
 								 * could not be asked in time; the caller
 								 * PQclear()s it */
+	char	   *error;			/* out, when result is NULL: why (palloc'd) */
 	PGconn	   *conn;			/* private to shardconn_probe */
 } ShardProbe;
 

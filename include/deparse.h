@@ -195,4 +195,11 @@ extern void shardfdw_deparse_relation(StringInfo buf, Relation rel);
 /* Append val as an SQL string literal (E'' form when needed). */
 extern void shardfdw_deparse_string_literal(StringInfo buf, const char *val);
 
+/*
+ * The query a shard answers with (schema, table, rows estimate, bytes) for
+ * each of the n tables schemas[i].names[i] it has (shardfdw.table_sizes);
+ * palloc'd.
+ */
+extern char *shardfdw_deparse_table_sizes(char **schemas, char **names, int n);
+
 #endif							/* SHARDFDW_DEPARSE_H */

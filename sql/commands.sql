@@ -2,6 +2,7 @@
 -- commands: shardfdw.run_on_shards(server, sql [, shards]) runs one
 -- statement on every shard of a server (or the listed ones), in the
 -- current transaction: it commits or rolls back with it, on all shards.
+-- And the introspection functions tables(), shards() and table_sizes().
 --
 SELECT current_database() AS regdb \gset
 \set VERBOSITY terse
@@ -65,6 +66,28 @@ SELECT * FROM shardfdw.run_on_shards('cluster', 'SELECT 1; SELECT 2');
 -- not for everyone by default
 SELECT has_function_privilege('public', 'shardfdw.run_on_shards(name, text, integer[])',
        'EXECUTE') AS public_may_run;
+
+-- introspection: the tables, the shards, and the tables' sizes per shard
+CREATE FOREIGN TABLE cmd_ft (id int, v text) SERVER cluster
+  OPTIONS (table_name 'cmd_t', distribution_column 'id');
+CREATE FOREIGN TABLE cmd_rep (id int, v text) SERVER cluster
+  OPTIONS (table_name 'cmd_t', distribution 'replicated');
+SELECT * FROM shardfdw.tables() WHERE table_name::text LIKE 'cmd\_%' ORDER BY 1;
+SELECT shard, conninfo, reachable, detail FROM shardfdw.shards('cluster');
+SELECT * FROM shardfdw.run_on_shards('cluster', 'ANALYZE cmd_t');
+SELECT table_name, shard, rows_estimate, bytes > 0 AS has_bytes
+  FROM shardfdw.table_sizes('cluster')
+ WHERE table_name::text LIKE 'cmd\_%' ORDER BY 1, 2;
+-- a shard that does not answer: a row that says so (and NULL sizes)
+CREATE SERVER cmd_bad FOREIGN DATA WRAPPER shardfdw OPTIONS (
+  p0 'host=/nonexistent dbname=x', connect_timeout '2');
+CREATE USER MAPPING FOR CURRENT_USER SERVER cmd_bad;
+SELECT shard, conninfo, reachable, detail IS NOT NULL AS has_detail
+  FROM shardfdw.shards('cmd_bad');
+SELECT * FROM shardfdw.shards('no_such_server');
+DROP USER MAPPING FOR CURRENT_USER SERVER cmd_bad;
+DROP SERVER cmd_bad;
+DROP FOREIGN TABLE cmd_ft, cmd_rep;
 
 -- cleanup
 SELECT * FROM shardfdw.run_on_shards('cluster', 'DROP TABLE cmd_t');

@@ -2577,6 +2577,7 @@ shardconn_probe(ShardProbe *probes, int n, const char *sql,
 	for (int i = 0; i < n; i++)
 	{
 		probes[i].result = NULL;
+		probes[i].error = NULL;
 		probes[i].conn = NULL;
 	}
 	socket_generation++;
@@ -2697,12 +2698,22 @@ shardconn_probe(ShardProbe *probes, int n, const char *sql,
 		ShardProbe *p = &probes[i];
 
 		if (p->conn == NULL)
+		{
+			p->error = pstrdup("could not start a connection");
 			continue;
+		}
 		/* a probe cut short leaves an unfinished result behind */
 		if (state[i] != PROBE_DONE && p->result != NULL)
 		{
 			PQclear(p->result);
 			p->result = NULL;
+		}
+		if (p->result == NULL)
+		{
+			char	   *msg = pchomp(PQerrorMessage(p->conn));
+
+			p->error = msg[0] != '\0' ? msg :
+				psprintf("no answer within %ld ms", timeout_ms);
 		}
 		PQfinish(p->conn);
 		p->conn = NULL;

@@ -3142,3 +3142,30 @@ deparse_aggref(Aggref *node, deparse_expr_cxt *context)
 		appendStringInfoChar(buf, ')');
 	}
 }
+
+/* shardfdw_deparse_table_sizes: see deparse.h. */
+char *
+shardfdw_deparse_table_sizes(char **schemas, char **names, int n)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf,
+						   "SELECT n.nspname, c.relname, c.reltuples::bigint,"
+						   " pg_catalog.pg_total_relation_size(c.oid)"
+						   " FROM pg_catalog.pg_class c"
+						   " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+						   " WHERE (n.nspname, c.relname) IN (");
+	for (int i = 0; i < n; i++)
+	{
+		appendStringInfoString(&buf, i > 0 ? ", (" : "(");
+		shardfdw_deparse_string_literal(&buf, schemas[i]);
+		appendStringInfoString(&buf, "::pg_catalog.name, ");
+		shardfdw_deparse_string_literal(&buf, names[i]);
+		appendStringInfoString(&buf, "::pg_catalog.name)");
+	}
+	if (n == 0)
+		appendStringInfoString(&buf, "(NULL::pg_catalog.name, NULL::pg_catalog.name)");
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
