@@ -229,6 +229,7 @@ static void type_record_columns(ShardScanState *st, ForeignScan *fsplan,
 								EState *estate);
 static void absorb_batch(ShardConn *c, void *owner);
 static bool scan_is_alone(ForeignScanState *node);
+static void connect_any(ShardScanState *st, ShardConn **conns);
 static void absorb_stream(ShardConn *c, ScanShard *s);
 static void free_pending(void *arg);
 static void convert_pending(ScanShard *s);
@@ -542,7 +543,10 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 
 	old = MemoryContextSwitchTo(st->scan_cxt);
 	conns = palloc0(sizeof(ShardConn *) * st->nshards_total);
-	shardconn_get_many(st->server, st->user, st->targets, conns);
+	if (st->prune_mode == SHARD_PRUNE_ANY_ONE)
+		connect_any(st, conns);
+	else
+		shardconn_get_many(st->server, st->user, st->targets, conns);
 
 	st->shards = palloc0(sizeof(ScanShard) * st->nactive);
 	if (st->nkeys > 0)
@@ -1343,6 +1347,57 @@ combine_next(ShardScanState *st, TupleTableSlot *slot)
 	MemoryContextSwitchTo(old);
 	ExecStoreHeapTuple(tuple, slot, false);
 	return slot;
+}
+
+/*
+ * Connect to the shard a read of a replicated table chose (st->targets),
+ * or, when it cannot be reached, to the next one that can (each attempt
+ * within connect_timeout): any copy will do.  The target becomes the shard
+ * connected to.  Only a failure to connect moves on, and only from a shard
+ * the transaction has not used yet (shardconn_pick_any prefers those it
+ * has); the last shard's error is raised when none can be reached.
+ */
+static void
+connect_any(ShardScanState *st, ShardConn **conns)
+{
+	int			first = bms_singleton_member(st->targets);
+	int			n = st->nshards_total;
+
+	for (int k = 0; k < n; k++)
+	{
+		int			shard = (first + k) % n;
+		Bitmapset  *one = bms_make_singleton(shard);
+		MemoryContext cxt = CurrentMemoryContext;
+		volatile bool connected = false;
+
+		PG_TRY();
+		{
+			shardconn_get_many(st->server, st->user, one, conns);
+			connected = true;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			if (k == n - 1 ||
+				ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_CONNECTION_EXCEPTION)
+				PG_RE_THROW();
+			FlushErrorState();
+			ereport(DEBUG1,
+					(errmsg_internal("shardfdw: replicated table \"%s\": shard p%d unreachable, trying p%d",
+									 st->relname, shard, (shard + 1) % n),
+					 errdetail_internal("%s", edata->message)));
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+		if (connected)
+		{
+			st->targets = one;
+			return;
+		}
+	}
 }
 
 /*
