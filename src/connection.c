@@ -117,6 +117,9 @@ static void free_stmts(ShardStmt *stmts, int n);
 static const char *batch_sql(ShardConn *c);
 static void retry_batch(ShardConn *c);
 static void retry_stream(ShardConn *c);
+static void send_alone(ShardConn *c, const char *sql, int nparams,
+					   const char *const *params, void *owner,
+					   ShardConnAbsorb absorb);
 static void send_stmts(ShardConn *c, const ShardStmt *stmts, int nstmts,
 					   void *owner, ShardConnAbsorb absorb, bool speculative);
 static bool settle_speculative(ShardConn *c);
@@ -1045,11 +1048,12 @@ shardconn_send_stmts(ShardConn *c, const ShardStmt *stmts, int nstmts,
 }
 
 /*
- * shardconn_send_autocommit: see connection.h.
+ * Send sql as a batch of its own in the shard's implicit transaction, for
+ * owner (see shardconn_send_autocommit, shardconn_send_stream).
  */
-void
-shardconn_send_autocommit(ShardConn *c, const char *sql, int nparams,
-						  const char *const *params)
+static void
+send_alone(ShardConn *c, const char *sql, int nparams,
+		   const char *const *params, void *owner, ShardConnAbsorb absorb)
 {
 	ShardStmt	st;
 
@@ -1064,13 +1068,23 @@ shardconn_send_autocommit(ShardConn *c, const char *sql, int nparams,
 	c->batch_autocommit = true;
 	PG_TRY();
 	{
-		send_stmts(c, &st, 1, NULL, NULL, false);
+		send_stmts(c, &st, 1, owner, absorb, false);
 	}
 	PG_FINALLY();
 	{
 		c->batch_autocommit = false;
 	}
 	PG_END_TRY();
+}
+
+/*
+ * shardconn_send_autocommit: see connection.h.
+ */
+void
+shardconn_send_autocommit(ShardConn *c, const char *sql, int nparams,
+						  const char *const *params)
+{
+	send_alone(c, sql, nparams, params, NULL, NULL);
 }
 
 /*
@@ -1131,26 +1145,7 @@ shardconn_send_stream(ShardConn *c, const char *sql, int nparams,
 					  const char *const *params, int chunk, void *owner,
 					  ShardConnAbsorb absorb)
 {
-	ShardStmt	st;
-
-	if (c->busy)
-		shardconn_settle(c);
-	if (c->xact_depth != 0 || c->queued != NIL || c->prefetch_repair)
-		elog(ERROR, "shardfdw streamed statement in a remote transaction");
-	st.context_sql = NULL;
-	st.sql = sql;
-	st.nparams = nparams;
-	st.params = params;
-	c->batch_autocommit = true;
-	PG_TRY();
-	{
-		send_stmts(c, &st, 1, owner, absorb, false);
-	}
-	PG_FINALLY();
-	{
-		c->batch_autocommit = false;
-	}
-	PG_END_TRY();
+	send_alone(c, sql, nparams, params, owner, absorb);
 	/* (nothing has been read yet: single-row mode can still be chosen) */
 	c->batch_stream = true;
 	c->stream_retried = false;

@@ -89,25 +89,6 @@ run_alone(ShardConn *c, const char *sql)
 }
 
 /*
- * Run sql (a statement on shardfdw.commit_records with the gid as $1,
- * whose SPI result must be expected) through SPI, connected already; the
- * rows it read or deleted.
- */
-static uint64
-record_statement(const char *sql, const char *gid, int expected,
-				 bool read_only)
-{
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
-
-	args[0] = CStringGetTextDatum(gid);
-	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, read_only,
-							  read_only ? 1 : 0) != expected)
-		elog(ERROR, "shardfdw could not run \"%s\"", sql);
-	return SPI_processed;
-}
-
-/*
  * Run COMMIT / ROLLBACK PREPARED sql alone on c.  False when the gid is
  * gone meanwhile (the session that prepared it resolved it first), true
  * when done; other errors are raised.
@@ -157,12 +138,17 @@ has_record(const char *gid)
 	return SPI_processed > 0;
 }
 
-/* Delete gid's record. */
+/* Delete gid's record (SPI is connected already). */
 static void
 delete_record(const char *gid)
 {
-	(void) record_statement("DELETE FROM shardfdw.commit_records WHERE gid = $1",
-							gid, SPI_OK_DELETE, false);
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+
+	args[0] = CStringGetTextDatum(gid);
+	if (SPI_execute_with_args("DELETE FROM shardfdw.commit_records WHERE gid = $1",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "shardfdw could not delete from shardfdw.commit_records");
 }
 
 /* Append one row (server, shard, gid, action) to the function's result. */

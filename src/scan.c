@@ -231,6 +231,7 @@ static void absorb_batch(ShardConn *c, void *owner);
 static bool scan_is_alone(ForeignScanState *node);
 static void connect_any(ShardScanState *st, ShardConn **conns);
 static void absorb_stream(ShardConn *c, ScanShard *s);
+static void pending_append(ScanShard *s, PGresult **rows, int n);
 static void free_pending(void *arg);
 static void convert_pending(ScanShard *s);
 static void store_result(ScanShard *s, PGresult *res);
@@ -1451,26 +1452,9 @@ absorb_stream(ShardConn *c, ScanShard *s)
 {
 	int			n;
 	PGresult  **rows = shardconn_stream_take(c, &n);
-	PGresult   *res;
+	PGresult   *volatile res = NULL;
 
-	if (n > 0)
-	{
-		PGresult  **all = realloc(s->pending,
-								  sizeof(PGresult *) * (s->npending + n + 1));
-
-		if (all == NULL)
-		{
-			for (int i = 0; i < n; i++)
-				PQclear(rows[i]);
-			free(rows);
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory")));
-		}
-		memcpy(all + s->npending, rows, sizeof(PGresult *) * n);
-		s->pending = all;
-		s->npending += n;
-	}
+	pending_append(s, rows, n);
 	free(rows);
 	if (c->busy)
 		return;
@@ -1486,11 +1470,10 @@ absorb_stream(ShardConn *c, ScanShard *s)
 	s->eof = true;
 	{
 		MemoryContext cxt = CurrentMemoryContext;
-		PGresult   *volatile got = NULL;
 
 		PG_TRY();
 		{
-			got = shardconn_result(c);
+			res = shardconn_result(c);
 		}
 		PG_CATCH();
 		{
@@ -1500,30 +1483,44 @@ absorb_stream(ShardConn *c, ScanShard *s)
 			FlushErrorState();
 		}
 		PG_END_TRY();
-		if (got == NULL)
-			return;
-		res = got;
 	}
+	if (res == NULL)
+		return;
 	if (PQntuples(res) == 0)
 	{
 		PQclear(res);
 		return;
 	}
-	if (s->pending == NULL || s->npending % 16 == 0)
 	{
-		PGresult  **all = realloc(s->pending,
-								  sizeof(PGresult *) * (s->npending + 16));
+		PGresult   *one[1] = {res};
 
-		if (all == NULL)
-		{
-			PQclear(res);
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory")));
-		}
-		s->pending = all;
+		pending_append(s, one, 1);
 	}
-	s->pending[s->npending++] = res;
+}
+
+/*
+ * Append the n results rows[] to s's pending results, which own them from
+ * here on (also on error: they are cleared then).
+ */
+static void
+pending_append(ScanShard *s, PGresult **rows, int n)
+{
+	PGresult  **all;
+
+	if (n == 0)
+		return;
+	all = realloc(s->pending, sizeof(PGresult *) * (s->npending + n));
+	if (all == NULL)
+	{
+		for (int i = 0; i < n; i++)
+			PQclear(rows[i]);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	}
+	memcpy(all + s->npending, rows, sizeof(PGresult *) * n);
+	s->pending = all;
+	s->npending += n;
 }
 
 /* MemoryContextCallback: free what a streamed scan has not converted. */
