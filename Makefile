@@ -13,6 +13,7 @@ OBJS = \
 	src/option.o \
 	src/connection.o \
 	src/commands.o \
+	src/reshard.o \
 	src/deadlock.o \
 	src/deparse.o \
 	src/shard.o \

@@ -120,3 +120,10 @@ CREATE FUNCTION table_sizes(
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'shardfdw_table_sizes'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- Move one shard to another server online (logical replication, then a
+-- short switch of pN): CALL shardfdw.move_shard('cluster', 2, 'host=...').
+CREATE PROCEDURE move_shard(server name, shard integer, new_conninfo text)
+AS 'MODULE_PATHNAME', 'shardfdw_move_shard'
+LANGUAGE C;
+REVOKE ALL ON PROCEDURE move_shard(name, integer, text) FROM PUBLIC;

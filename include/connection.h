@@ -104,6 +104,7 @@ struct ShardConn
 									 * next batch first rolls back to its
 									 * savepoint (see shardconn_send_speculative) */
 	int			prefetch_repair_level;	/* xact_depth it was sent at */
+	uint32		conninfo_hash;	/* hash of the pN option connected to */
 	uint32		server_hashvalue;
 	uint32		mapping_hashvalue;
 	TimestampTz connected_at;
@@ -475,5 +476,50 @@ typedef struct ShardProbe
  */
 extern void shardconn_probe(ShardProbe *probes, int n, const char *sql,
 							const char *application_name, long timeout_ms);
+
+
+/*
+ * A shard moved (shardfdw.move_shard) while this transaction was using its
+ * old place: raise 40001 if a connection of user to one of shards is in a
+ * remote transaction and was made to a pN conninfo the catalog no longer
+ * has.  Called when a write lock was newly taken (xact.c).
+ */
+extern void shardconn_check_moved(ForeignServer *server, UserMapping *user,
+								  Bitmapset *shards);
+
+/*
+ * A session: a connection of its own for cluster operations (reshard.c),
+ * outside the cache and the local transaction (each command commits on its
+ * own).  The caller must call shardconn_session_close, also on error.
+ */
+typedef struct ShardSession
+{
+	PGconn	   *conn;			/* NULL when closed */
+	char	   *what;			/* names it in messages; palloc'd */
+} ShardSession;
+
+/* Connect s (keywords/values as shardfdw_conn_params gives), or ERROR. */
+extern void shardconn_session_open(ShardSession *s, const char **keywords,
+								   const char **values, const char *what,
+								   long timeout_ms);
+
+/*
+ * Run sql (with parameters: extended protocol; without: simple protocol,
+ * which allows several statements in one implicit transaction) and return
+ * the last result, which the caller PQclears.  A remote error is raised
+ * with its SQLSTATE and names the session; so is a timeout.
+ */
+extern PGresult *shardconn_session_exec(ShardSession *s, const char *sql,
+										int nparams,
+										const char *const *params,
+										long timeout_ms);
+
+/* The first column of the first row (palloc'd; NULL if none or null). */
+extern char *shardconn_session_value(ShardSession *s, const char *sql,
+									 int nparams, const char *const *params,
+									 long timeout_ms);
+
+/* Close s (no-op when closed). */
+extern void shardconn_session_close(ShardSession *s);
 
 #endif							/* SHARDFDW_CONNECTION_H */

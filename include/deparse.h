@@ -202,4 +202,46 @@ extern void shardfdw_deparse_string_literal(StringInfo buf, const char *val);
  */
 extern char *shardfdw_deparse_table_sizes(char **schemas, char **names, int n);
 
+/*
+ * Shard moves (reshard.c).  qnames are quoted, schema-qualified table
+ * names; results are palloc'd.
+ *
+ * shardfdw_deparse_move_definitions: one row per table (ord, exists, the
+ * DDL that creates it elsewhere, needs REPLICA IDENTITY FULL, has
+ * generated columns, relkind), run on the shard's old place.
+ * shardfdw_deparse_move_exists: (ord, exists) per table.
+ */
+extern char *shardfdw_deparse_move_definitions(char **qnames, int n);
+extern char *shardfdw_deparse_move_exists(char **qnames, int n);
+
+/* The other statements of a move: name is the move's publication, slot
+ * and subscription name; arg as noted per kind. */
+typedef enum ShardMoveSql
+{
+	MOVE_SQL_WAL_LEVEL,
+	MOVE_SQL_HAS_ROWS,			/* arg: table */
+	MOVE_SQL_COUNT,				/* arg: table */
+	MOVE_SQL_TRUNCATE,			/* arg: table list */
+	MOVE_SQL_IDENTITY_FULL,		/* arg: table */
+	MOVE_SQL_IDENTITY_DEFAULT,	/* arg: table */
+	MOVE_SQL_CREATE_PUBLICATION,	/* arg: table list */
+	MOVE_SQL_DROP_PUBLICATION,
+	MOVE_SQL_CREATE_SLOT,
+	MOVE_SQL_DROP_SLOT,
+	MOVE_SQL_HAS_SUBSCRIPTION,
+	MOVE_SQL_SUBSCRIPTION_CONNINFO,
+	MOVE_SQL_CREATE_SUBSCRIPTION,	/* arg: conninfo of the old place */
+	MOVE_SQL_DISABLE_SUBSCRIPTION,
+	MOVE_SQL_DROP_SUBSCRIPTION,
+	MOVE_SQL_SLOT_ACTIVE,
+	MOVE_SQL_SYNC_STATE,
+	MOVE_SQL_RECEIVED,			/* arg: an LSN of the old place */
+	MOVE_SQL_CURRENT_LSN,
+	MOVE_SQL_IN_DOUBT,
+	MOVE_SQL_FLUSH
+} ShardMoveSql;
+
+extern char *shardfdw_deparse_move(ShardMoveSql kind, const char *name,
+								   const char *arg);
+
 #endif							/* SHARDFDW_DEPARSE_H */

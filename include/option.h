@@ -33,6 +33,18 @@ extern void shardfdw_conn_params(ForeignServer *server, UserMapping *user,
 								 int shard, const char ***keywords,
 								 const char ***values);
 
+/* The same, with conninfo instead of the shard's pN option (if not NULL). */
+extern void shardfdw_conn_params_at(ForeignServer *server, UserMapping *user,
+									int shard, const char *conninfo,
+									const char ***keywords,
+									const char ***values);
+
+/* The shard's pN option (NULL if none), pointing into server->options. */
+extern const char *shardfdw_shard_conninfo(ForeignServer *server, int shard);
+
+/* Check a pN-style conninfo (raises the error, naming optname). */
+extern void shardfdw_check_conninfo(const char *optname, const char *conninfo);
+
 /* Remote name of a column (column_name option, else the local name). */
 extern char *shardfdw_column_name(Oid relid, AttrNumber attno);
 

@@ -12,6 +12,7 @@
 
 #include "connection.h"
 #include "nodes/execnodes.h"
+#include "storage/lock.h"
 
 /* Register the local (sub)transaction callbacks; once, from _PG_init. */
 extern void shardxact_init(void);
@@ -60,12 +61,25 @@ extern void shardxact_utility_leave(void);
 extern void shardxact_at_run_end(EState *estate, void (*fn) (void *arg),
 								 void *arg);
 
+/*
+ * Every write takes this lock on each shard it writes to, before it gets
+ * the shard's connection; shardfdw.move_shard takes it in ExclusiveLock
+ * mode to hold writes back while it switches the shard to its new place.
+ * An advisory-type lock (field4 SHARDFDW_LOCKTAG_SHARD) on (database,
+ * server, shard), held to the end of the local transaction.
+ */
+#define SHARDFDW_LOCKTAG_SHARD 1801
+extern void shardxact_lock_for_write(ForeignServer *server, UserMapping *user,
+									 Bitmapset *shards);
+extern void shardxact_shard_locktag(LOCKTAG *tag, Oid serverid, int shard);
+
 /* c's remote transaction has modified data: its COMMIT is waited for. */
 extern void shardxact_mark_written(ShardConn *c);
 
 /*
  * A failure-injection point of the commit protocol (shardfdw.
- * test_fail_point, for tests): crash or pause here if it names point.
+ * test_fail_point, for tests): crash, fail or pause here if it names
+ * point.
  */
 extern void shardxact_fail_point(const char *point);
 

@@ -59,8 +59,6 @@ PG_FUNCTION_INFO_V1(shardfdw_table_sizes);
 /* how long the introspection functions wait for the shards' answers */
 #define INTROSPECTION_TIMEOUT_MS 10000
 
-static ForeignServer *shardfdw_server(const char *srvname);
-static List *shardfdw_table_oids(Oid serverid);
 static ShardProbe *probe_all(ForeignServer *server, const char *sql,
 							 int *nshards);
 
@@ -137,6 +135,7 @@ shardfdw_run_on_shards(PG_FUNCTION_ARGS)
 	/* connect to all at once, then send to all, then read all */
 	shardxact_check_write();
 	conns = palloc0(sizeof(ShardConn *) * nshards);
+	shardxact_lock_for_write(server, user, targets);
 	shardconn_get_many(server, user, targets, conns);
 	shard = -1;
 	while ((shard = bms_next_member(targets, shard)) >= 0)
@@ -184,7 +183,7 @@ shardfdw_run_on_shards(PG_FUNCTION_ARGS)
 }
 
 /* The shardfdw server named srvname (an error if it is not one). */
-static ForeignServer *
+ForeignServer *
 shardfdw_server(const char *srvname)
 {
 	ForeignServer *server = GetForeignServerByName(srvname, false);
@@ -203,7 +202,7 @@ shardfdw_server(const char *srvname)
  * shardfdw server for InvalidOid), ordered by name; a List in the caller's
  * memory context.
  */
-static List *
+List *
 shardfdw_table_oids(Oid serverid)
 {
 	MemoryContext cxt = CurrentMemoryContext;

@@ -128,6 +128,10 @@ static void finish_batch(ShardConn *c);
 static bool poll_batch(ShardConn *c);
 static bool wait_batch_until(ShardConn *c, TimestampTz deadline);
 static void report_lost(int elevel, ShardConn *c);
+static uint32 conninfo_hash(ForeignServer *server, int shard);
+static void report_remote(int elevel, PGresult *res, PGconn *conn,
+						  const char *where, const char *sql,
+						  const char *context_text);
 static void report_with_context(int elevel, PGresult *res, ShardConn *c,
 								const char *sql, const char *context_text);
 static bool ends_connection(const PGresult *res);
@@ -638,6 +642,7 @@ connect_entries(ForeignServer *server, UserMapping *user,
 				c->keep = defGetBoolean(def);
 		}
 		c->invalidated = false;
+		c->conninfo_hash = conninfo_hash(server, c->key.shard);
 		c->server_hashvalue =
 			GetSysCacheHashValue1(FOREIGNSERVEROID,
 								  ObjectIdGetDatum(server->serverid));
@@ -646,6 +651,56 @@ connect_entries(ForeignServer *server, UserMapping *user,
 								  ObjectIdGetDatum(user->umid));
 	}
 	pfree(state);
+}
+
+/*
+ * Hash of the pN option of shard (0 for none), to tell whether a
+ * connection was made to the place the catalog names now.
+ */
+static uint32
+conninfo_hash(ForeignServer *server, int shard)
+{
+	const char *conninfo = shardfdw_shard_conninfo(server, shard);
+
+	if (conninfo == NULL)
+		return 0;
+	return hash_bytes((const unsigned char *) conninfo, strlen(conninfo));
+}
+
+/*
+ * shardconn_check_moved: see connection.h.  Only connections that an
+ * invalidation touched are looked at, so the common case costs one hash
+ * lookup per shard.
+ */
+void
+shardconn_check_moved(ForeignServer *server, UserMapping *user,
+					  Bitmapset *shards)
+{
+	ForeignServer *now = NULL;
+	int			shard = -1;
+
+	init_connection_hash();
+	while ((shard = bms_next_member(shards, shard)) >= 0)
+	{
+		ShardConnKey key;
+		ShardConn  *c;
+
+		key.umid = user->umid;
+		key.shard = shard;
+		c = hash_search(ConnectionHash, &key, HASH_FIND, NULL);
+		if (c == NULL || c->conn == NULL || !c->invalidated ||
+			(c->xact_depth == 0 && !c->busy))
+			continue;
+		if (now == NULL)
+			now = GetForeignServer(server->serverid);
+		if (conninfo_hash(now, shard) != c->conninfo_hash)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("shard p%d of server \"%s\" moved while this transaction was using it",
+							shard, now->servername),
+					 errdetail("The transaction read from the shard's old place, and writes must go to the new one."),
+					 errhint("Retry the transaction.")));
+	}
 }
 
 /*
@@ -695,7 +750,15 @@ shardconn_get_many(ForeignServer *server, UserMapping *user,
 		}
 		out[shard] = c;
 	}
-	connect_entries(server, user, todo, ntodo);
+	/*
+	 * With the server's options as the catalog has them now, not as the
+	 * caller read them when its plan or scan began: a shard may have moved
+	 * since (shardfdw.move_shard; the invalidation was accepted when the
+	 * write lock was taken, see shardxact_lock_for_write).
+	 */
+	if (ntodo > 0)
+		connect_entries(GetForeignServer(server->serverid), user, todo,
+						ntodo);
 	pfree(todo);
 	shardxact_note_connection();
 }
@@ -1773,6 +1836,19 @@ static void
 report_with_context(int elevel, PGresult *res, ShardConn *c, const char *sql,
 					const char *context_text)
 {
+	report_remote(elevel, res, c->conn, shardconn_describe(c), sql,
+				  context_text);
+}
+
+/*
+ * Raise (at elevel) the remote error of res (PQclear'd here; NULL: the
+ * connection's own error), with its SQLSTATE and fields, and a context
+ * line naming where (e.g. "shard p1 (...) of server "x"") and sql.
+ */
+static void
+report_remote(int elevel, PGresult *res, PGconn *conn, const char *where,
+			  const char *sql, const char *context_text)
+{
 	char	   *sqlstate = NULL;
 	char	   *primary = NULL;
 	char	   *detail = NULL;
@@ -1783,7 +1859,6 @@ report_with_context(int elevel, PGresult *res, ShardConn *c, const char *sql,
 	char	   *column = NULL;
 	char	   *datatype = NULL;
 	char	   *constraint = NULL;
-	char	   *where = shardconn_describe(c);
 	char	   *sqlcopy = sql ? pstrdup(sql) : NULL;
 	int			code = ERRCODE_CONNECTION_FAILURE;
 
@@ -1813,7 +1888,7 @@ report_with_context(int elevel, PGresult *res, ShardConn *c, const char *sql,
 		code = MAKE_SQLSTATE(sqlstate[0], sqlstate[1], sqlstate[2],
 							 sqlstate[3], sqlstate[4]);
 	if (primary == NULL)
-		primary = c->conn ? pchomp(PQerrorMessage(c->conn)) :
+		primary = conn ? pchomp(PQerrorMessage(conn)) :
 			pstrdup("connection lost");
 
 	ereport(elevel,
@@ -2548,6 +2623,145 @@ shardconn_reset_transmission_modes(int nestlevel)
 #define PROBE_DONE			0
 #define PROBE_CONNECTING	1
 #define PROBE_QUERYING		2
+
+/*
+ * Sessions: connections of their own for cluster operations (reshard.c).
+ *
+ * A session is not in the connection cache and takes no part in the
+ * local transaction: each command commits on its own, as in psql.  The
+ * caller owns it from shardconn_session_open until shardconn_session_close,
+ * which it must reach also on error (PG_FINALLY); the socket counts
+ * against the backend's external file descriptors meanwhile.  Every wait
+ * has a deadline and checks for interrupts.
+ */
+
+/*
+ * Wait until s's socket is ready for ev or the deadline passes (then an
+ * ERROR names what timed out).
+ */
+static void
+session_wait(ShardSession *s, int ev, TimestampTz deadline, const char *doing)
+{
+	pgsocket	sock = PQsocket(s->conn);
+	long		timeout = ms_until(deadline);
+
+	if (timeout <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("timed out %s on %s", doing, s->what)));
+	socket_generation++;		/* (not one of the cached connections') */
+	(void) wait_sockets(1, &sock, &ev, timeout);
+	socket_generation++;
+}
+
+/* shardconn_session_open: see connection.h. */
+void
+shardconn_session_open(ShardSession *s, const char **keywords,
+					   const char **values, const char *what,
+					   long timeout_ms)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   timeout_ms);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	s->what = pstrdup(what);
+	s->conn = NULL;
+	if (!AcquireExternalFD())
+		ereport(ERROR,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 errmsg("could not connect to %s: too many open files",
+						s->what)));
+	s->conn = PQconnectStartParams(keywords, values, false);
+	if (s->conn == NULL)
+	{
+		ReleaseExternalFD();
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while connecting to %s", s->what)));
+	}
+	while (PQstatus(s->conn) != CONNECTION_BAD &&
+		   st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
+	{
+		session_wait(s, st == PGRES_POLLING_READING ?
+					 WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE,
+					 deadline, "connecting");
+		st = PQconnectPoll(s->conn);
+	}
+	if (PQstatus(s->conn) != CONNECTION_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 errmsg("could not connect to %s", s->what),
+				 errdetail_internal("%s", pchomp(PQerrorMessage(s->conn)))));
+}
+
+/* shardconn_session_exec: see connection.h. */
+PGresult *
+shardconn_session_exec(ShardSession *s, const char *sql, int nparams,
+					   const char *const *params, long timeout_ms)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   timeout_ms);
+	PGresult   *last = NULL;
+	PGresult   *res;
+
+	/* (without parameters, the simple protocol: several statements run as
+	 * one implicit transaction) */
+	if (!(nparams == 0 ? PQsendQuery(s->conn, sql) :
+		  PQsendQueryParams(s->conn, sql, nparams, NULL, params, NULL, NULL,
+							0)))
+		report_remote(ERROR, NULL, s->conn, s->what, sql, NULL);
+	for (;;)
+	{
+		while (PQisBusy(s->conn))
+		{
+			session_wait(s, WL_SOCKET_READABLE, deadline, "waiting for an answer");
+			if (!PQconsumeInput(s->conn))
+			{
+				if (last)
+					PQclear(last);
+				report_remote(ERROR, NULL, s->conn, s->what, sql, NULL);
+			}
+		}
+		res = PQgetResult(s->conn);
+		if (res == NULL)
+			break;
+		if (last)
+			PQclear(last);
+		last = res;
+	}
+	if (last == NULL ||
+		(PQresultStatus(last) != PGRES_COMMAND_OK &&
+		 PQresultStatus(last) != PGRES_TUPLES_OK))
+		report_remote(ERROR, last, s->conn, s->what, sql, NULL);
+	return last;
+}
+
+/* shardconn_session_value: see connection.h. */
+char *
+shardconn_session_value(ShardSession *s, const char *sql, int nparams,
+						const char *const *params, long timeout_ms)
+{
+	PGresult   *res = shardconn_session_exec(s, sql, nparams, params,
+											 timeout_ms);
+	char	   *v = NULL;
+
+	if (PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
+		v = pstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+/* shardconn_session_close: see connection.h. */
+void
+shardconn_session_close(ShardSession *s)
+{
+	if (s->conn == NULL)
+		return;
+	PQfinish(s->conn);
+	s->conn = NULL;
+	ReleaseExternalFD();
+	socket_generation++;
+}
 
 /*
  * shardconn_probe: see connection.h.  The connections are made, queried

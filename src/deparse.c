@@ -3169,3 +3169,225 @@ shardfdw_deparse_table_sizes(char **schemas, char **names, int n)
 	appendStringInfoChar(&buf, ')');
 	return buf.data;
 }
+
+/*
+ * Shard moves (reshard.c).
+ *
+ * The statements a move sends to the old and the new place of a shard.
+ * Names (publication, slot, subscription) are shardfdw's own and are quoted
+ * all the same; tables come as schema-qualified names already quoted
+ * (quote_qualified_identifier).
+ */
+
+/* shardfdw_deparse_move_definitions: see deparse.h. */
+char *
+shardfdw_deparse_move_definitions(char **qnames, int n)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf,
+						   "SELECT t.ord, c.oid IS NOT NULL,"
+	/* CREATE TABLE: columns, types, collations, NOT NULL */
+						   " pg_catalog.format('CREATE SCHEMA IF NOT EXISTS %I; CREATE TABLE %s (%s)',"
+						   "  n.nspname, c.oid::pg_catalog.regclass,"
+						   "  (SELECT pg_catalog.string_agg(pg_catalog.format('%I %s%s%s',"
+						   "     a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),"
+						   "     CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation"
+						   "      THEN pg_catalog.format(' COLLATE %I.%I', cn.nspname, co.collname)"
+						   "      ELSE '' END,"
+						   "     CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END), ', '"
+						   "     ORDER BY a.attnum)"
+						   "   FROM pg_catalog.pg_attribute a"
+						   "   JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid"
+						   "   LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation"
+						   "   LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace"
+						   "   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped))"
+	/* constraints: primary key, unique, check */
+						   " || COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format("
+						   "     '; ALTER TABLE %s ADD CONSTRAINT %I %s', c.oid::pg_catalog.regclass,"
+						   "     k.conname, pg_catalog.pg_get_constraintdef(k.oid)), '' ORDER BY k.conname)"
+						   "   FROM pg_catalog.pg_constraint k"
+						   "   WHERE k.conrelid = c.oid AND k.contype IN ('p', 'u', 'c')), '')"
+	/* other indexes */
+						   " || COALESCE((SELECT pg_catalog.string_agg('; ' ||"
+						   "     pg_catalog.pg_get_indexdef(i.indexrelid), '' ORDER BY i.indexrelid)"
+						   "   FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND NOT EXISTS"
+						   "   (SELECT 1 FROM pg_catalog.pg_constraint k"
+						   "     WHERE k.conrelid = c.oid AND k.conindid = i.indexrelid)), ''),"
+	/* replication needs a replica identity for UPDATE and DELETE */
+						   " c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS"
+						   "  (SELECT 1 FROM pg_catalog.pg_index i"
+						   "    WHERE i.indrelid = c.oid AND i.indisprimary)),"
+	/* logical replication does not copy generated columns */
+						   " EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
+						   "  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+						   "  AND a.attgenerated <> ''),"
+						   " c.relkind"
+						   " FROM (VALUES ");
+	for (int i = 0; i < n; i++)
+	{
+		appendStringInfo(&buf, "%s(%d, ", i > 0 ? ", " : "", i);
+		shardfdw_deparse_string_literal(&buf, qnames[i]);
+		appendStringInfoChar(&buf, ')');
+	}
+	appendStringInfoString(&buf,
+						   ") t(ord, qname)"
+						   " LEFT JOIN pg_catalog.pg_class c"
+						   "  ON c.oid = pg_catalog.to_regclass(t.qname)"
+						   " LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+						   " ORDER BY t.ord");
+	return buf.data;
+}
+
+/* shardfdw_deparse_move_exists: see deparse.h. */
+char *
+shardfdw_deparse_move_exists(char **qnames, int n)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT t.ord, pg_catalog.to_regclass(t.qname) IS NOT NULL FROM (VALUES ");
+	for (int i = 0; i < n; i++)
+	{
+		appendStringInfo(&buf, "%s(%d, ", i > 0 ? ", " : "", i);
+		shardfdw_deparse_string_literal(&buf, qnames[i]);
+		appendStringInfoChar(&buf, ')');
+	}
+	appendStringInfoString(&buf, ") t(ord, qname) ORDER BY t.ord");
+	return buf.data;
+}
+
+/* shardfdw_deparse_move: see deparse.h. */
+char *
+shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
+{
+	StringInfoData buf;
+	const char *q = name ? quote_identifier(name) : NULL;
+
+	initStringInfo(&buf);
+	switch (kind)
+	{
+		case MOVE_SQL_WAL_LEVEL:
+			appendStringInfoString(&buf, "SELECT pg_catalog.current_setting('wal_level')");
+			break;
+		case MOVE_SQL_HAS_ROWS:
+			appendStringInfo(&buf, "SELECT EXISTS (SELECT 1 FROM %s)", arg);
+			break;
+		case MOVE_SQL_COUNT:
+			appendStringInfo(&buf, "SELECT pg_catalog.count(*) FROM %s", arg);
+			break;
+		case MOVE_SQL_TRUNCATE:
+			appendStringInfo(&buf, "TRUNCATE %s", arg);
+			break;
+		case MOVE_SQL_IDENTITY_FULL:
+			appendStringInfo(&buf, "ALTER TABLE %s REPLICA IDENTITY FULL", arg);
+			break;
+		case MOVE_SQL_IDENTITY_DEFAULT:
+			appendStringInfo(&buf, "ALTER TABLE %s REPLICA IDENTITY DEFAULT", arg);
+			break;
+		case MOVE_SQL_CREATE_PUBLICATION:
+			/* arg: the table list */
+			appendStringInfo(&buf, "CREATE PUBLICATION %s FOR TABLE %s", q, arg);
+			break;
+		case MOVE_SQL_DROP_PUBLICATION:
+			appendStringInfo(&buf, "DROP PUBLICATION IF EXISTS %s", q);
+			break;
+		case MOVE_SQL_CREATE_SLOT:
+			appendStringInfoString(&buf, "SELECT pg_catalog.pg_create_logical_replication_slot(");
+			shardfdw_deparse_string_literal(&buf, name);
+			appendStringInfoString(&buf, ", 'pgoutput')");
+			break;
+		case MOVE_SQL_DROP_SLOT:
+			appendStringInfoString(&buf,
+								   "SELECT pg_catalog.pg_drop_replication_slot(slot_name)"
+								   " FROM pg_catalog.pg_replication_slots WHERE slot_name = ");
+			shardfdw_deparse_string_literal(&buf, name);
+			break;
+		case MOVE_SQL_HAS_SUBSCRIPTION:
+			appendStringInfoString(&buf,
+								   "SELECT pg_catalog.count(*) FROM pg_catalog.pg_subscription"
+								   " WHERE subname = ");
+			shardfdw_deparse_string_literal(&buf, name);
+			appendStringInfoString(&buf,
+								   " AND subdbid = (SELECT oid FROM pg_catalog.pg_database"
+								   " WHERE datname = pg_catalog.current_database())");
+			break;
+		case MOVE_SQL_SUBSCRIPTION_CONNINFO:
+			appendStringInfoString(&buf,
+								   "SELECT subconninfo FROM pg_catalog.pg_subscription"
+								   " WHERE subname = ");
+			shardfdw_deparse_string_literal(&buf, name);
+			appendStringInfoString(&buf,
+								   " AND subdbid = (SELECT oid FROM pg_catalog.pg_database"
+								   " WHERE datname = pg_catalog.current_database())");
+			break;
+		case MOVE_SQL_CREATE_SUBSCRIPTION:
+			/* arg: the conninfo of the old place */
+			appendStringInfo(&buf, "CREATE SUBSCRIPTION %s CONNECTION ", q);
+			shardfdw_deparse_string_literal(&buf, arg);
+			appendStringInfo(&buf, " PUBLICATION %s WITH (create_slot = false, slot_name = ", q);
+			shardfdw_deparse_string_literal(&buf, name);
+			appendStringInfoString(&buf, ", copy_data = true)");
+			break;
+		case MOVE_SQL_DISABLE_SUBSCRIPTION:
+			appendStringInfo(&buf, "ALTER SUBSCRIPTION %s DISABLE", q);
+			break;
+		case MOVE_SQL_DROP_SUBSCRIPTION:
+			/* detached from its slot first: no connection to the old place */
+			appendStringInfo(&buf,
+							 "ALTER SUBSCRIPTION %s SET (slot_name = NONE);"
+							 " DROP SUBSCRIPTION %s", q, q);
+			break;
+		case MOVE_SQL_SLOT_ACTIVE:
+			appendStringInfoString(&buf,
+								   "SELECT active FROM pg_catalog.pg_replication_slots"
+								   " WHERE slot_name = ");
+			shardfdw_deparse_string_literal(&buf, name);
+			break;
+		case MOVE_SQL_SYNC_STATE:
+			/* tables not ready, all tables, rows copied so far, errors */
+			appendStringInfoString(&buf,
+								   "SELECT pg_catalog.count(*) FILTER (WHERE r.srsubstate <> 'r'),"
+								   " pg_catalog.count(*),"
+								   " (SELECT COALESCE(pg_catalog.sum(p.tuples_processed), 0)"
+								   "   FROM pg_catalog.pg_stat_progress_copy p),"
+								   " (SELECT COALESCE(pg_catalog.sum(t.sync_error_count + t.apply_error_count), 0)"
+								   "   FROM pg_catalog.pg_stat_subscription_stats t WHERE t.subname = s.subname)"
+								   " FROM pg_catalog.pg_subscription s"
+								   " LEFT JOIN pg_catalog.pg_subscription_rel r ON r.srsubid = s.oid"
+								   " WHERE s.subname = ");
+			shardfdw_deparse_string_literal(&buf, name);
+			appendStringInfoString(&buf, " GROUP BY s.subname");
+			break;
+		case MOVE_SQL_RECEIVED:
+			/* arg: an LSN of the old place: bytes not yet applied here */
+			appendStringInfoString(&buf,
+								   "SELECT pg_catalog.pg_wal_lsn_diff(");
+			shardfdw_deparse_string_literal(&buf, arg);
+			appendStringInfoString(&buf,
+								   "::pg_catalog.pg_lsn, latest_end_lsn)"
+								   " FROM pg_catalog.pg_stat_subscription"
+								   " WHERE relid IS NULL AND subname = ");
+			shardfdw_deparse_string_literal(&buf, name);
+			break;
+		case MOVE_SQL_CURRENT_LSN:
+			/* a WAL record after the LSN, so that a keepalive reports past it */
+			appendStringInfoString(&buf,
+								   "SELECT pg_catalog.pg_current_wal_lsn(),"
+								   " pg_catalog.pg_logical_emit_message(false, 'shardfdw', '')");
+			break;
+		case MOVE_SQL_IN_DOUBT:
+			appendStringInfoString(&buf,
+								   "SELECT gid FROM pg_catalog.pg_prepared_xacts"
+								   " WHERE gid LIKE 'shardfdw\\_%'"
+								   " AND database = pg_catalog.current_database() LIMIT 1");
+			break;
+		case MOVE_SQL_FLUSH:
+			appendStringInfoString(&buf,
+								   "SET LOCAL synchronous_commit = on;"
+								   " SELECT pg_catalog.txid_current()");
+			break;
+	}
+	return buf.data;
+}

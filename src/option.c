@@ -119,7 +119,6 @@ static bool is_credential_option(const char *name);
 static bool is_shard_option_name(const char *name, int *shard);
 static bool is_valid_option(const char *name, Oid context);
 static void report_unknown_option(const char *name, Oid context);
-static void check_conninfo(const char *optname, const char *conninfo);
 static void check_shard_numbering(List *options);
 static int	parse_int_option(DefElem *def, int minval);
 static double parse_real_option(DefElem *def);
@@ -271,11 +270,11 @@ report_unknown_option(const char *name, Oid context)
 }
 
 /*
- * Check a pN conninfo string: it must parse, and must not carry
- * credentials or options shardfdw sets itself.
+ * shardfdw_check_conninfo: check a pN conninfo string: it must parse, and
+ * must not carry credentials or options shardfdw sets itself.
  */
-static void
-check_conninfo(const char *optname, const char *conninfo)
+void
+shardfdw_check_conninfo(const char *optname, const char *conninfo)
 {
 	char	   *perr = NULL;
 	PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
@@ -430,7 +429,7 @@ shardfdw_validator(PG_FUNCTION_ARGS)
 
 		if (catalog == ForeignServerRelationId &&
 			is_shard_option_name(def->defname, &shard))
-			check_conninfo(def->defname, defGetString(def));
+			shardfdw_check_conninfo(def->defname, defGetString(def));
 		else if (strcmp(def->defname, "fetch_size") == 0 ||
 				 strcmp(def->defname, "batch_size") == 0)
 			(void) parse_int_option(def, 1);
@@ -541,6 +540,27 @@ shardfdw_cluster_size(ForeignServer *server)
 			n = Max(n, shard + 1);
 	}
 	return Max(n, 1);
+}
+
+/*
+ * shardfdw_shard_conninfo: the pN option of shard (NULL when the server has
+ * none: a one-shard cluster); points into server->options.
+ */
+const char *
+shardfdw_shard_conninfo(ForeignServer *server, int shard)
+{
+	char		pname[16];
+	ListCell   *lc;
+
+	snprintf(pname, sizeof(pname), "p%d", shard);
+	foreach(lc, server->options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, pname) == 0)
+			return defGetString(def);
+	}
+	return NULL;
 }
 
 /*
@@ -779,6 +799,19 @@ void
 shardfdw_conn_params(ForeignServer *server, UserMapping *user, int shard,
 					 const char ***keywords, const char ***values)
 {
+	shardfdw_conn_params_at(server, user, shard, NULL, keywords, values);
+}
+
+/*
+ * shardfdw_conn_params_at: as shardfdw_conn_params, with conninfo (when
+ * not NULL) in place of the shard's pN option: the parameters of a shard
+ * at a new place (a move, a split), before pN says so.
+ */
+void
+shardfdw_conn_params_at(ForeignServer *server, UserMapping *user, int shard,
+						const char *conninfo, const char ***keywords,
+						const char ***values)
+{
 	List	   *kw = NIL;
 	List	   *val = NIL;
 	char		pname[16];
@@ -829,7 +862,8 @@ shardfdw_conn_params(ForeignServer *server, UserMapping *user, int shard,
 
 		if (strcmp(def->defname, pname) != 0)
 			continue;
-		copts = PQconninfoParse(defGetString(def), &perr);
+		copts = PQconninfoParse(conninfo ? conninfo : defGetString(def),
+								&perr);
 		if (copts == NULL)
 		{
 			if (perr)

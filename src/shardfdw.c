@@ -65,6 +65,7 @@
 #include "join.h"
 #include "modify.h"
 #include "recovery.h"
+#include "reshard.h"
 #include "option.h"
 #include "scan.h"
 #include "shard.h"
@@ -143,6 +144,7 @@ _PG_init(void)
 	shardfdw_modify_init();
 	shardfdw_recovery_init();
 	shardfdw_deadlock_init();
+	reshard_init();
 }
 
 /*

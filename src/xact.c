@@ -59,6 +59,8 @@
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "storage/lmgr.h"
+#include "utils/inval.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -124,12 +126,14 @@ static void resolve_prepared(bool commit);
 /*
  * shardfdw.test_fail_point (superuser, for tests): "<point>:crash" kills
  * this backend (SIGKILL, as a crash of the coordinator) when the commit
- * protocol reaches <point>; "<point>:pause:<file>" waits there while
+ * protocol reaches <point>; "<point>:error" raises an ERROR there;
+ * "<point>:pause:<file>" waits there while
  * <file> exists (at most a minute), so that a test can kill or cut a shard
  * meanwhile.  Points: before_prepare (records written), between_prepares,
  * after_prepares, before_commit_prepared (the local transaction
  * committed), between_commit_prepared (xact.c), before_record_delete
- * (recovery.c).
+ * (recovery.c), and the steps of a shard move, move_after_tables ..
+ * move_after_switch (reshard.c).
  */
 static char *test_fail_point = NULL;
 
@@ -169,6 +173,10 @@ shardxact_fail_point(const char *point)
 		(void) kill(MyProcPid, SIGKILL);
 		pg_usleep(10L * 1000000L);	/* (never reached) */
 	}
+	else if (strcmp(action, "error") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("shardfdw test fail point %s", point)));
 	else if (strncmp(action, "pause:", 6) == 0)
 	{
 		elog(LOG, "shardfdw test fail point %s: pausing", point);
@@ -345,6 +353,45 @@ void
 shardxact_note_connection(void)
 {
 	xact_got_connection = true;
+}
+
+/* shardxact_shard_locktag: see xact.h. */
+void
+shardxact_shard_locktag(LOCKTAG *tag, Oid serverid, int shard)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, serverid, (uint32) shard,
+						 SHARDFDW_LOCKTAG_SHARD);
+}
+
+/*
+ * shardxact_lock_for_write: see xact.h.  The first time in a transaction
+ * (the lock is new), invalidations are read: if a move of the shard
+ * committed while we waited, the connection to its new place is made by
+ * the caller's shardconn_get (connect_entries reads the catalog), and a
+ * connection this transaction already has to the old place is an error
+ * (shardconn_check_moved).
+ */
+void
+shardxact_lock_for_write(ForeignServer *server, UserMapping *user,
+						 Bitmapset *shards)
+{
+	bool		fresh = false;
+	int			shard = -1;
+
+	while ((shard = bms_next_member(shards, shard)) >= 0)
+	{
+		LOCKTAG		tag;
+
+		shardxact_shard_locktag(&tag, server->serverid, shard);
+		if (LockAcquire(&tag, RowExclusiveLock, false, false) ==
+			LOCKACQUIRE_OK)
+			fresh = true;
+	}
+	if (fresh)
+	{
+		AcceptInvalidationMessages();
+		shardconn_check_moved(server, user, shards);
+	}
 }
 
 /* shardxact_mark_written: see xact.h. */
