@@ -87,6 +87,22 @@ AS 'MODULE_PATHNAME', 'shardfdw_run_on_shards'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION run_on_shards(name, text, integer[]) FROM PUBLIC;
 
+-- Turn the local table rel into a shardfdw foreign table of server, in
+-- the current transaction: create it on every shard (same schema and name,
+-- columns, constraints and indexes), replace it by a foreign table with its
+-- columns and defaults, and move its rows to their shards.  Distribution
+-- NULL means hash with a column, none without one.
+CREATE FUNCTION create_distributed_table(
+    rel regclass,
+    server name,
+    distribution_column name DEFAULT NULL,
+    distribution text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'shardfdw_create_distributed_table'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION create_distributed_table(regclass, name, name, text)
+    FROM PUBLIC;
+
 -- Introspection.  Every shardfdw table with its placement:
 CREATE FUNCTION tables(
     OUT table_name regclass,

@@ -244,4 +244,33 @@ typedef enum ShardMoveSql
 extern char *shardfdw_deparse_move(ShardMoveSql kind, const char *name,
 								   const char *arg);
 
+/*
+ * The query a shard answers with one boolean per table (true: the table
+ * schemas[i].names[i] has at least one row there), n > 0; palloc'd.
+ */
+extern char *shardfdw_deparse_tables_nonempty(char **schemas, char **names,
+											  int n);
+
+/*
+ * Append the column definitions of the local table rel to buf: name, type
+ * with typmod, COLLATE when not the type's, NOT NULL, and DEFAULT when
+ * with_defaults; dropped columns skipped.  Every name outside pg_catalog
+ * is schema-qualified only if the caller runs it with search_path
+ * pg_catalog.  Identity and generated columns are refused.
+ */
+extern void shardfdw_deparse_column_defs(StringInfo buf, Relation rel,
+										 bool with_defaults);
+
+/*
+ * The statements that create the local table rel on a shard, under the
+ * same schema and name (shardfdw.create_distributed_table): CREATE TABLE
+ * with the columns (no defaults: the coordinator computes them), then its
+ * PRIMARY KEY, UNIQUE and CHECK constraints and its other indexes.  Every
+ * name outside pg_catalog is schema-qualified.  Foreign keys and exclusion
+ * constraints are refused, and so, when unique_key is a column, is a
+ * unique index without it.  A List of palloc'd strings, in order.
+ */
+extern List *shardfdw_deparse_create_table(Relation rel,
+										   AttrNumber unique_key);
+
 #endif							/* SHARDFDW_DEPARSE_H */

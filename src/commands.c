@@ -2,32 +2,49 @@
  *
  * commands.c
  *		  Statements run on every shard of a server:
- *		  shardfdw.run_on_shards(server, sql [, shards]).
+ *		  shardfdw.run_on_shards(server, sql [, shards]) and
+ *		  shardfdw.create_distributed_table(rel, server [, column [, dist]]);
+ *		  the introspection functions; and the check that refuses an ALTER
+ *		  SERVER changing the number of shards under rows.
  *
- * The statement (one SQL statement, sent as it is: it is the caller's, not
- * deparsed, and runs with search_path "$user", public) runs on every shard
- * of the server, or on the listed ones, in parallel, inside the remote
- * transactions of the current local
- * transaction: it commits or rolls back with it, on all shards together
- * (two-phase commit when several shards are used, see xact.c).  Every
- * shard it runs on counts as written, whatever the statement: a statement
- * may write through a function even when it looks like a read.  One row
- * per shard: the shard number, the command tag, and the rows the command
- * reports (NULL when its tag has no count).  A shard's error is raised
- * with the remote SQLSTATE and names the shard; the local transaction and
- * so every shard's work is then rolled back.
+ * Both statement functions send their SQL to every target shard in
+ * parallel, inside the remote transactions of the current local
+ * transaction (run_batch_on_shards): it commits or rolls back with it, on
+ * all shards together (two-phase commit when several shards are used, see
+ * xact.c).  Every shard it runs on counts as written, whatever the
+ * statement: a statement may write through a function even when it looks
+ * like a read.  A shard's error is raised with the remote SQLSTATE and
+ * names the shard; the local transaction and so every shard's work is
+ * then rolled back.
  *
- * Memory: the result rows are in the tuplestore of the function's
+ * run_on_shards sends the caller's statement as it is (not deparsed), with
+ * search_path "$user", public; one row per shard: the shard number, the
+ * command tag, and the rows the command reports (NULL when its tag has no
+ * count).
+ *
+ * create_distributed_table creates the local table's definition on every
+ * shard (deparse.c writes the statements), then, through SPI on the
+ * coordinator, a foreign table of the same columns under a temporary name,
+ * copies the rows into it by the ordinary write path (so each row goes to
+ * its shard), drops the local table and renames the foreign table; owner,
+ * table privileges and serial sequences are carried over.
+ *
+ * Memory: result rows are in the tuplestore of the function's
  * ReturnSetInfo; PGresults are cleared as soon as they are read.
  * Connections are the session's cached ones (connection.c).
  *
- * Also here, the introspection functions: shardfdw.tables() (every
- * shardfdw table with its placement), shardfdw.shards(server) (each
- * shard's conninfo and whether it answers) and shardfdw.table_sizes(server)
- * (each table's row estimate and size on each shard).  The last two ask
- * the shards over connections of their own (shardconn_probe: parallel,
- * closed at once, a deadline), so that an unreachable shard is a row of
- * the answer, not an error.
+ * The introspection functions: shardfdw.tables() (every shardfdw table
+ * with its placement), shardfdw.shards(server) (each shard's conninfo and
+ * whether it answers) and shardfdw.table_sizes(server) (each table's row
+ * estimate and size on each shard).  The last two ask the shards over
+ * connections of their own (shardconn_probe: parallel, closed at once, a
+ * deadline), so that an unreachable shard is a row of the answer, not an
+ * error.  shardfdw_check_resize, called by the utility hook (shardfdw.c)
+ * after an ALTER SERVER changed the number of pN options, probes the same
+ * way, on the old configuration, whether a hash or modulo table of the
+ * server has a row; there an unreachable shard is an error, since
+ * emptiness cannot be shown.  shardfdw_allow_resize lets C code that
+ * moves the rows itself bypass it.
  *
  * src/commands.c
  *
@@ -35,6 +52,15 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/catalog.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "executor/spi.h"
@@ -42,8 +68,12 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "commands.h"
 #include "connection.h"
@@ -55,6 +85,7 @@ PG_FUNCTION_INFO_V1(shardfdw_run_on_shards);
 PG_FUNCTION_INFO_V1(shardfdw_tables);
 PG_FUNCTION_INFO_V1(shardfdw_shards);
 PG_FUNCTION_INFO_V1(shardfdw_table_sizes);
+PG_FUNCTION_INFO_V1(shardfdw_create_distributed_table);
 
 /* how long the introspection functions wait for the shards' answers */
 #define INTROSPECTION_TIMEOUT_MS 10000
@@ -102,6 +133,62 @@ target_shards(ArrayType *list, ForeignServer *server, int nshards)
 }
 
 /*
+ * Run the statements sqls[0 .. nsqls-1], as one batch, on the shards of
+ * server in targets, all at once, inside the remote transactions of the
+ * current local transaction (as the caller's user mapping); every one of
+ * them counts as written, so that commit is two-phase across them.  With
+ * user_search_path the batch has set search_path for itself, and
+ * shardfdw's own (pg_catalog) is put back in front of the connection's
+ * next batch.  Returns the result of the last statement of each shard, in
+ * a palloc'd array indexed by shard number (NULL for shards not targeted);
+ * the caller PQclear()s them.  A shard's error is raised with its
+ * SQLSTATE, naming the shard.
+ */
+static PGresult **
+run_batch_on_shards(ForeignServer *server, Bitmapset *targets,
+					const char *const *sqls, int nsqls, bool user_search_path)
+{
+	UserMapping *user = GetUserMapping(GetUserId(), server->serverid);
+	int			nshards = shardfdw_cluster_size(server);
+	ShardConn **conns = palloc0(sizeof(ShardConn *) * nshards);
+	PGresult  **results = palloc0(sizeof(PGresult *) * nshards);
+	ShardStmt  *stmts = palloc0(sizeof(ShardStmt) * nsqls);
+	int			shard;
+
+	for (int i = 0; i < nsqls; i++)
+		stmts[i].sql = sqls[i];
+
+	/* connect to all at once, then send to all, then read all */
+	shardxact_check_write();
+	shardxact_lock_for_write(server, user, targets);
+	shardconn_get_many(server, user, targets, conns);
+	shard = -1;
+	while ((shard = bms_next_member(targets, shard)) >= 0)
+	{
+		shardxact_mark_written(conns[shard]);
+		shardconn_send_stmts(conns[shard], stmts, nsqls, NULL, NULL);
+		if (user_search_path)
+			shardconn_queue(conns[shard], "SET LOCAL search_path TO pg_catalog");
+	}
+	PG_TRY();
+	{
+		shard = -1;
+		while ((shard = bms_next_member(targets, shard)) >= 0)
+			results[shard] = shardconn_result(conns[shard]);
+	}
+	PG_CATCH();
+	{
+		for (int i = 0; i < nshards; i++)
+			PQclear(results[i]);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pfree(conns);
+	pfree(stmts);
+	return results;
+}
+
+/*
  * shardfdw_run_on_shards: see the file comment.  Returns SETOF (shard int,
  * status text, rows bigint), in shard order.
  */
@@ -112,9 +199,9 @@ shardfdw_run_on_shards(PG_FUNCTION_ARGS)
 	char	   *srvname;
 	char	   *sql;
 	ForeignServer *server;
-	UserMapping *user;
 	Bitmapset  *targets;
-	ShardConn **conns;
+	const char *stmts[2];
+	PGresult  **results;
 	int			nshards;
 	int			shard;
 
@@ -127,43 +214,17 @@ shardfdw_run_on_shards(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	server = shardfdw_server(srvname);
-	user = GetUserMapping(GetUserId(), server->serverid);
 	nshards = shardfdw_cluster_size(server);
 	targets = target_shards(PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2),
 							server, nshards);
 
-	/* connect to all at once, then send to all, then read all */
-	shardxact_check_write();
-	conns = palloc0(sizeof(ShardConn *) * nshards);
-	shardxact_lock_for_write(server, user, targets);
-	shardconn_get_many(server, user, targets, conns);
+	stmts[0] = "SET LOCAL search_path TO \"$user\", public";
+	stmts[1] = sql;
+	results = run_batch_on_shards(server, targets, stmts, 2, true);
 	shard = -1;
 	while ((shard = bms_next_member(targets, shard)) >= 0)
 	{
-		ShardStmt	stmts[2];
-
-		/*
-		 * The statement runs under PostgreSQL's default search_path, not
-		 * under the pg_catalog one shardfdw's own SQL relies on, which is
-		 * put back in front of the connection's next batch (and by the
-		 * end of the remote transaction anyway).
-		 */
-		stmts[0].sql = "SET LOCAL search_path TO \"$user\", public";
-		stmts[1].sql = sql;
-		for (int i = 0; i < 2; i++)
-		{
-			stmts[i].nparams = 0;
-			stmts[i].params = NULL;
-			stmts[i].context_sql = NULL;
-		}
-		shardxact_mark_written(conns[shard]);
-		shardconn_send_stmts(conns[shard], stmts, 2, NULL, NULL);
-		shardconn_queue(conns[shard], "SET LOCAL search_path TO pg_catalog");
-	}
-	shard = -1;
-	while ((shard = bms_next_member(targets, shard)) >= 0)
-	{
-		PGresult   *res = shardconn_result(conns[shard]);
+		PGresult   *res = results[shard];
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 		const char *count = PQcmdTuples(res);
@@ -178,7 +239,7 @@ shardfdw_run_on_shards(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values,
 							 nulls);
 	}
-	pfree(conns);
+	pfree(results);
 	return (Datum) 0;
 }
 
@@ -187,10 +248,8 @@ ForeignServer *
 shardfdw_server(const char *srvname)
 {
 	ForeignServer *server = GetForeignServerByName(srvname, false);
-	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
 
-	if (!OidIsValid(fdw->fdwhandler) ||
-		strcmp(get_func_name(fdw->fdwhandler), "shardfdw_handler") != 0)
+	if (!shardfdw_is_shardfdw_server(server->serverid))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("server \"%s\" is not a shardfdw server", srvname)));
@@ -451,4 +510,455 @@ shardfdw_table_sizes(PG_FUNCTION_ARGS)
 		PQclear(res);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * Refuse rel (open, locked) unless it is an ordinary, non-partitioned,
+ * non-inherited, permanent user table without row-level security.
+ */
+static void
+check_local_table(Relation rel)
+{
+	const char *name = RelationGetRelationName(rel);
+	Oid			relid = RelationGetRelid(rel);
+	const char *why = NULL;
+
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		why = "it is partitioned";
+	else if (rel->rd_rel->relkind != RELKIND_RELATION)
+		why = "it is not an ordinary table";
+	else if (rel->rd_rel->relispartition)
+		why = "it is a partition";
+	else if (has_superclass(relid) || has_subclass(relid))
+		why = "it has inheritance parents or children";
+	else if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		why = "it is a temporary table";
+	else if (IsCatalogRelation(rel))
+		why = "it is a system catalog";
+	else if (OidIsValid(rel->rd_rel->reloftype))
+		why = "it is a typed table";
+	else if (rel->rd_rel->relrowsecurity)
+		why = "it has row-level security enabled";
+	if (why)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot distribute table \"%s\": %s", name, why),
+				 errhint("Only an ordinary table that is not partitioned, inherited, temporary or typed can be distributed.")));
+}
+
+/*
+ * The distribution the table will have, from the function's arguments
+ * (distribution NULL: hash with a column, none without); a column the
+ * distribution needs is checked to be one of rel's, and its number is
+ * stored in *key (InvalidAttrNumber when there is none).
+ */
+static ShardDistribution
+requested_distribution(Relation rel, const char *column,
+					   const char *distribution, AttrNumber *key)
+{
+	ShardDistribution dist;
+
+	*key = InvalidAttrNumber;
+	if (distribution == NULL)
+		dist = column ? SHARD_DIST_HASH : SHARD_DIST_NONE;
+	else if (strcmp(distribution, "hash") == 0)
+		dist = SHARD_DIST_HASH;
+	else if (strcmp(distribution, "modulo") == 0)
+		dist = SHARD_DIST_MODULO;
+	else if (strcmp(distribution, "replicated") == 0)
+		dist = SHARD_DIST_REPLICATED;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid distribution \"%s\"", distribution),
+				 errhint("Valid values are \"hash\", \"modulo\" and \"replicated\", or NULL.")));
+	if (dist == SHARD_DIST_REPLICATED && column != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a replicated table cannot have a distribution column"),
+				 errhint("Pass NULL as the distribution column, or use distribution 'hash' or 'modulo'.")));
+	if (dist == SHARD_DIST_HASH || dist == SHARD_DIST_MODULO)
+	{
+		if (column == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("distribution \"%s\" requires a distribution column",
+							distribution)));
+		*key = get_attnum(RelationGetRelid(rel), column);
+		if (*key <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s\" does not exist",
+							column, RelationGetRelationName(rel))));
+	}
+	return dist;
+}
+
+/*
+ * Run sql (generated here, no parameters) through SPI, which the caller
+ * has connected, expecting the result code expected; returns the number of
+ * rows it processed.
+ */
+static uint64
+spi_run(const char *sql, int expected)
+{
+	if (SPI_execute(sql, false, 0) != expected)
+		elog(ERROR, "shardfdw could not run: %s", sql);
+	return SPI_processed;
+}
+
+/* The table privileges (relacl) of relid, palloc'd, or NULL for none. */
+static Acl *
+table_acl(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Acl		   *acl = NULL;
+	Datum		datum;
+	bool		isnull;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	datum = SysCacheGetAttr(RELOID, tup, Anum_pg_class_relacl, &isnull);
+	if (!isnull)
+		acl = DatumGetAclPCopy(datum);
+	ReleaseSysCache(tup);
+	return acl;
+}
+
+/*
+ * Give the foreign table relid (qualname) the owner and table privileges
+ * (acl, NULL for none) that the dropped local table had; column
+ * privileges are not carried.
+ */
+static void
+carry_owner_and_acl(const char *qualname, Oid relid, Oid owner, Acl *acl)
+{
+	Relation	classrel;
+	HeapTuple	tup;
+	HeapTuple	newtup;
+	Datum		values[Natts_pg_class] = {0};
+	bool		nulls[Natts_pg_class] = {0};
+	bool		replace[Natts_pg_class] = {0};
+	Oid		   *members;
+	int			nmembers;
+
+	if (owner != GetUserId())
+		spi_run(psprintf("ALTER FOREIGN TABLE %s OWNER TO %s", qualname,
+						 quote_identifier(GetUserNameFromId(owner, false))),
+				SPI_OK_UTILITY);
+	if (acl == NULL)
+		return;
+	classrel = table_open(RelationRelationId, RowExclusiveLock);
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	values[Anum_pg_class_relacl - 1] = PointerGetDatum(acl);
+	replace[Anum_pg_class_relacl - 1] = true;
+	newtup = heap_modify_tuple(tup, RelationGetDescr(classrel), values, nulls,
+							   replace);
+	CatalogTupleUpdate(classrel, &newtup->t_self, newtup);
+	ReleaseSysCache(tup);
+	table_close(classrel, RowExclusiveLock);
+	nmembers = aclmembers(acl, &members);
+	updateAclDependencies(RelationRelationId, relid, 0, owner, 0, NULL,
+						  nmembers, members);
+	CommandCounterIncrement();
+}
+
+/* A sequence owned by a column (a serial), by the column's name. */
+typedef struct OwnedSequence
+{
+	char	   *sequence;		/* quoted, schema-qualified */
+	char	   *column;			/* quoted */
+} OwnedSequence;
+
+/*
+ * Detach the sequences that the columns of relid own (serial columns), so
+ * that they survive its DROP; returns them, a palloc'd List of
+ * OwnedSequence.
+ */
+static List *
+release_sequences(Oid relid)
+{
+	List	   *owned = NIL;
+	ListCell   *lc;
+
+	foreach(lc, getOwnedSequences(relid))
+	{
+		Oid			seq = lfirst_oid(lc);
+		Oid			table;
+		int32		col;
+		char	   *nspname;
+		OwnedSequence *o;
+
+		if (!sequenceIsOwned(seq, DEPENDENCY_AUTO, &table, &col))
+			continue;
+		o = palloc(sizeof(OwnedSequence));
+		nspname = get_namespace_name(get_rel_namespace(seq));
+		o->sequence = quote_qualified_identifier(nspname, get_rel_name(seq));
+		o->column = pstrdup(quote_identifier(get_attname(relid, col, false)));
+		spi_run(psprintf("ALTER SEQUENCE %s OWNED BY NONE", o->sequence),
+				SPI_OK_UTILITY);
+		owned = lappend(owned, o);
+	}
+	return owned;
+}
+
+/* Make the sequences owned (release_sequences) owned by qualname's columns. */
+static void
+attach_sequences(List *owned, const char *qualname)
+{
+	ListCell   *lc;
+
+	foreach(lc, owned)
+	{
+		OwnedSequence *o = lfirst(lc);
+
+		spi_run(psprintf("ALTER SEQUENCE %s OWNED BY %s.%s", o->sequence,
+						 qualname, o->column),
+				SPI_OK_UTILITY);
+	}
+}
+
+/*
+ * shardfdw_create_distributed_table(rel regclass, server name,
+ * distribution_column name, distribution text): turn the local table rel
+ * into a shardfdw foreign table of server, in the current transaction:
+ *
+ *	1. check rel and the arguments (the caller owns rel; a table without a
+ *	   distribution column that is not replicated must be empty, since
+ *	   such a table cannot route an INSERT);
+ *	2. create the table on every shard (deparse.c builds the statements;
+ *	   run_batch_on_shards runs them, all shards written, so two-phase);
+ *	3. create the foreign table under a temporary name, with rel's columns
+ *	   (types, collations, NOT NULL, DEFAULTs), and copy rel's rows into
+ *	   it through the ordinary write path;
+ *	4. drop rel (its serial sequences kept), rename the foreign table to
+ *	   rel's name, give it rel's owner and table privileges, and its
+ *	   sequences back.
+ *
+ * Everything runs with search_path pg_catalog so that the generated names
+ * are schema-qualified.  Any error rolls back the local transaction and so
+ * every shard's part.
+ */
+Datum
+shardfdw_create_distributed_table(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	ForeignServer *server;
+	const char *column;
+	const char *distribution;
+	Relation	rel;
+	AttrNumber	key;
+	ShardDistribution dist;
+	List	   *remote;
+	const char **sqls;
+	PGresult  **results;
+	Bitmapset  *targets;
+	StringInfoData ft;
+	char	   *nspname;
+	char	   *relname;
+	char	   *qualname;
+	char	   *tmpname;
+	Oid			owner;
+	Acl		   *acl;
+	List	   *owned;
+	Oid			newrelid;
+	uint64		moved;
+	int			nshards;
+	int			nestlevel;
+	int			i;
+	ListCell   *lc;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the table and the server must not be NULL")));
+	relid = PG_GETARG_OID(0);
+	server = shardfdw_server(NameStr(*PG_GETARG_NAME(1)));
+	column = PG_ARGISNULL(2) ? NULL : pstrdup(NameStr(*PG_GETARG_NAME(2)));
+	distribution = PG_ARGISNULL(3) ? NULL :
+		text_to_cstring(PG_GETARG_TEXT_PP(3));
+
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+
+	/* 1. the caller's table, held until commit against every other use */
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER,
+					   get_relkind_objtype(get_rel_relkind(relid)),
+					   get_rel_name(relid));
+	rel = table_open(relid, AccessExclusiveLock);
+	check_local_table(rel);
+	dist = requested_distribution(rel, column, distribution, &key);
+	nspname = get_namespace_name(RelationGetNamespace(rel));
+	relname = pstrdup(RelationGetRelationName(rel));
+	qualname = quote_qualified_identifier(nspname, relname);
+	tmpname = quote_qualified_identifier(nspname,
+										 psprintf("shardfdw_new_%u", relid));
+	owner = rel->rd_rel->relowner;
+	acl = table_acl(relid);
+	remote = shardfdw_deparse_create_table(rel, key);
+
+	initStringInfo(&ft);
+	appendStringInfo(&ft, "CREATE FOREIGN TABLE %s (", tmpname);
+	shardfdw_deparse_column_defs(&ft, rel, true);
+	appendStringInfo(&ft, ") SERVER %s OPTIONS (schema_name %s, table_name %s",
+					 quote_identifier(server->servername),
+					 quote_literal_cstr(nspname), quote_literal_cstr(relname));
+	if (column)
+		appendStringInfo(&ft, ", distribution_column %s",
+						 quote_literal_cstr(column));
+	if (distribution)
+		appendStringInfo(&ft, ", distribution %s",
+						 quote_literal_cstr(distribution));
+	appendStringInfoChar(&ft, ')');
+	table_close(rel, NoLock);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "shardfdw could not connect to SPI");
+	if (dist == SHARD_DIST_NONE &&
+		spi_run(psprintf("SELECT 1 FROM %s LIMIT 1", qualname), SPI_OK_SELECT) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot distribute table \"%s\" without a distribution column: it has rows",
+						relname),
+				 errdetail("A table with no distribution column cannot route the rows it holds to shards."),
+				 errhint("Give a distribution_column, or distribution 'replicated', or empty the table first.")));
+
+	/* 2. the table on every shard */
+	nshards = shardfdw_cluster_size(server);
+	targets = bms_add_range(NULL, 0, nshards - 1);
+	sqls = palloc(sizeof(char *) * list_length(remote));
+	i = 0;
+	foreach(lc, remote)
+		sqls[i++] = lfirst(lc);
+	results = run_batch_on_shards(server, targets, sqls, i, false);
+	for (i = 0; i < nshards; i++)
+		PQclear(results[i]);
+
+	/* 3. the foreign table, and the rows */
+	spi_run(ft.data, SPI_OK_UTILITY);
+	moved = 0;
+	if (dist != SHARD_DIST_NONE)	/* (which cannot route, and is empty) */
+		moved = spi_run(psprintf("INSERT INTO %s SELECT * FROM ONLY %s",
+								 tmpname, qualname), SPI_OK_INSERT);
+
+	/* 4. the local table gives way */
+	owned = release_sequences(relid);
+	spi_run(psprintf("DROP TABLE %s", qualname), SPI_OK_UTILITY);
+	spi_run(psprintf("ALTER FOREIGN TABLE %s RENAME TO %s", tmpname,
+					 quote_identifier(relname)), SPI_OK_UTILITY);
+	newrelid = get_relname_relid(relname, get_namespace_oid(nspname, false));
+	carry_owner_and_acl(qualname, newrelid, owner, acl);
+	attach_sequences(owned, qualname);
+	SPI_finish();
+	AtEOXact_GUC(true, nestlevel);
+
+	ereport(NOTICE,
+			(errmsg("table \"%s\" created on %d shards, " UINT64_FORMAT " rows moved",
+					relname, nshards, moved)));
+	PG_RETURN_VOID();
+}
+
+/*
+ * Set by shardfdw_allow_resize (see commands.h): while true,
+ * shardfdw_check_resize lets any change of a server's shard count pass.
+ */
+static bool allow_resize = false;
+
+/* shardfdw_allow_resize: see commands.h. */
+void
+shardfdw_allow_resize(bool allow)
+{
+	allow_resize = allow;
+}
+
+/* shardfdw_is_shardfdw_server: see commands.h. */
+bool
+shardfdw_is_shardfdw_server(Oid serverid)
+{
+	ForeignServer *server = GetForeignServerExtended(serverid, FSV_MISSING_OK);
+	ForeignDataWrapper *fdw;
+
+	if (server == NULL)
+		return false;
+	fdw = GetForeignDataWrapper(server->fdwid);
+	return OidIsValid(fdw->fdwhandler) &&
+		strcmp(get_func_name(fdw->fdwhandler), "shardfdw_handler") == 0;
+}
+
+/*
+ * shardfdw_check_resize: see commands.h.  One probe query per shard of the
+ * old configuration asks, for every hash or modulo table of the server at
+ * once, whether it has a row there.
+ */
+void
+shardfdw_check_resize(ForeignServer *old, int old_nshards, int new_nshards)
+{
+	List	   *oids;
+	char	  **schemas;
+	char	  **names;
+	char	  **locals;
+	ShardProbe *probes;
+	int			nshards;
+	int			n = 0;
+	ListCell   *lc;
+
+	if (allow_resize || old_nshards == new_nshards)
+		return;
+	oids = shardfdw_table_oids(old->serverid);
+	schemas = palloc(sizeof(char *) * Max(list_length(oids), 1));
+	names = palloc(sizeof(char *) * Max(list_length(oids), 1));
+	locals = palloc(sizeof(char *) * Max(list_length(oids), 1));
+	foreach(lc, oids)
+	{
+		ShardTableOptions opts;
+
+		shardfdw_get_table_options(lfirst_oid(lc), &opts);
+		if (opts.distribution != SHARD_DIST_HASH &&
+			opts.distribution != SHARD_DIST_MODULO)
+			continue;
+		schemas[n] = opts.schema_name;
+		names[n] = opts.table_name;
+		locals[n] = get_rel_name(opts.relid);
+		n++;
+	}
+	if (n == 0)
+		return;
+
+	probes = probe_all(old, shardfdw_deparse_tables_nonempty(schemas, names, n),
+					   &nshards);
+	for (int s = 0; s < nshards; s++)
+	{
+		PGresult   *res = probes[s].result;
+		int			full = -1;
+
+		if (res == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot change the number of shards of server \"%s\" from %d to %d",
+							old->servername, old_nshards, new_nshards),
+					 errdetail("Shard p%d did not answer, so its distributed tables cannot be shown to be empty: %s",
+							   s, probes[s].error ? probes[s].error : "no answer"),
+					 errhint("Use shardfdw.split_shards() to double the number of shards, or empty the distributed tables first.")));
+		for (int t = 0; t < n && full < 0; t++)
+			if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, t), "t") == 0)
+				full = t;
+		PQclear(res);
+		probes[s].result = NULL;
+		if (full >= 0)
+		{
+			for (int r = s + 1; r < nshards; r++)
+				PQclear(probes[r].result);
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot change the number of shards of server \"%s\" from %d to %d",
+							old->servername, old_nshards, new_nshards),
+					 errdetail("Foreign table \"%s\" has rows, and where a row lives depends on the number of shards.",
+							   locals[full]),
+					 errhint("Use shardfdw.split_shards() to double the number of shards, or empty the distributed tables first.")));
+		}
+	}
 }

@@ -64,6 +64,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/sysattr.h"
 #include "access/table.h"
@@ -71,6 +72,8 @@
 #include "catalog/dependency.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
@@ -81,9 +84,12 @@
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
@@ -3390,4 +3396,196 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 			break;
 	}
 	return buf.data;
+}
+
+/* shardfdw_deparse_tables_nonempty: see deparse.h. */
+char *
+shardfdw_deparse_tables_nonempty(char **schemas, char **names, int n)
+{
+	StringInfoData buf;
+
+	Assert(n > 0);
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&buf, "%sEXISTS (SELECT 1 FROM %s)",
+						 i > 0 ? ", " : "",
+						 quote_qualified_identifier(schemas[i], names[i]));
+	return buf.data;
+}
+
+/*
+ * Is attno one of the key columns (not INCLUDE columns, not expressions)
+ * of the index whose pg_index row is index?
+ */
+static bool
+index_has_key_column(Form_pg_index index, AttrNumber attno)
+{
+	for (int k = 0; k < index->indnkeyatts; k++)
+		if (index->indkey.values[k] == attno)
+			return true;
+	return false;
+}
+
+/*
+ * Refuse a unique index (a PRIMARY KEY or UNIQUE constraint's or one of
+ * its own) of rel that does not have the distribution column unique_key
+ * among its key columns: each shard could enforce it only on its own
+ * rows.
+ */
+static void
+check_unique_index(Relation rel, Form_pg_index index, AttrNumber unique_key)
+{
+	if (!index->indisunique || index_has_key_column(index, unique_key))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot distribute table \"%s\": unique index \"%s\" does not include the distribution column \"%s\"",
+					RelationGetRelationName(rel),
+					get_rel_name(index->indexrelid),
+					get_attname(RelationGetRelid(rel), unique_key, false)),
+			 errdetail("Each shard could enforce it only among its own rows."),
+			 errhint("Add the distribution column to the primary key or unique constraint, or distribute by a column it includes.")));
+}
+
+/*
+ * The remote statements of one constraint of rel (an ALTER TABLE ... ADD
+ * CONSTRAINT, palloc'd), or NULL for a constraint that is not the
+ * table's to copy.  Foreign keys and exclusion constraints are refused.
+ */
+static char *
+deparse_constraint(Relation rel, Form_pg_constraint con)
+{
+	switch (con->contype)
+	{
+		case CONSTRAINT_PRIMARY:
+		case CONSTRAINT_UNIQUE:
+		case CONSTRAINT_CHECK:
+			return pg_get_constraintdef_command(con->oid);
+		case CONSTRAINT_FOREIGN:
+		case CONSTRAINT_EXCLUSION:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot distribute table \"%s\": %s constraint \"%s\" is not supported",
+							RelationGetRelationName(rel),
+							con->contype == CONSTRAINT_FOREIGN ? "foreign key" : "exclusion",
+							NameStr(con->conname)),
+					 errdetail("Shards cannot check a constraint that spans other shards or tables."),
+					 errhint("Drop the constraint first (ALTER TABLE ... DROP CONSTRAINT).")));
+			break;
+		default:
+			break;
+	}
+	return NULL;
+}
+
+/* shardfdw_deparse_column_defs: see deparse.h. */
+void
+shardfdw_deparse_column_defs(StringInfo buf, Relation rel, bool with_defaults)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	const char *sep = "";
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (att->attidentity || att->attgenerated)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot distribute table \"%s\": column \"%s\" is %s column",
+							RelationGetRelationName(rel), NameStr(att->attname),
+							att->attidentity ? "an identity" : "a generated"),
+					 errhint("Drop the %s (ALTER TABLE ... ALTER COLUMN ... DROP %s) first.",
+							 att->attidentity ? "identity" : "generation expression",
+							 att->attidentity ? "IDENTITY" : "EXPRESSION")));
+		appendStringInfo(buf, "%s%s %s", sep, quote_identifier(NameStr(att->attname)),
+						 format_type_with_typemod(att->atttypid, att->atttypmod));
+		sep = ", ";
+		if (OidIsValid(att->attcollation) &&
+			att->attcollation != get_typcollation(att->atttypid))
+			appendStringInfo(buf, " COLLATE %s",
+							 generate_collation_name(att->attcollation));
+		if (att->attnotnull)
+			appendStringInfoString(buf, " NOT NULL");
+		if (with_defaults && att->atthasdef)
+		{
+			TupleConstr *constr = tupdesc->constr;
+
+			for (int d = 0; constr && d < constr->num_defval; d++)
+				if (constr->defval[d].adnum == att->attnum)
+					appendStringInfo(buf, " DEFAULT %s",
+									 deparse_expression(stringToNode(constr->defval[d].adbin),
+														NIL, false, false));
+		}
+	}
+}
+
+/*
+ * shardfdw_deparse_create_table: see deparse.h.  Constraints are added by
+ * pg_get_constraintdef_command's ALTER TABLE (so NOT VALID stays so), in
+ * name order; indexes that back no constraint by pg_get_indexdef_string,
+ * in OID order.  Both name the table schema-qualified.
+ */
+List *
+shardfdw_deparse_create_table(Relation rel, AttrNumber unique_key)
+{
+	StringInfoData buf;
+	List	   *stmts = NIL;
+	List	   *indexes;
+	Relation	conrel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	ListCell   *lc;
+	int			nestlevel;
+
+	/* print every name that is not in pg_catalog schema-qualified */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "CREATE TABLE %s (",
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												RelationGetRelationName(rel)));
+	shardfdw_deparse_column_defs(&buf, rel, false);
+	appendStringInfoChar(&buf, ')');
+	stmts = lappend(stmts, buf.data);
+
+	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(RelationGetRelid(rel)));
+	scan = systable_beginscan(conrel, ConstraintRelidTypidNameIndexId, true,
+							  NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		char	   *sql = deparse_constraint(rel, (Form_pg_constraint) GETSTRUCT(tup));
+
+		if (sql)
+			stmts = lappend(stmts, sql);
+	}
+	systable_endscan(scan);
+	table_close(conrel, AccessShareLock);
+
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Oid			indexoid = lfirst_oid(lc);
+		HeapTuple	itup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+
+		if (!HeapTupleIsValid(itup))
+			elog(ERROR, "cache lookup failed for index %u", indexoid);
+		if (unique_key != InvalidAttrNumber)
+			check_unique_index(rel, (Form_pg_index) GETSTRUCT(itup), unique_key);
+		ReleaseSysCache(itup);
+		if (!OidIsValid(get_index_constraint(indexoid)))
+			stmts = lappend(stmts, pg_get_indexdef_string(indexoid));
+	}
+	list_free(indexes);
+
+	AtEOXact_GUC(true, nestlevel);
+	return stmts;
 }

@@ -31,6 +31,7 @@
 #include <math.h>
 
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
@@ -58,6 +59,7 @@
 #include "utils/typcache.h"
 
 #include "combine.h"
+#include "commands.h"
 #include "connection.h"
 #include "deadlock.h"
 #include "deparse.h"
@@ -133,7 +135,8 @@ PG_FUNCTION_INFO_V1(shardfdw_handler);
 
 /*
  * _PG_init: install the utility hook that checks column-dependent table
- * options as soon as they are set.
+ * options as soon as they are set, and changes of a server's number of
+ * shards.
  */
 void
 _PG_init(void)
@@ -1244,7 +1247,10 @@ is_shardfdw_table(Oid relid)
 /*
  * After CREATE FOREIGN TABLE and ALTER FOREIGN TABLE on a shardfdw table,
  * check the options that depend on its columns, so that a bad
- * distribution_column fails the statement that set it.
+ * distribution_column fails the statement that set it.  After an ALTER
+ * SERVER that changed the number of shards of a shardfdw server, refuse
+ * the change while one of its hash or modulo tables has rows
+ * (shardfdw_check_resize in commands.c).
  */
 static void
 shard_utility_hook(PlannedStmt *pstmt, const char *queryString,
@@ -1254,6 +1260,21 @@ shard_utility_hook(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	RangeVar   *volatile target = NULL;
+	ForeignServer *volatile resized = NULL;
+	volatile int old_nshards = 0;
+
+	/* the number of shards before an ALTER SERVER, to compare after it */
+	if (IsA(parsetree, AlterForeignServerStmt))
+	{
+		Oid			serverid = get_foreign_server_oid(((AlterForeignServerStmt *) parsetree)->servername,
+													  true);
+
+		if (OidIsValid(serverid) && shardfdw_is_shardfdw_server(serverid))
+		{
+			resized = GetForeignServer(serverid);
+			old_nshards = shardfdw_cluster_size(resized);
+		}
+	}
 
 	shardxact_utility_enter();
 	PG_TRY();
@@ -1270,6 +1291,13 @@ shard_utility_hook(PlannedStmt *pstmt, const char *queryString,
 		shardxact_utility_leave();
 	}
 	PG_END_TRY();
+
+	if (resized)
+	{
+		CommandCounterIncrement();
+		shardfdw_check_resize(resized, old_nshards,
+							  shardfdw_cluster_size(GetForeignServer(resized->serverid)));
+	}
 
 	if (IsA(parsetree, CreateForeignTableStmt))
 		target = ((CreateForeignTableStmt *) parsetree)->base.relation;
