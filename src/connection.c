@@ -2654,6 +2654,12 @@ session_wait(ShardSession *s, int ev, TimestampTz deadline, const char *doing)
 	socket_generation++;
 }
 
+/* A libpq notice receiver that drops the notice. */
+static void
+ignore_notice(void *arg, const PGresult *res)
+{
+}
+
 /* shardconn_session_open: see connection.h. */
 void
 shardconn_session_open(ShardSession *s, const char **keywords,
@@ -2692,6 +2698,8 @@ shardconn_session_open(ShardSession *s, const char **keywords,
 				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
 				 errmsg("could not connect to %s", s->what),
 				 errdetail_internal("%s", pchomp(PQerrorMessage(s->conn)))));
+	/* the remote NOTICEs ("already exists, skipping") are not ours to show */
+	PQsetNoticeReceiver(s->conn, ignore_notice, NULL);
 }
 
 /* shardconn_session_exec: see connection.h. */
