@@ -208,7 +208,7 @@ extern char *shardfdw_deparse_table_sizes(char **schemas, char **names, int n);
  *
  * shardfdw_deparse_move_definitions: one row per table (ord, exists, the
  * DDL that creates it elsewhere, needs REPLICA IDENTITY FULL, has
- * generated columns, relkind), run on the shard's old place.
+ * generated columns, relkind, relreplident), run on the shard's old place.
  * shardfdw_deparse_move_exists: (ord, exists) per table.
  */
 extern char *shardfdw_deparse_move_definitions(char **qnames, int n);
@@ -224,6 +224,7 @@ typedef enum ShardMoveSql
 	MOVE_SQL_TRUNCATE,			/* arg: table list */
 	MOVE_SQL_IDENTITY_FULL,		/* arg: table */
 	MOVE_SQL_IDENTITY_DEFAULT,	/* arg: table */
+	MOVE_SQL_IDENTITY_NOTHING,	/* arg: table */
 	MOVE_SQL_CREATE_PUBLICATION,	/* arg: table list */
 	MOVE_SQL_DROP_PUBLICATION,
 	MOVE_SQL_CREATE_SLOT,

@@ -942,7 +942,7 @@ shardfdw_check_resize(ForeignServer *old, int old_nshards, int new_nshards)
 							old->servername, old_nshards, new_nshards),
 					 errdetail("Shard p%d did not answer, so its distributed tables cannot be shown to be empty: %s",
 							   s, probes[s].error ? probes[s].error : "no answer"),
-					 errhint("Use shardfdw.split_shards() to double the number of shards, or empty the distributed tables first.")));
+					 errhint("Empty the distributed tables first, or copy their rows to a server that has the new number of shards.")));
 		for (int t = 0; t < n && full < 0; t++)
 			if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, t), "t") == 0)
 				full = t;
@@ -958,7 +958,7 @@ shardfdw_check_resize(ForeignServer *old, int old_nshards, int new_nshards)
 							old->servername, old_nshards, new_nshards),
 					 errdetail("Foreign table \"%s\" has rows, and where a row lives depends on the number of shards.",
 							   locals[full]),
-					 errhint("Use shardfdw.split_shards() to double the number of shards, or empty the distributed tables first.")));
+					 errhint("Empty the distributed tables first, or copy their rows to a server that has the new number of shards.")));
 		}
 	}
 }

@@ -3229,7 +3229,7 @@ shardfdw_deparse_move_definitions(char **qnames, int n)
 						   " EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
 						   "  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
 						   "  AND a.attgenerated <> ''),"
-						   " c.relkind"
+						   " c.relkind, c.relreplident"
 						   " FROM (VALUES ");
 	for (int i = 0; i < n; i++)
 	{
@@ -3291,6 +3291,9 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 			break;
 		case MOVE_SQL_IDENTITY_DEFAULT:
 			appendStringInfo(&buf, "ALTER TABLE %s REPLICA IDENTITY DEFAULT", arg);
+			break;
+		case MOVE_SQL_IDENTITY_NOTHING:
+			appendStringInfo(&buf, "ALTER TABLE %s REPLICA IDENTITY NOTHING", arg);
 			break;
 		case MOVE_SQL_CREATE_PUBLICATION:
 			/* arg: the table list */

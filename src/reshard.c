@@ -115,7 +115,8 @@ typedef struct Move
 	int			ntables;
 	char	  **qnames;			/* quoted, schema-qualified remote names */
 	char	   *table_list;		/* the same, comma-separated */
-	bool	   *set_full;		/* we set REPLICA IDENTITY FULL there */
+	char	   *set_full;		/* we set REPLICA IDENTITY FULL there: the
+								 * identity it had ('d' or 'n'), else 0 */
 	ShardSession old;
 	ShardSession new;
 	bool		copying;		/* the new place's tables hold our copy */
@@ -131,6 +132,7 @@ static void move_clean_earlier(Move *m);
 static void move_prepare_new(Move *m);
 static void move_subscribe(Move *m);
 static void move_wait_sync(Move *m);
+static void move_sync_state(Move *m, int *waiting, int *total, char **rows);
 static void move_catch_up(Move *m, TimestampTz deadline, bool switching);
 static void move_switch(Move *m);
 static void move_drop_replication(Move *m, bool empty_copy);
@@ -138,6 +140,7 @@ static char *move_subscription_conninfo(Move *m);
 static bool move_bool(ShardSession *s, const char *sql);
 static void move_exec(ShardSession *s, const char *sql, long timeout_ms);
 static void move_sleep(long ms);
+static long switch_left(TimestampTz deadline);
 static void move_error_context(void *arg);
 
 /* reshard_init: see reshard.h. */
@@ -403,7 +406,7 @@ move_collect_tables(Move *m)
 				 errhint("Without tables, ALTER SERVER ... OPTIONS (SET p%d '...') is all a move does.",
 						 m->shard)));
 	m->table_list = list.data;
-	m->set_full = palloc0(sizeof(bool) * m->ntables);
+	m->set_full = palloc0(sizeof(char) * m->ntables);
 }
 
 /*
@@ -476,7 +479,8 @@ move_prepare_new(Move *m)
 	}
 	for (int i = 0; i < m->ntables; i++)
 	{
-		m->set_full[i] = strcmp(PQgetvalue(defs, i, 3), "t") == 0;
+		m->set_full[i] = strcmp(PQgetvalue(defs, i, 3), "t") == 0 ?
+			PQgetvalue(defs, i, 6)[0] : 0;
 		if (strcmp(PQgetvalue(there, i, 1), "t") == 0)
 			continue;
 		move_exec(&m->new, PQgetvalue(defs, i, 2), MOVE_CMD_TIMEOUT_MS);
@@ -559,35 +563,15 @@ move_subscription_conninfo(Move *m)
 static void
 move_wait_sync(Move *m)
 {
-	const char *sql = shardfdw_deparse_move(MOVE_SQL_SYNC_STATE, m->name, NULL);
 	TimestampTz last_notice = GetCurrentTimestamp();
 
 	for (;;)
 	{
-		PGresult   *res = shardconn_session_exec(&m->new, sql, 0, NULL,
-												 MOVE_CMD_TIMEOUT_MS);
 		int			waiting;
 		int			total;
 		char	   *rows;
 
-		if (PQntuples(res) != 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("the subscription %s at the new place of shard p%d disappeared",
-							m->name, m->shard)));
-		waiting = atoi(PQgetvalue(res, 0, 0));
-		total = atoi(PQgetvalue(res, 0, 1));
-		rows = pstrdup(PQgetvalue(res, 0, 2));
-		if (strcmp(PQgetvalue(res, 0, 3), "0") != 0)
-		{
-			PQclear(res);
-			ereport(ERROR,
-					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-					 errmsg("logical replication to the new place of shard p%d failed",
-							m->shard),
-					 errhint("The new place's server log tells why.")));
-		}
-		PQclear(res);
+		move_sync_state(m, &waiting, &total, &rows);
 		if (total > 0 && waiting == 0)
 			break;
 		if (TimestampDifferenceExceeds(last_notice, GetCurrentTimestamp(),
@@ -603,6 +587,42 @@ move_wait_sync(Move *m)
 	ereport(NOTICE,
 			(errmsg("moving shard p%d: all %d tables copied", m->shard,
 					m->ntables)));
+}
+
+/*
+ * The state of the subscription: tables still being copied, all tables,
+ * rows copied so far (palloc'd text).  A copy or apply error at the new
+ * place (a conflict, a table changed at the old place meanwhile) fails the
+ * move; the new place's log says more.
+ */
+static void
+move_sync_state(Move *m, int *waiting, int *total, char **rows)
+{
+	PGresult   *res = shardconn_session_exec(&m->new,
+											 shardfdw_deparse_move(MOVE_SQL_SYNC_STATE,
+																   m->name, NULL),
+											 0, NULL, MOVE_CMD_TIMEOUT_MS);
+	bool		failed;
+
+	if (PQntuples(res) != 1)
+	{
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the subscription %s at the new place of shard p%d disappeared",
+						m->name, m->shard)));
+	}
+	*waiting = atoi(PQgetvalue(res, 0, 0));
+	*total = atoi(PQgetvalue(res, 0, 1));
+	*rows = pstrdup(PQgetvalue(res, 0, 2));
+	failed = strcmp(PQgetvalue(res, 0, 3), "0") != 0;
+	PQclear(res);
+	if (failed)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("logical replication to the new place of shard p%d failed",
+						m->shard),
+				 errhint("The new place's server log tells why; a table changed at the old place during the move is one reason.")));
 }
 
 /*
@@ -632,6 +652,14 @@ move_catch_up(Move *m, TimestampTz deadline, bool switching)
 		if (behind != NULL &&
 			(bytes <= 0 || (!switching && bytes < MOVE_CATCHUP_BYTES)))
 			return;
+		if (!switching)
+		{
+			int			waiting;
+			int			total;
+			char	   *rows;
+
+			move_sync_state(m, &waiting, &total, &rows);
+		}
 		if (switching && GetCurrentTimestamp() >= deadline)
 			ereport(ERROR,
 					(errcode(ERRCODE_QUERY_CANCELED),
@@ -702,9 +730,9 @@ move_switch(Move *m)
 		const char *count = shardfdw_deparse_move(MOVE_SQL_COUNT, NULL,
 												  m->qnames[i]);
 		char	   *a = shardconn_session_value(&m->old, count, 0, NULL,
-												MOVE_LONG_TIMEOUT_MS);
+												switch_left(deadline));
 		char	   *b = shardconn_session_value(&m->new, count, 0, NULL,
-												MOVE_LONG_TIMEOUT_MS);
+												switch_left(deadline));
 
 		if (a == NULL || b == NULL || strcmp(a, b) != 0)
 			ereport(ERROR,
@@ -780,10 +808,12 @@ move_drop_replication(Move *m, bool empty_copy)
 	for (int i = 0; i < m->ntables; i++)
 		if (m->set_full != NULL && m->set_full[i])
 		{
-			move_exec(&m->old, shardfdw_deparse_move(MOVE_SQL_IDENTITY_DEFAULT,
+			move_exec(&m->old, shardfdw_deparse_move(m->set_full[i] == 'n' ?
+													 MOVE_SQL_IDENTITY_NOTHING :
+													 MOVE_SQL_IDENTITY_DEFAULT,
 													 NULL, m->qnames[i]),
 					  MOVE_CMD_TIMEOUT_MS);
-			m->set_full[i] = false;
+			m->set_full[i] = 0;
 		}
 	if (empty_copy && m->table_list != NULL)
 	{
@@ -810,6 +840,20 @@ move_drop_replication(Move *m, bool empty_copy)
 		move_exec(&m->new, shardfdw_deparse_move(MOVE_SQL_DROP_SUBSCRIPTION,
 												 m->name, NULL),
 				  MOVE_CMD_TIMEOUT_MS);
+}
+
+/*
+ * Milliseconds left of the switch (at least 1: a command sent with a past
+ * deadline fails at once, naming itself).
+ */
+static long
+switch_left(TimestampTz deadline)
+{
+	long		secs;
+	int			usecs;
+
+	TimestampDifference(GetCurrentTimestamp(), deadline, &secs, &usecs);
+	return Max(secs * 1000 + usecs / 1000, 1);
 }
 
 /* The boolean (or count > 0) answer of sql on s. */
