@@ -143,3 +143,11 @@ CREATE PROCEDURE move_shard(server name, shard integer, new_conninfo text)
 AS 'MODULE_PATHNAME', 'shardfdw_move_shard'
 LANGUAGE C;
 REVOKE ALL ON PROCEDURE move_shard(name, integer, text) FROM PUBLIC;
+
+-- Split the N shards of a server into 2N (PARTITION BY HASH placement:
+-- remainder r splits into r and r + N), every shard copied online to a
+-- new place: CALL shardfdw.split_shards('cluster', ARRAY['host=...', ...]).
+CREATE PROCEDURE split_shards(server name, new_conninfos text[])
+AS 'MODULE_PATHNAME', 'shardfdw_split_shards'
+LANGUAGE C;
+REVOKE ALL ON PROCEDURE split_shards(name, text[]) FROM PUBLIC;

@@ -479,13 +479,11 @@ extern void shardconn_probe(ShardProbe *probes, int n, const char *sql,
 
 
 /*
- * A shard moved (shardfdw.move_shard) while this transaction was using its
- * old place: raise 40001 if a connection of user to one of shards is in a
- * remote transaction and was made to a pN conninfo the catalog no longer
- * has.  Called when a write lock was newly taken (xact.c).
+ * Raise 40001 if the number of shards of server (as the running statement
+ * read it) is no longer the catalog's: shardfdw.split_shards committed
+ * meanwhile, and the statement's placement is that of the old layout.
  */
-extern void shardconn_check_moved(ForeignServer *server, UserMapping *user,
-								  Bitmapset *shards);
+extern void shardconn_check_layout(ForeignServer *server);
 
 /*
  * A session: a connection of its own for cluster operations (reshard.c),

@@ -207,11 +207,13 @@ extern char *shardfdw_deparse_table_sizes(char **schemas, char **names, int n);
  * names; results are palloc'd.
  *
  * shardfdw_deparse_move_definitions: one row per table (ord, exists, the
- * DDL that creates it elsewhere, needs REPLICA IDENTITY FULL, has
+ * DDL that creates it elsewhere, needs REPLICA IDENTITY FULL (also when
+ * the identity does not cover columns[i], when not NULL), has
  * generated columns, relkind, relreplident), run on the shard's old place.
  * shardfdw_deparse_move_exists: (ord, exists) per table.
  */
-extern char *shardfdw_deparse_move_definitions(char **qnames, int n);
+extern char *shardfdw_deparse_move_definitions(char **qnames, char **columns,
+											   int n);
 extern char *shardfdw_deparse_move_exists(char **qnames, int n);
 
 /* The other statements of a move: name is the move's publication, slot
@@ -220,12 +222,10 @@ typedef enum ShardMoveSql
 {
 	MOVE_SQL_WAL_LEVEL,
 	MOVE_SQL_HAS_ROWS,			/* arg: table */
-	MOVE_SQL_COUNT,				/* arg: table */
 	MOVE_SQL_TRUNCATE,			/* arg: table list */
 	MOVE_SQL_IDENTITY_FULL,		/* arg: table */
 	MOVE_SQL_IDENTITY_DEFAULT,	/* arg: table */
 	MOVE_SQL_IDENTITY_NOTHING,	/* arg: table */
-	MOVE_SQL_CREATE_PUBLICATION,	/* arg: table list */
 	MOVE_SQL_DROP_PUBLICATION,
 	MOVE_SQL_CREATE_SLOT,
 	MOVE_SQL_DROP_SLOT,
@@ -244,6 +244,22 @@ typedef enum ShardMoveSql
 
 extern char *shardfdw_deparse_move(ShardMoveSql kind, const char *name,
 								   const char *arg);
+
+/* count(*) of a table, of the rows filter (if not NULL) keeps */
+extern char *shardfdw_deparse_move_count(const char *qname, const char *filter);
+
+/* CREATE PUBLICATION name FOR TABLE each with its filter (NULL: none) */
+extern char *shardfdw_deparse_move_publication(const char *name, char **qnames,
+											   char **filters, int n);
+
+/*
+ * The row filter that keeps the rows of a table (opts, remote distribution
+ * column column) whose shard is remainder in a layout of modulus shards
+ * (a split); NULL when every row is kept (a replicated table).
+ */
+extern char *shardfdw_deparse_split_filter(const ShardTableOptions *opts,
+										   const char *column, int modulus,
+										   int remainder);
 
 /*
  * The query a shard answers with one boolean per table (true: the table

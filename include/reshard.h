@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * reshard.h
- *		  Moving shards between servers online (reshard.c):
- *		  shardfdw.move_shard().
+ *		  Moving and splitting shards online (reshard.c):
+ *		  shardfdw.move_shard(), shardfdw.split_shards().
  *
  * include/reshard.h
  *
@@ -18,5 +18,8 @@ extern void reshard_init(void);
 
 /* CALL shardfdw.move_shard(server name, shard int, new_conninfo text) */
 extern Datum shardfdw_move_shard(PG_FUNCTION_ARGS);
+
+/* CALL shardfdw.split_shards(server name, new_conninfos text[]) */
+extern Datum shardfdw_split_shards(PG_FUNCTION_ARGS);
 
 #endif							/* SHARDFDW_RESHARD_H */

@@ -19,6 +19,12 @@
  * keytype in a hash- or modulo-distributed table.  keytype may differ from
  * the column type when the hash opfamily is cross-type (int2/4/8).
  */
+/*
+ * The extended hash function that places the rows of a hash-distributed
+ * table (that of its distribution column's type).
+ */
+extern Oid	shard_hash_proc(const ShardTableOptions *opts);
+
 extern int	shard_for_key(const ShardTableOptions *opts, Oid keytype,
 						  Datum key);
 

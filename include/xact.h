@@ -69,8 +69,7 @@ extern void shardxact_at_run_end(EState *estate, void (*fn) (void *arg),
  * server, shard), held to the end of the local transaction.
  */
 #define SHARDFDW_LOCKTAG_SHARD 1801
-extern void shardxact_lock_for_write(ForeignServer *server, UserMapping *user,
-									 Bitmapset *shards);
+extern void shardxact_lock_for_write(ForeignServer *server, Bitmapset *shards);
 extern void shardxact_shard_locktag(LOCKTAG *tag, Oid serverid, int shard);
 
 /* c's remote transaction has modified data: its COMMIT is waited for. */

@@ -160,7 +160,7 @@ run_batch_on_shards(ForeignServer *server, Bitmapset *targets,
 
 	/* connect to all at once, then send to all, then read all */
 	shardxact_check_write();
-	shardxact_lock_for_write(server, user, targets);
+	shardxact_lock_for_write(server, targets);
 	shardconn_get_many(server, user, targets, conns);
 	shard = -1;
 	while ((shard = bms_next_member(targets, shard)) >= 0)

@@ -668,39 +668,42 @@ conninfo_hash(ForeignServer *server, int shard)
 }
 
 /*
- * shardconn_check_moved: see connection.h.  Only connections that an
- * invalidation touched are looked at, so the common case costs one hash
- * lookup per shard.
+ * The shard of c moved (shardfdw.move_shard, split_shards) while c, made
+ * to its old place, is in use in this transaction: raise 40001 rather than
+ * read or write the old place next to the new one.  Only called for a
+ * connection an invalidation touched, so that the common case costs
+ * nothing.
  */
-void
-shardconn_check_moved(ForeignServer *server, UserMapping *user,
-					  Bitmapset *shards)
+static void
+check_moved(ShardConn *c)
 {
-	ForeignServer *now = NULL;
-	int			shard = -1;
+	ForeignServer *now = GetForeignServer(c->serverid);
 
-	init_connection_hash();
-	while ((shard = bms_next_member(shards, shard)) >= 0)
-	{
-		ShardConnKey key;
-		ShardConn  *c;
+	if (conninfo_hash(now, c->key.shard) != c->conninfo_hash)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("shard p%d of server \"%s\" moved while this transaction was using it",
+						c->key.shard, now->servername),
+				 errdetail("The transaction used the shard's old place, and cannot go on at the new one."),
+				 errhint("Retry the transaction.")));
+}
 
-		key.umid = user->umid;
-		key.shard = shard;
-		c = hash_search(ConnectionHash, &key, HASH_FIND, NULL);
-		if (c == NULL || c->conn == NULL || !c->invalidated ||
-			(c->xact_depth == 0 && !c->busy))
-			continue;
-		if (now == NULL)
-			now = GetForeignServer(server->serverid);
-		if (conninfo_hash(now, shard) != c->conninfo_hash)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("shard p%d of server \"%s\" moved while this transaction was using it",
-							shard, now->servername),
-					 errdetail("The transaction read from the shard's old place, and writes must go to the new one."),
-					 errhint("Retry the transaction.")));
-	}
+/* shardconn_check_layout: see connection.h. */
+void
+shardconn_check_layout(ForeignServer *server)
+{
+	ForeignServer *now = GetForeignServer(server->serverid);
+	int			planned = shardfdw_cluster_size(server);
+	int			current = shardfdw_cluster_size(now);
+
+	if (planned != current)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("the shards of server \"%s\" changed while this statement ran",
+						server->servername),
+				 errdetail("It was planned for %d shards; the server now has %d.",
+						   planned, current),
+				 errhint("Retry the transaction.")));
 }
 
 /*
@@ -736,6 +739,8 @@ shardconn_get_many(ForeignServer *server, UserMapping *user,
 		/* the previous transaction's COMMIT has answered by now */
 		if (c->commit_deferred)
 			shardconn_settle(c);
+		if (c->conn && c->invalidated && (c->xact_depth > 0 || c->busy))
+			check_moved(c);
 		if (c->conn && c->xact_depth == 0 && !c->busy &&
 			!connection_is_usable(c))
 			shardconn_disconnect(c);
@@ -757,8 +762,11 @@ shardconn_get_many(ForeignServer *server, UserMapping *user,
 	 * write lock was taken, see shardxact_lock_for_write).
 	 */
 	if (ntodo > 0)
+	{
+		shardconn_check_layout(server);
 		connect_entries(GetForeignServer(server->serverid), user, todo,
 						ntodo);
+	}
 	pfree(todo);
 	shardxact_note_connection();
 }

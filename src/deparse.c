@@ -70,6 +70,8 @@
 #include "access/table.h"
 #include "access/transam.h"
 #include "catalog/dependency.h"
+#include "common/hashfn.h"
+#include "catalog/partition.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_constraint.h"
@@ -97,6 +99,7 @@
 #include "connection.h"
 #include "deparse.h"
 #include "option.h"
+#include "shard.h"
 
 /* ----------------------------------------------------------------------
  * Shippability cache
@@ -3187,7 +3190,7 @@ shardfdw_deparse_table_sizes(char **schemas, char **names, int n)
 
 /* shardfdw_deparse_move_definitions: see deparse.h. */
 char *
-shardfdw_deparse_move_definitions(char **qnames, int n)
+shardfdw_deparse_move_definitions(char **qnames, char **columns, int n)
 {
 	StringInfoData buf;
 
@@ -3221,10 +3224,17 @@ shardfdw_deparse_move_definitions(char **qnames, int n)
 						   "   FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND NOT EXISTS"
 						   "   (SELECT 1 FROM pg_catalog.pg_constraint k"
 						   "     WHERE k.conrelid = c.oid AND k.conindid = i.indexrelid)), ''),"
-	/* replication needs a replica identity for UPDATE and DELETE */
-						   " c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS"
+	/*
+	 * Replication needs a replica identity for UPDATE and DELETE, and one
+	 * that covers the column of a row filter.
+	 */
+						   " c.relreplident = 'n' OR (c.relreplident IN ('d', 'i') AND NOT EXISTS"
 						   "  (SELECT 1 FROM pg_catalog.pg_index i"
-						   "    WHERE i.indrelid = c.oid AND i.indisprimary)),"
+						   "    WHERE i.indrelid = c.oid"
+						   "    AND CASE c.relreplident WHEN 'd' THEN i.indisprimary ELSE i.indisreplident END"
+						   "    AND (t.col IS NULL OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
+						   "      WHERE a.attrelid = c.oid AND a.attname = t.col"
+						   "      AND a.attnum = ANY (i.indkey))))),"
 	/* logical replication does not copy generated columns */
 						   " EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
 						   "  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
@@ -3235,10 +3245,15 @@ shardfdw_deparse_move_definitions(char **qnames, int n)
 	{
 		appendStringInfo(&buf, "%s(%d, ", i > 0 ? ", " : "", i);
 		shardfdw_deparse_string_literal(&buf, qnames[i]);
-		appendStringInfoChar(&buf, ')');
+		appendStringInfoString(&buf, ", ");
+		if (columns[i])
+			shardfdw_deparse_string_literal(&buf, columns[i]);
+		else
+			appendStringInfoString(&buf, "NULL");
+		appendStringInfoString(&buf, "::pg_catalog.name)");
 	}
 	appendStringInfoString(&buf,
-						   ") t(ord, qname)"
+						   ") t(ord, qname, col)"
 						   " LEFT JOIN pg_catalog.pg_class c"
 						   "  ON c.oid = pg_catalog.to_regclass(t.qname)"
 						   " LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
@@ -3280,9 +3295,6 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 		case MOVE_SQL_HAS_ROWS:
 			appendStringInfo(&buf, "SELECT EXISTS (SELECT 1 FROM %s)", arg);
 			break;
-		case MOVE_SQL_COUNT:
-			appendStringInfo(&buf, "SELECT pg_catalog.count(*) FROM %s", arg);
-			break;
 		case MOVE_SQL_TRUNCATE:
 			appendStringInfo(&buf, "TRUNCATE %s", arg);
 			break;
@@ -3294,10 +3306,6 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 			break;
 		case MOVE_SQL_IDENTITY_NOTHING:
 			appendStringInfo(&buf, "ALTER TABLE %s REPLICA IDENTITY NOTHING", arg);
-			break;
-		case MOVE_SQL_CREATE_PUBLICATION:
-			/* arg: the table list */
-			appendStringInfo(&buf, "CREATE PUBLICATION %s FOR TABLE %s", q, arg);
 			break;
 		case MOVE_SQL_DROP_PUBLICATION:
 			appendStringInfo(&buf, "DROP PUBLICATION IF EXISTS %s", q);
@@ -3358,7 +3366,7 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 			/* tables not ready, all tables, rows copied so far, errors */
 			appendStringInfoString(&buf,
 								   "SELECT pg_catalog.count(*) FILTER (WHERE r.srsubstate <> 'r'),"
-								   " pg_catalog.count(*),"
+								   " pg_catalog.count(r.srsubid),"
 								   " (SELECT COALESCE(pg_catalog.sum(p.tuples_processed), 0)"
 								   "   FROM pg_catalog.pg_stat_progress_copy p),"
 								   " (SELECT COALESCE(pg_catalog.sum(t.sync_error_count + t.apply_error_count), 0)"
@@ -3591,4 +3599,78 @@ shardfdw_deparse_create_table(Relation rel, AttrNumber unique_key)
 
 	AtEOXact_GUC(true, nestlevel);
 	return stmts;
+}
+
+/* shardfdw_deparse_move_count: see deparse.h. */
+char *
+shardfdw_deparse_move_count(const char *qname, const char *filter)
+{
+	if (filter == NULL)
+		return psprintf("SELECT pg_catalog.count(*) FROM %s", qname);
+	return psprintf("SELECT pg_catalog.count(*) FROM %s WHERE %s", qname,
+					filter);
+}
+
+/* shardfdw_deparse_move_publication: see deparse.h. */
+char *
+shardfdw_deparse_move_publication(const char *name, char **qnames,
+								  char **filters, int n)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "CREATE PUBLICATION %s FOR TABLE ",
+					 quote_identifier(name));
+	for (int i = 0; i < n; i++)
+	{
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", qnames[i]);
+		if (filters[i])
+			appendStringInfo(&buf, " WHERE %s", filters[i]);
+	}
+	return buf.data;
+}
+
+/*
+ * shardfdw_deparse_split_filter: see deparse.h.  The remainder is computed
+ * as PostgreSQL's hash partitioning does (shard.c): the column's extended
+ * hash with HASH_PARTITION_SEED, folded by hash_combine64 into a zero row
+ * hash (which adds a constant, modulo 2^64: the arithmetic is done in
+ * numeric), modulo the number of shards; a NULL key has remainder 0.  Only
+ * built-in functions may appear in a publication's row filter.
+ */
+char *
+shardfdw_deparse_split_filter(const ShardTableOptions *opts,
+							  const char *column, int modulus, int remainder)
+{
+	const char *col = quote_identifier(column);
+
+	switch (opts->distribution)
+	{
+		case SHARD_DIST_HASH:
+			{
+				Oid			proc = shard_hash_proc(opts);
+
+				if (proc >= FirstNormalObjectId)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot split foreign table \"%s\": the hash function of type %s is not built in",
+									get_rel_name(opts->relid),
+									format_type_be(opts->dist_type)),
+							 errdetail("A publication's row filter may only call built-in functions.")));
+				return psprintf("(COALESCE(((pg_catalog.%s(%s, " INT64_FORMAT ")::pg_catalog.numeric"
+								" + " UINT64_FORMAT " + 18446744073709551616)"
+								" %% 18446744073709551616) %% %d, 0) = %d)",
+								quote_identifier(get_func_name(proc)), col,
+								(int64) HASH_PARTITION_SEED,
+								hash_combine64(0, 0), modulus, remainder);
+			}
+		case SHARD_DIST_MODULO:
+			return psprintf("(((%s::pg_catalog.numeric %% %d) + %d) %% %d = %d)",
+							col, modulus, modulus, modulus, remainder);
+		case SHARD_DIST_REPLICATED:
+			return NULL;
+		default:
+			/* no placement: the rows stay on the shard of the same number */
+			return remainder < modulus / 2 ? NULL : pstrdup("false");
+	}
 }

@@ -953,8 +953,7 @@ shard_conn(ShardModifyState *ms, int shard)
 {
 	if (ms->conns[shard] == NULL)
 	{
-		shardxact_lock_for_write(ms->server, ms->user,
-								 bms_make_singleton(shard));
+		shardxact_lock_for_write(ms->server, bms_make_singleton(shard));
 		ms->conns[shard] = shardconn_get(ms->server, ms->user, shard);
 	}
 	return ms->conns[shard];
@@ -1885,7 +1884,7 @@ shardfdw_exec_truncate(List *rels, DropBehavior behavior, bool restart_seqs)
 	for (int s = 0; s < opts.nshards; s++)
 		all = bms_add_member(all, s);
 	conns = palloc0(sizeof(ShardConn *) * opts.nshards);
-	shardxact_lock_for_write(server, user, all);
+	shardxact_lock_for_write(server, all);
 	shardconn_get_many(server, user, all, conns);
 	for (int s = 0; s < opts.nshards; s++)
 	{

@@ -884,7 +884,7 @@ run_direct_modify(ForeignScanState *node)
 		shardxact_may_autocommit();
 	old = MemoryContextSwitchTo(st->scan_cxt);
 	conns = palloc0(sizeof(ShardConn *) * st->nshards_total);
-	shardxact_lock_for_write(st->server, st->user, st->targets);
+	shardxact_lock_for_write(st->server, st->targets);
 	shardconn_get_many(st->server, st->user, st->targets, conns);
 	while ((shard = bms_next_member(st->targets, shard)) >= 0)
 	{

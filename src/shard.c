@@ -99,6 +99,13 @@ hash_proc(const ShardTableOptions *opts, Oid keytype)
 	return procid;
 }
 
+/* shard_hash_proc: see shard.h. */
+Oid
+shard_hash_proc(const ShardTableOptions *opts)
+{
+	return hash_proc(opts, opts->dist_type);
+}
+
 /*
  * shard_for_key: the shard that owns non-NULL key "key" of type keytype.
  */

@@ -367,13 +367,13 @@ shardxact_shard_locktag(LOCKTAG *tag, Oid serverid, int shard)
  * shardxact_lock_for_write: see xact.h.  The first time in a transaction
  * (the lock is new), invalidations are read: if a move of the shard
  * committed while we waited, the connection to its new place is made by
- * the caller's shardconn_get (connect_entries reads the catalog), and a
+ * the caller's shardconn_get (connect_entries reads the catalog), a
  * connection this transaction already has to the old place is an error
- * (shardconn_check_moved).
+ * there, and so is a statement planned for another number of shards
+ * (shardconn_check_layout: a split committed).
  */
 void
-shardxact_lock_for_write(ForeignServer *server, UserMapping *user,
-						 Bitmapset *shards)
+shardxact_lock_for_write(ForeignServer *server, Bitmapset *shards)
 {
 	bool		fresh = false;
 	int			shard = -1;
@@ -390,7 +390,7 @@ shardxact_lock_for_write(ForeignServer *server, UserMapping *user,
 	if (fresh)
 	{
 		AcceptInvalidationMessages();
-		shardconn_check_moved(server, user, shards);
+		shardconn_check_layout(server);
 	}
 }
 
