@@ -239,6 +239,7 @@ typedef enum ShardMoveSql
 	MOVE_SQL_RECEIVED,			/* arg: an LSN of the old place */
 	MOVE_SQL_CURRENT_LSN,
 	MOVE_SQL_IN_DOUBT,
+	MOVE_SQL_PREPARED_ANY,
 	MOVE_SQL_FLUSH
 } ShardMoveSql;
 

@@ -2668,6 +2668,8 @@ ignore_notice(void *arg, const PGresult *res)
 {
 }
 
+static void session_stop(ShardSession *s);
+
 /* shardconn_session_open: see connection.h. */
 void
 shardconn_session_open(ShardSession *s, const char **keywords,
@@ -2717,8 +2719,7 @@ shardconn_session_exec(ShardSession *s, const char *sql, int nparams,
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   timeout_ms);
-	PGresult   *last = NULL;
-	PGresult   *res;
+	PGresult   *volatile last = NULL;
 
 	/* (without parameters, the simple protocol: several statements run as
 	 * one implicit transaction) */
@@ -2726,30 +2727,88 @@ shardconn_session_exec(ShardSession *s, const char *sql, int nparams,
 		  PQsendQueryParams(s->conn, sql, nparams, NULL, params, NULL, NULL,
 							0)))
 		report_remote(ERROR, NULL, s->conn, s->what, sql, NULL);
-	for (;;)
+	PG_TRY();
 	{
-		while (PQisBusy(s->conn))
+		for (;;)
 		{
-			session_wait(s, WL_SOCKET_READABLE, deadline, "waiting for an answer");
-			if (!PQconsumeInput(s->conn))
+			PGresult   *res;
+
+			while (PQisBusy(s->conn))
 			{
-				if (last)
-					PQclear(last);
-				report_remote(ERROR, NULL, s->conn, s->what, sql, NULL);
+				session_wait(s, WL_SOCKET_READABLE, deadline,
+							 "waiting for an answer");
+				if (!PQconsumeInput(s->conn))
+					report_remote(ERROR, NULL, s->conn, s->what, sql, NULL);
 			}
+			res = PQgetResult(s->conn);
+			if (res == NULL)
+				break;
+			if (last)
+				PQclear(last);
+			last = res;
 		}
-		res = PQgetResult(s->conn);
-		if (res == NULL)
-			break;
+	}
+	PG_CATCH();
+	{
+		/* a timeout, an interrupt, a lost connection: stop the command */
 		if (last)
 			PQclear(last);
-		last = res;
+		session_stop(s);
+		PG_RE_THROW();
 	}
+	PG_END_TRY();
 	if (last == NULL ||
 		(PQresultStatus(last) != PGRES_COMMAND_OK &&
 		 PQresultStatus(last) != PGRES_TUPLES_OK))
 		report_remote(ERROR, last, s->conn, s->what, sql, NULL);
 	return last;
+}
+
+/*
+ * The command in flight on s is given up: cancel it and read what is left
+ * of its answer (5 s at most, without checking for interrupts: this runs
+ * while an error is being handled), so that s can be used again; if that
+ * fails, close s.
+ */
+static void
+session_stop(ShardSession *s)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   5000);
+	PGcancel   *cancel;
+	char		errbuf[256];
+
+	if (s->conn == NULL)
+		return;
+	if (PQstatus(s->conn) == CONNECTION_OK && PQisBusy(s->conn) &&
+		(cancel = PQgetCancel(s->conn)) != NULL)
+	{
+		(void) PQcancel(cancel, errbuf, sizeof(errbuf));
+		PQfreeCancel(cancel);
+	}
+	while (PQstatus(s->conn) == CONNECTION_OK)
+	{
+		PGresult   *res;
+
+		if (PQisBusy(s->conn))
+		{
+			long		left = ms_until(deadline);
+
+			if (left <= 0)
+				break;
+			(void) WaitLatchOrSocket(NULL, WL_SOCKET_READABLE | WL_TIMEOUT |
+									 WL_EXIT_ON_PM_DEATH, PQsocket(s->conn),
+									 left, PG_WAIT_EXTENSION);
+			if (!PQconsumeInput(s->conn))
+				break;
+			continue;
+		}
+		res = PQgetResult(s->conn);
+		if (res == NULL)
+			return;				/* all read: s is usable */
+		PQclear(res);
+	}
+	shardconn_session_close(s);
 }
 
 /* shardconn_session_value: see connection.h. */

@@ -3400,6 +3400,10 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 								   " WHERE gid LIKE 'shardfdw\\_%'"
 								   " AND database = pg_catalog.current_database() LIMIT 1");
 			break;
+		case MOVE_SQL_PREPARED_ANY:
+			appendStringInfoString(&buf,
+								   "SELECT gid FROM pg_catalog.pg_prepared_xacts LIMIT 1");
+			break;
 		case MOVE_SQL_FLUSH:
 			appendStringInfoString(&buf,
 								   "SET LOCAL synchronous_commit = on;"

@@ -722,6 +722,24 @@ subscribe(Move *m, Stream *st)
 				shardfdw_deparse_move_publication(st->name, m->qnames,
 												  st->filters, m->ntables),
 				MOVE_CMD_TIMEOUT_MS);
+	/*
+	 * A logical slot is made only once every transaction running on its
+	 * server has ended: a prepared transaction left in doubt would hold it
+	 * up for good.
+	 */
+	{
+		char	   *gid = shardconn_session_value(&st->old,
+												  shardfdw_deparse_move(MOVE_SQL_PREPARED_ANY,
+																		NULL, NULL),
+												  0, NULL, MOVE_CMD_TIMEOUT_MS);
+
+		if (gid != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the server of shard p%d has a prepared transaction, %s, which would hold up the %s",
+							st->source, gid, m->what),
+					 errhint("Resolve it first (shardfdw.recover_prepared_transactions() resolves those of shardfdw), then run this again.")));
+	}
 	remote_exec(&st->old, shardfdw_deparse_move(MOVE_SQL_CREATE_SLOT, st->name,
 												NULL),
 				MOVE_CMD_TIMEOUT_MS);
