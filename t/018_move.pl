@@ -20,21 +20,32 @@
 #     shard-1 rows of t and move_items), the created tables have the old
 #     shard's shape, nothing is left of the replication (publication, slots,
 #     subscription), and reads and writes of shard-1 keys go to new1, also
-#     from a session whose connection was cached before the move.
+#     from a session whose connection was cached before the move.  The
+#     same CALL once more does nothing.  Then, under a new load, shard 0
+#     moves to new1 and shard 1 from new1 on to new2, back to back.
 #  2. Shard 2 moves to new2, paused (move_after_lock:pause) while it holds
 #     the switch lock: a write to shards 0 and 3 and a read of a shard-2 key
 #     complete, a write to a shard-2 key waits on the coordinator for the
 #     move's lock and completes on new2 once the move is let go; a
 #     transaction that read shard 2 before the switch and writes to it
-#     after gets 40001.
+#     after gets 40001; one that wrote shard 0 before and writes shard 2
+#     after commits (on shard 0 and new2).
 #  3. Shard 3 is moved again and again between new1 and new2 (a new
 #     database each time) with shardfdw.test_fail_point at every step of
-#     the move, ':error' and (move_after_sync, move_after_switch) ':crash':
-#     the CALL fails, p3 stays (or, after the switch committed, is already
-#     the new place), reads and writes go to the authoritative place, and
-#     the same CALL run again completes the move and leaves nothing
-#     behind.  Then a writer that holds shard 3 past
-#     shardfdw.move_switch_timeout makes the move fail and change nothing.
+#     the move, ':error' and ':crash' (the coordinator restarts; what the
+#     crash left behind is checked to be there): the CALL fails, p3 stays
+#     (or, after the switch committed, is already the new place), reads
+#     and writes go to the authoritative place, and the same CALL run
+#     again completes the move and leaves nothing behind.  Then a writer
+#     that holds shard 3 past shardfdw.move_switch_timeout makes the move
+#     fail and change nothing.  Then shard 2 moves while a two-phase
+#     transaction (shards 2 and 0), committed locally, is still prepared
+#     on it (coordinator killed before COMMIT PREPARED): the move must not
+#     hang until statement_timeout, and after recovery (and, if the move
+#     refused, the same CALL again) nothing is left prepared anywhere and
+#     t equals twin.  The same when such a transaction becomes in doubt on
+#     shard 3's old place during its move (after the initial copy; its
+#     COMMIT PREPARED there fails): its part must reach the new place.
 #  4. Bad input and prerequisites: CALL in a transaction block (25001),
 #     a shard number out of range, a server that is not shardfdw's, an old
 #     shard without wal_level = logical (nothing is created anywhere), a
@@ -196,7 +207,8 @@ my $NOTHING_LEFT = 'publications 0, slots at the old place 0, subscriptions 0, '
 sub call_move
 {
 	my ($server, $shard, $conninfo, %o) = @_;
-	my $sql = "\\set VERBOSITY verbose\nSET statement_timeout = '150s';\n";
+	my $sql = "\\set VERBOSITY verbose\nSET statement_timeout = '"
+	  . ($o{timeout} // '150s') . "';\n";
 	$sql .= "SET shardfdw.test_fail_point = '$o{fail}';\n" if $o{fail};
 	$sql .= "SET shardfdw.move_switch_timeout = '$o{switch_timeout}';\n"
 	  if $o{switch_timeout};
@@ -463,6 +475,8 @@ sub load_txn
 	$sql .= "SELECT pg_advisory_xact_lock($_);\n" for @keys;
 	# read first: a read before the switch and a write after is the 40001 case
 	$sql .= "SELECT val FROM t WHERE id = $_;\n" for @keys;
+	# (now and then a pause there, so that a switch falls in between)
+	$sql .= "SELECT pg_sleep(0.02);\n" if rand() < 0.3;
 	for my $k (@keys)
 	{
 		if ($op{$k} eq 'upsert')
@@ -612,6 +626,27 @@ sub stop_load
 	return \%tot;
 }
 
+# Stop the load and check what its clients saw; load_log is emptied for
+# the next run.
+sub stop_load_and_check
+{
+	my ($label) = @_;
+	my $st = stop_load();
+	is($st->{stopped}, $NCLIENTS, "$label: every load client stopped when told");
+	is($st->{finished}, $NCLIENTS, "$label: every load client ran to its end")
+	  or diag(join "\n", @{ $st->{msg} });
+	is($st->{other} // 0, 0, "$label: the load saw no error but 40001 or a move-related one")
+	  or diag(join "\n", @{ $st->{msg} });
+	is($st->{warning} // 0, 0, "$label: the load saw no WARNING")
+	  or diag(join "\n", @{ $st->{msg} });
+	note sprintf("$label: load: %d write transactions committed, %d reads, %d got 40001, "
+		  . '%d a move error', map { $_ // 0 } @$st{qw(committed readonly retry moved)});
+	is(load_count(), $st->{committed} // 0,
+		"$label: load_log holds exactly the write transactions the clients saw commit");
+	$coord->safe_psql('postgres', 'TRUNCATE load_log');
+	return;
+}
+
 sub load_count
 {
 	return $coord->safe_psql('postgres', 'SELECT count(*) FROM load_log');
@@ -649,18 +684,7 @@ sub wait_load
 	note "load: $n_start transactions committed before the CALL, "
 	  . ($n_end - $n_start) . ' while it ran';
 	ok(wait_load($n_end + 20), 'under load: the load goes on committing after the move');
-	my $st = stop_load();
-	is($st->{stopped}, $NCLIENTS, 'under load: every load client stopped when told');
-	is($st->{finished}, $NCLIENTS, 'under load: every load client ran to its end')
-	  or diag(join "\n", @{ $st->{msg} });
-	is($st->{other} // 0, 0, 'under load: the load saw no error but 40001 or a move-related one')
-	  or diag(join "\n", @{ $st->{msg} });
-	is($st->{warning} // 0, 0, 'under load: the load saw no WARNING')
-	  or diag(join "\n", @{ $st->{msg} });
-	note sprintf('load: %d write transactions committed, %d reads, %d got 40001, '
-		  . '%d a move error', map { $_ // 0 } @$st{qw(committed readonly retry moved)});
-	is(load_count(), $st->{committed} // 0,
-		'under load: load_log holds exactly the write transactions the clients saw commit');
+	stop_load_and_check('under load');
 
 	is(popt(1), $dst->{conn}, 'under load: p1 names new1');
 	is(join(' ', map { popt($_) } 0, 2, 3), join(' ', map { $place[$_]{conn} } 0, 2, 3),
@@ -713,7 +737,44 @@ SELECT count(*) FROM unnest('{$ids}'::int[]) id
 		'under load: ... and not on the old shard');
 	$cached->quit;
 	twin_check('under load, at the end');
+
+	# the same CALL once more: p1 already names new1, nothing is left
+	($rc, $out, $err) = call_move('cluster', 1, $dst->{conn});
+	is($rc, 0, 'under load: the same CALL after the move succeeds (nothing to do)')
+	  or diag($err);
+	is(popt(1), $dst->{conn}, 'under load: after the repeated CALL p1 still names new1');
+	is(leftovers($old, $dst), $NOTHING_LEFT,
+		'under load: after the repeated CALL nothing is left');
+	twin_check('under load, after the repeated CALL');
+	shard_content('under load, after the repeated CALL', 1, $dst);
 	$place[1] = $dst;
+}
+
+note 'two more moves under load, back to back: shard 0 to new1, shard 1 from new1 to new2';
+{
+	my @old = @place[ 0, 1 ];
+	my @dst = (new_place($new1, 'lb0'), new_place($new2, 'lb1'));
+	start_load();
+	ok(wait_load(20), 'two moves under load: the load is committing transactions');
+	my ($rc, $out, $err) = call_move('cluster', 0, $dst[0]{conn});
+	is($rc, 0, 'two moves under load: shard 0 moves to new1/lb0') or diag($err);
+	($rc, $out, $err) = call_move('cluster', 1, $dst[1]{conn});
+	is($rc, 0, 'two moves under load: shard 1 moves from new1 to new2/lb1') or diag($err);
+	my $n_end = load_count();
+	ok(wait_load($n_end + 20), 'two moves under load: the load goes on committing after them');
+	stop_load_and_check('two moves under load');
+	is(join(' ', map { popt($_) } 0 .. 3),
+		join(' ', map { $_->{conn} } @dst, @place[ 2, 3 ]),
+		'two moves under load: p0, p1 name the new places, p2, p3 unchanged');
+	twin_check('two moves under load');
+	for my $i (0, 1)
+	{
+		shard_content('two moves under load', $i, $dst[$i]);
+		is(leftovers($old[$i], $dst[$i]), $NOTHING_LEFT,
+			"two moves under load: nothing left of the move of shard $i");
+		check_lands_on("two moves under load, shard $i", $i, $dst[$i]);
+	}
+	@place[ 0, 1 ] = @dst;
 }
 
 # ---------------------------------------------------------------- 2. the switch lock
@@ -753,6 +814,16 @@ note 'while the move holds the switch lock of shard 2';
 	my ($rv, $rerr) = ShardTest::sq($r, "SELECT val FROM t WHERE id = $k2");
 	is($rv, $v2, 'switch lock: a transaction reads a shard-2 key') or diag($rerr);
 
+	# a transaction that writes shard 0 now and shard 2 after the switch
+	my $x = session();
+	my $k2b = $coord->safe_psql('postgres',
+		"SELECT min(id) FROM twin WHERE id > $k2 AND shardfdw.shard_for('t'::regclass, id) = 2");
+	my $k0b = $coord->safe_psql('postgres',
+		"SELECT min(id) FROM twin WHERE id > $k0 AND shardfdw.shard_for('t'::regclass, id) = 0");
+	my (undef, $xerr) = ShardTest::sq($x, "BEGIN;\nUPDATE t SET val = 'span' WHERE id = $k0b;\n"
+		  . "UPDATE twin SET val = 'span' WHERE id = $k0b;");
+	is($xerr, '', 'switch lock: a transaction writes a shard-0 key') or diag($xerr);
+
 	# a write to shard 2 waits for the move
 	my $w = session();
 	my ($wpid) = ShardTest::sq($w, 'SELECT pg_backend_pid()');
@@ -782,7 +853,18 @@ SELECT count(*) FROM pg_stat_activity WHERE pid = $wpid AND wait_event_type = 'L
 	like($rerr, qr/ERROR:  40001:/,
 		'switch lock: a transaction that read shard 2 before the switch and writes after gets 40001');
 	ShardTest::sq($r, 'ROLLBACK');
-	$_->quit for $m, $w, $r;
+
+	(undef, $xerr) = ShardTest::sq($x, "UPDATE t SET val = 'span' WHERE id = $k2b;\n"
+		  . "UPDATE twin SET val = 'span' WHERE id = $k2b;\nCOMMIT;");
+	is($xerr, '',
+		'switch lock: a transaction that wrote shard 0 before the switch writes shard 2 after it and commits')
+	  or diag($xerr);
+	is(on($place[0], "SELECT val FROM t WHERE id = $k0b") . ', '
+		  . on($dst, "SELECT val FROM t WHERE id = $k2b"),
+		'span, span', 'switch lock: its writes are on shard 0 and on new2');
+	isnt(on($old, "SELECT val FROM t WHERE id = $k2b"), 'span',
+		'switch lock: ... and not on the old shard 2');
+	$_->quit for $m, $w, $r, $x;
 
 	twin_check('switch lock');
 	shard_content('switch lock', 2, $dst);
@@ -802,7 +884,11 @@ note 'a failure at each step of the move, then the same CALL again';
 		[ 'move_after_lock',         'error' ],
 		[ 'move_before_switch',      'error' ],
 		[ 'move_after_switch',       'error' ],
+		[ 'move_after_tables',       'crash' ],
+		[ 'move_after_subscription', 'crash' ],
 		[ 'move_after_sync',         'crash' ],
+		[ 'move_after_lock',         'crash' ],
+		[ 'move_before_switch',      'crash' ],
 		[ 'move_after_switch',       'crash' ])
 	{
 		my ($point, $action) = @$case;
@@ -818,8 +904,16 @@ note 'a failure at each step of the move, then the same CALL again';
 			ok(wait_coord_up(), "$name: the coordinator is back after the crash");
 			like(slurp_file($coord->logfile, $pos), qr/test fail point \Q$point\E: crashing/,
 				"$name: the backend was killed at the point");
-			is($dst->{node}->safe_psql('postgres', 'SELECT count(*) FROM pg_subscription'), '1',
-				"$name: the crash left its subscription on $dst->{name} for the re-run to clean up");
+			if ($point eq 'move_after_tables')
+			{
+				is(on($dst, q{SELECT count(*) FROM pg_class WHERE relname IN ('t', 'move_items', 'ref')}),
+					'3', "$name: the crash left the created tables on $dst->{name}");
+			}
+			else
+			{
+				is($dst->{node}->safe_psql('postgres', 'SELECT count(*) FROM pg_subscription'), '1',
+					"$name: the crash left its subscription on $dst->{name} for the re-run to clean up");
+			}
 		}
 		else
 		{
@@ -880,6 +974,126 @@ note 'a writer holds shard 3 past shardfdw.move_switch_timeout';
 		'switch timeout: no publication, slot or subscription left');
 	twin_check('switch timeout');
 	shard_content('switch timeout', 3, $dst);
+	$place[3] = $dst;
+}
+
+note 'a transaction left prepared on the shard by a crash of the coordinator';
+{
+	# Shards 2 and 0 prepared, the local transaction (and twin) committed,
+	# the coordinator killed before COMMIT PREPARED: recovery must commit
+	# shard 2's part, wherever shard 2 is by then.  The move may refuse
+	# while it is in doubt (then recovery, and the same CALL again), or go
+	# on; either way nothing may be left prepared and t must equal twin.
+	my $src = $place[2];
+	my $dst = new_place(other_node($src->{node}), 'pp');
+	my ($ka, $kb) = (key_of(2), key_of(0));
+	my ($rc, $out, $err) = $c->psql_timed(
+		"SET shardfdw.test_fail_point = 'before_commit_prepared:crash';\nBEGIN;\n"
+		  . "UPDATE t SET val = 'in doubt' WHERE id IN ($ka, $kb);\n"
+		  . "UPDATE twin SET val = 'in doubt' WHERE id IN ($ka, $kb);\nCOMMIT;\n");
+	isnt($rc, 0, 'in doubt: the coordinator died after its local commit');
+	ok(wait_coord_up(), 'in doubt: the coordinator is back');
+	is($coord->safe_psql('postgres', "SELECT val FROM twin WHERE id = $ka"), 'in doubt',
+		'in doubt: the local transaction committed');
+	is(on($src, 'SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()'), '1',
+		"in doubt: shard 2 ($src->{name}) holds the prepared transaction");
+
+	($rc, $out, $err) = call_move('cluster', 2, $dst->{conn}, timeout => '60s');
+	note "in doubt: the move with the transaction in doubt: exit $rc\n$err";
+	$coord->safe_psql('postgres', 'SELECT count(*) FROM shardfdw.recover_prepared_transactions()');
+	if ($rc != 0)
+	{
+		unlike($err, qr/statement timeout/,
+			'in doubt: the move does not hang until statement_timeout (it fails or goes on)');
+		($rc, $out, $err) = call_move('cluster', 2, $dst->{conn});
+		is($rc, 0, 'in doubt: after recovery the same CALL succeeds') or diag($err);
+	}
+	is(popt(2), $dst->{conn}, "in doubt: p2 names $dst->{name}");
+	my $prepared = 0;
+	$prepared += $_->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts')
+	  for $c->shards, $new1, $new2;
+	is($prepared, 0, 'in doubt: no prepared transaction left anywhere (the old place included)');
+	is(on($dst, "SELECT val FROM t WHERE id = $ka"), 'in doubt',
+		'in doubt: the committed transaction\'s shard-2 part is at the new place');
+	twin_check('in doubt');
+	shard_content('in doubt', 2, $dst);
+	is(leftovers($src, $dst), $NOTHING_LEFT, 'in doubt: no publication, slot or subscription left');
+	$place[2] = $dst;
+}
+
+note 'a transaction becomes in doubt on the moving shard during the move';
+{
+	# The move of shard 3 pauses after its initial copy.  Meanwhile a
+	# two-phase transaction over shards 3 and 0 commits locally, and its
+	# COMMIT PREPARED on shard 3 fails (its backend there is terminated):
+	# the transaction stays prepared on the old place of shard 3, for
+	# recovery.  The move goes on; after it (or, if it refused, after
+	# recovery and the same CALL again) and recovery, the transaction must
+	# be complete on shard 3's new place and nothing left prepared.
+	my $src = $place[3];
+	my $dst = new_place(other_node($src->{node}), 'idm');
+	my ($f1, $f2) = ("$tmp/move_pause_idm1", "$tmp/move_pause_idm2");
+	touch($f1);
+	touch($f2);
+	my $m = session();
+	ShardTest::sq($m, "SET shardfdw.test_fail_point = 'move_after_sync:pause:$f1'");
+	my $pos = -s $coord->logfile;
+	ShardTest::send_async($m, "CALL shardfdw.move_shard('cluster', 3, '$dst->{conn}');");
+	ok(wait_log($pos, qr/test fail point move_after_sync: pausing/, 90),
+		'in doubt during the move: the move of shard 3 paused after its initial copy');
+
+	my ($ka, $kb) = (key_of(3), key_of(0));
+	my $kn = new_key(3);
+	my $tx = session();
+	my ($tpid) = ShardTest::sq($tx, 'SELECT pg_backend_pid()');
+	ShardTest::sq($tx, "SET shardfdw.test_fail_point = 'before_commit_prepared:pause:$f2'");
+	$pos = -s $coord->logfile;
+	ShardTest::send_async($tx, "BEGIN;\n"
+		  . "UPDATE t SET val = 'doubt' WHERE id IN ($ka, $kb);\n"
+		  . "UPDATE twin SET val = 'doubt' WHERE id IN ($ka, $kb);\n"
+		  . "INSERT INTO t VALUES ($kn, 'doubt');\nINSERT INTO twin VALUES ($kn, 'doubt');\n"
+		  . "COMMIT;");
+	ok(wait_log($pos, qr/test fail point before_commit_prepared: pausing/, 30),
+		'in doubt during the move: a transaction over shards 3 and 0 paused after its local commit');
+	is($src->{node}->safe_psql($src->{db}, qq{
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+ WHERE datname = current_database()
+   AND application_name ~ '^shardfdw:[0-9]+:$tpid(\$|[^0-9])'}), '1',
+		'in doubt during the move: its backend on shard 3 is terminated');
+	unlink $f2;
+	my (undef, $terr) = ShardTest::wait_async($tx);
+	like($terr, qr/WARNING:/, 'in doubt during the move: its COMMIT PREPARED on shard 3 failed')
+	  or diag($terr);
+	is(on($src, 'SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()'), '1',
+		"in doubt during the move: the old place $src->{name} holds it prepared");
+
+	unlink $f1;
+	my (undef, $merr) = ShardTest::wait_async($m);
+	note "in doubt during the move: the move said:\n$merr";
+	$_->quit for $m, $tx;
+	$coord->safe_psql('postgres', 'SELECT count(*) FROM shardfdw.recover_prepared_transactions()');
+	if ($merr =~ /ERROR/)
+	{
+		my ($rc, $out, $err) = call_move('cluster', 3, $dst->{conn});
+		is($rc, 0, 'in doubt during the move: after recovery the same CALL succeeds')
+		  or diag($err);
+		$coord->safe_psql('postgres',
+			'SELECT count(*) FROM shardfdw.recover_prepared_transactions()');
+	}
+	is(popt(3), $dst->{conn}, "in doubt during the move: p3 names $dst->{name}");
+	my $prepared = 0;
+	$prepared += $_->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts')
+	  for $c->shards, $new1, $new2;
+	is($prepared, 0,
+		'in doubt during the move: no prepared transaction left anywhere (the old place included)');
+	is(on($dst, "SELECT val FROM t WHERE id = $ka") . ', '
+		  . on($dst, "SELECT count(*) FROM t WHERE id = $kn"),
+		'doubt, 1',
+		'in doubt during the move: the committed transaction\'s shard-3 part is at the new place');
+	twin_check('in doubt during the move');
+	shard_content('in doubt during the move', 3, $dst);
+	is(leftovers($src, $dst), $NOTHING_LEFT,
+		'in doubt during the move: no publication, slot or subscription left');
 	$place[3] = $dst;
 }
 
