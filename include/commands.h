@@ -54,10 +54,10 @@ extern void shardfdw_check_resize(ForeignServer *old, int old_nshards,
 /*
  * Let (allow true) or stop letting (false) this backend change the number
  * of shards of a server whose distributed tables have rows, bypassing
- * shardfdw_check_resize.  For C code that moves the rows itself, such as
- * a future shardfdw.split_shards(), around its own ALTER SERVER: it must
+ * shardfdw_check_resize.  For C code that moves the rows itself
+ * (shardfdw.split_shards, reshard.c), around its own ALTER SERVER: it must
  * reset the flag in a PG_FINALLY, since nothing else does (an error does
- * not).  Nothing calls it yet.
+ * not).
  */
 extern void shardfdw_allow_resize(bool allow);
 
