@@ -3646,13 +3646,12 @@ char *
 shardfdw_deparse_split_filter(const ShardTableOptions *opts,
 							  const char *column, int modulus, int remainder)
 {
-	const char *col = quote_identifier(column);
-
 	switch (opts->distribution)
 	{
 		case SHARD_DIST_HASH:
 			{
 				Oid			proc = shard_hash_proc(opts);
+				const char *col = quote_identifier(column);
 
 				if (proc >= FirstNormalObjectId)
 					ereport(ERROR,
@@ -3670,7 +3669,8 @@ shardfdw_deparse_split_filter(const ShardTableOptions *opts,
 			}
 		case SHARD_DIST_MODULO:
 			return psprintf("(((%s::pg_catalog.numeric %% %d) + %d) %% %d = %d)",
-							col, modulus, modulus, modulus, remainder);
+							quote_identifier(column), modulus, modulus,
+							modulus, remainder);
 		case SHARD_DIST_REPLICATED:
 			return NULL;
 		default:
