@@ -52,6 +52,20 @@ extern void shardfdw_check_resize(ForeignServer *old, int old_nshards,
 								  int new_nshards);
 
 /*
+ * An ALTER SERVER changed server serverid (the object access hook, before
+ * the new version is visible): note its number of shards as it was, unless
+ * shardfdw_allow_resize is on.
+ */
+extern void shardfdw_note_server_alter(Oid serverid);
+
+/*
+ * Check the noted changes (shardfdw_check_resize for each), from the
+ * utility hook after the ALTER SERVER, or at pre-commit for one it did not
+ * wrap.  The visible catalog must have the new versions.
+ */
+extern void shardfdw_check_resizes(void);
+
+/*
  * Let (allow true) or stop letting (false) this backend change the number
  * of shards of a server whose distributed tables have rows, bypassing
  * shardfdw_check_resize.  For C code that moves the rows itself

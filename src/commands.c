@@ -61,6 +61,7 @@
 #include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "executor/spi.h"
@@ -72,6 +73,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -867,6 +869,86 @@ shardfdw_create_distributed_table(PG_FUNCTION_ARGS)
  * shardfdw_check_resize lets any change of a server's shard count pass.
  */
 static bool allow_resize = false;
+
+/*
+ * Servers whose options an ALTER SERVER of this transaction changed, with
+ * their number of shards before (in TopTransactionContext; reset at the
+ * end of the transaction).
+ */
+typedef struct PendingResize
+{
+	ForeignServer *old;
+	int			old_nshards;
+} PendingResize;
+
+static List *pending_resizes = NIL;
+static bool resize_callback_registered = false;
+
+/*
+ * At pre-commit, the changes not checked yet (an ALTER SERVER that the
+ * utility hook did not wrap: the one that loaded the library); at the end,
+ * forget them.
+ */
+static void
+resize_xact_callback(XactEvent event, void *arg)
+{
+	if ((event == XACT_EVENT_PRE_COMMIT ||
+		 event == XACT_EVENT_PARALLEL_PRE_COMMIT) && pending_resizes != NIL)
+	{
+		/* (the check reads the catalog with SPI: it needs a snapshot) */
+		PushActiveSnapshot(GetTransactionSnapshot());
+		shardfdw_check_resizes();
+		PopActiveSnapshot();
+	}
+	else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+			 event == XACT_EVENT_PARALLEL_COMMIT ||
+			 event == XACT_EVENT_PARALLEL_ABORT ||
+			 event == XACT_EVENT_PREPARE)
+		pending_resizes = NIL;
+}
+
+/* shardfdw_note_server_alter: see commands.h. */
+void
+shardfdw_note_server_alter(Oid serverid)
+{
+	MemoryContext old;
+	PendingResize *p;
+	ListCell   *lc;
+
+	if (allow_resize)
+		return;
+	foreach(lc, pending_resizes)
+		if (((PendingResize *) lfirst(lc))->old->serverid == serverid)
+			return;				/* (the first version is the one to compare) */
+	if (!resize_callback_registered)
+	{
+		RegisterXactCallback(resize_xact_callback, NULL);
+		resize_callback_registered = true;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	p = palloc(sizeof(PendingResize));
+	p->old = GetForeignServer(serverid);
+	p->old_nshards = shardfdw_cluster_size(p->old);
+	pending_resizes = lappend(pending_resizes, p);
+	MemoryContextSwitchTo(old);
+}
+
+/* shardfdw_check_resizes: see commands.h. */
+void
+shardfdw_check_resizes(void)
+{
+	while (pending_resizes != NIL)
+	{
+		PendingResize *p = linitial(pending_resizes);
+		ForeignServer *now;
+
+		pending_resizes = list_delete_first(pending_resizes);
+		now = GetForeignServerExtended(p->old->serverid, FSV_MISSING_OK);
+		if (now != NULL)
+			shardfdw_check_resize(p->old, p->old_nshards,
+								  shardfdw_cluster_size(now));
+	}
+}
 
 /* shardfdw_allow_resize: see commands.h. */
 void

@@ -32,6 +32,8 @@
 
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_foreign_server.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
@@ -82,9 +84,12 @@ PG_MODULE_MAGIC;
 #define SHARDFDW_PER_SHARD_STARTUP_FRACTION 0.1
 
 static ProcessUtility_hook_type prev_utility_hook = NULL;
+static object_access_hook_type prev_object_access_hook = NULL;
 
 void		_PG_init(void);
 
+static void shard_object_access(ObjectAccessType access, Oid classId,
+								Oid objectId, int subId, void *arg);
 static void shardGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 								   Oid foreigntableid);
 static void shardGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
@@ -143,6 +148,8 @@ _PG_init(void)
 {
 	prev_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = shard_utility_hook;
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = shard_object_access;
 	shardxact_init();
 	shardfdw_modify_init();
 	shardfdw_recovery_init();
@@ -1245,12 +1252,30 @@ is_shardfdw_table(Oid relid)
 }
 
 /*
+ * The object access hook: after an ALTER SERVER of a shardfdw server, note
+ * its number of shards as it was (the altered row is not visible yet), so
+ * that a change of it is checked (shardfdw_note_server_alter).  This hook,
+ * unlike the utility hook, also sees the ALTER SERVER that loads the
+ * library (through the validator) in a session that had not used it.
+ */
+static void
+shard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access == OAT_POST_ALTER && classId == ForeignServerRelationId &&
+		shardfdw_is_shardfdw_server(objectId))
+		shardfdw_note_server_alter(objectId);
+}
+
+/*
  * After CREATE FOREIGN TABLE and ALTER FOREIGN TABLE on a shardfdw table,
  * check the options that depend on its columns, so that a bad
  * distribution_column fails the statement that set it.  After an ALTER
- * SERVER that changed the number of shards of a shardfdw server, refuse
- * the change while one of its hash or modulo tables has rows
- * (shardfdw_check_resize in commands.c).
+ * SERVER, the change of a number of shards that the object access hook
+ * noted is checked at once rather than at commit (shardfdw_check_resizes
+ * in commands.c).
  */
 static void
 shard_utility_hook(PlannedStmt *pstmt, const char *queryString,
@@ -1260,21 +1285,6 @@ shard_utility_hook(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	RangeVar   *volatile target = NULL;
-	ForeignServer *volatile resized = NULL;
-	volatile int old_nshards = 0;
-
-	/* the number of shards before an ALTER SERVER, to compare after it */
-	if (IsA(parsetree, AlterForeignServerStmt))
-	{
-		Oid			serverid = get_foreign_server_oid(((AlterForeignServerStmt *) parsetree)->servername,
-													  true);
-
-		if (OidIsValid(serverid) && shardfdw_is_shardfdw_server(serverid))
-		{
-			resized = GetForeignServer(serverid);
-			old_nshards = shardfdw_cluster_size(resized);
-		}
-	}
 
 	shardxact_utility_enter();
 	PG_TRY();
@@ -1292,11 +1302,11 @@ shard_utility_hook(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_END_TRY();
 
-	if (resized)
+	/* an ALTER SERVER that changed the number of shards: refused now? */
+	if (IsA(parsetree, AlterForeignServerStmt))
 	{
 		CommandCounterIncrement();
-		shardfdw_check_resize(resized, old_nshards,
-							  shardfdw_cluster_size(GetForeignServer(resized->serverid)));
+		shardfdw_check_resizes();
 	}
 
 	if (IsA(parsetree, CreateForeignTableStmt))
