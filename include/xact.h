@@ -69,6 +69,8 @@ extern void shardxact_at_run_end(EState *estate, void (*fn) (void *arg),
  * server, shard), held to the end of the local transaction.
  */
 #define SHARDFDW_LOCKTAG_SHARD 1801
+/* ... and (database, server, 0) for a move or split running (reshard.c) */
+#define SHARDFDW_LOCKTAG_OPERATION 1802
 extern void shardxact_lock_for_write(ForeignServer *server, Bitmapset *shards);
 extern void shardxact_shard_locktag(LOCKTAG *tag, Oid serverid, int shard);
 

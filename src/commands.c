@@ -68,6 +68,7 @@
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -1010,6 +1011,17 @@ shardfdw_check_resize(ForeignServer *old, int old_nshards, int new_nshards)
 	if (n == 0)
 		return;
 
+	/*
+	 * Hold the old shards' writes back to the end of the transaction, so
+	 * that no row arrives between the look and the commit of the change.
+	 */
+	for (int s = 0; s < old_nshards; s++)
+	{
+		LOCKTAG		tag;
+
+		shardxact_shard_locktag(&tag, old->serverid, s);
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	}
 	probes = probe_all(old, shardfdw_deparse_tables_nonempty(schemas, names, n),
 					   &nshards);
 	for (int s = 0; s < nshards; s++)

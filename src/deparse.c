@@ -84,6 +84,7 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
+#include "parser/parse_coerce.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -3299,13 +3300,13 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 			appendStringInfo(&buf, "TRUNCATE %s", arg);
 			break;
 		case MOVE_SQL_IDENTITY_FULL:
-			appendStringInfo(&buf, "ALTER TABLE %s REPLICA IDENTITY FULL", arg);
+			appendStringInfo(&buf, "SET LOCAL lock_timeout = '10s'; ALTER TABLE %s REPLICA IDENTITY FULL", arg);
 			break;
 		case MOVE_SQL_IDENTITY_DEFAULT:
-			appendStringInfo(&buf, "ALTER TABLE %s REPLICA IDENTITY DEFAULT", arg);
+			appendStringInfo(&buf, "SET LOCAL lock_timeout = '10s'; ALTER TABLE %s REPLICA IDENTITY DEFAULT", arg);
 			break;
 		case MOVE_SQL_IDENTITY_NOTHING:
-			appendStringInfo(&buf, "ALTER TABLE %s REPLICA IDENTITY NOTHING", arg);
+			appendStringInfo(&buf, "SET LOCAL lock_timeout = '10s'; ALTER TABLE %s REPLICA IDENTITY NOTHING", arg);
 			break;
 		case MOVE_SQL_DROP_PUBLICATION:
 			appendStringInfo(&buf, "DROP PUBLICATION IF EXISTS %s", q);
@@ -3390,9 +3391,14 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 			break;
 		case MOVE_SQL_CURRENT_LSN:
 			/* a WAL record after the LSN, so that a keepalive reports past it */
+			/*
+			 * The end of a WAL record written now: past every commit that
+			 * returned before (also an asynchronous one, whose record may
+			 * be past the write position), and once sent, a keepalive
+			 * reports past it.
+			 */
 			appendStringInfoString(&buf,
-								   "SELECT pg_catalog.pg_current_wal_lsn(),"
-								   " pg_catalog.pg_logical_emit_message(false, 'shardfdw', '')");
+								   "SELECT pg_catalog.pg_logical_emit_message(false, 'shardfdw', '')");
 			break;
 		case MOVE_SQL_IN_DOUBT:
 			appendStringInfoString(&buf,
@@ -3403,6 +3409,13 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 		case MOVE_SQL_PREPARED_ANY:
 			appendStringInfoString(&buf,
 								   "SELECT gid FROM pg_catalog.pg_prepared_xacts LIMIT 1");
+			break;
+		case MOVE_SQL_PLACE:
+			/* which database of which cluster this is */
+			appendStringInfoString(&buf,
+								   "SELECT pg_catalog.format('%s/%s',"
+								   " (SELECT system_identifier FROM pg_catalog.pg_control_system()),"
+								   " pg_catalog.current_database())");
 			break;
 		case MOVE_SQL_FLUSH:
 			appendStringInfoString(&buf,
@@ -3652,7 +3665,24 @@ shardfdw_deparse_split_filter(const ShardTableOptions *opts,
 			{
 				Oid			proc = shard_hash_proc(opts);
 				const char *col = quote_identifier(column);
+				Oid		   *argtypes;
+				int			nargs;
 
+				/*
+				 * A row filter takes no user-defined type, and calls the
+				 * function without a cast the planner would not add by
+				 * itself (date, timestamptz and bool hash through another
+				 * type's function).
+				 */
+				(void) get_func_signature(proc, &argtypes, &nargs);
+				if (opts->dist_type >= FirstNormalObjectId || nargs != 2 ||
+					!IsBinaryCoercible(opts->dist_type, argtypes[0]))
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot split foreign table \"%s\": a publication row filter cannot hash its distribution column of type %s",
+									get_rel_name(opts->relid),
+									format_type_be(opts->dist_type)),
+							 errhint("Split tables distributed on integer, text, uuid, numeric or timestamp columns, or reload the table into a server with more shards.")));
 				if (proc >= FirstNormalObjectId)
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

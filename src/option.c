@@ -853,17 +853,18 @@ shardfdw_conn_params_at(ForeignServer *server, UserMapping *user, int shard,
 		}
 	}
 
-	/* the shard's own conninfo */
-	foreach(lc, server->options)
+	/*
+	 * The shard's own conninfo: its pN option, or the conninfo given in
+	 * its place (also when the server has no pN: a one-shard cluster).
+	 */
+	if (conninfo == NULL)
+		conninfo = shardfdw_shard_conninfo(server, shard);
+	if (conninfo != NULL)
 	{
-		DefElem    *def = lfirst_node(DefElem, lc);
 		PQconninfoOption *copts;
 		char	   *perr = NULL;
 
-		if (strcmp(def->defname, pname) != 0)
-			continue;
-		copts = PQconninfoParse(conninfo ? conninfo : defGetString(def),
-								&perr);
+		copts = PQconninfoParse(conninfo, &perr);
 		if (copts == NULL)
 		{
 			if (perr)

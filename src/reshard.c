@@ -97,6 +97,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
@@ -133,9 +134,12 @@ typedef struct Stream
 	char	   *set_full;		/* per table: we set REPLICA IDENTITY FULL
 								 * at the old place, which had this identity
 								 * ('d' or 'n'); 0 if not */
+	char	   *source_conninfo;	/* pN of the source when copying began */
 	ShardSession old;
 	ShardSession new;
 	bool		copying;		/* the new place's tables hold our copy */
+	bool		published;		/* our publication may exist at the old
+								 * place: its replica identities must stay */
 } Stream;
 
 typedef struct Move
@@ -152,6 +156,7 @@ typedef struct Move
 	char	  **columns;		/* remote distribution columns (or NULL) */
 	ShardTableOptions *opts;	/* per table, of one of its foreign tables */
 	bool		started;		/* step 2 began: the streams' state is known */
+	bool		locked;			/* step 6 holds the old shards' write locks */
 	bool		switched;		/* step 6 committed */
 	const char *step;			/* for the error context */
 } Move;
@@ -161,6 +166,8 @@ static void reshard_run(Move *m);
 static bool already_switched(Move *m);
 static void open_stream(Move *m, Stream *st);
 static void collect_tables(Move *m);
+static void check_places(Move *m);
+static void check_unchanged(Move *m);
 static void prepare_new(Move *m, Stream *st);
 static void subscribe(Move *m, Stream *st);
 static char *subscription_conninfo(Move *m, Stream *st);
@@ -342,6 +349,22 @@ reshard(Move *m)
 	ErrorContextCallback errcb;
 	MemoryContext cxt = CurrentMemoryContext;
 
+	LOCKTAG		optag;
+
+	/*
+	 * One operation per server at a time, for its whole length (a session
+	 * lock: the switch's commit must not release it).  Two would use the
+	 * same names and undo each other's work.
+	 */
+	SET_LOCKTAG_ADVISORY(optag, MyDatabaseId, m->serverid, 0,
+						 SHARDFDW_LOCKTAG_OPERATION);
+	if (LockAcquire(&optag, ExclusiveLock, true, true) ==
+		LOCKACQUIRE_NOT_AVAIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("another move or split of server \"%s\" is running",
+						m->servername)));
+
 	m->step = "checking";
 	errcb.callback = reshard_error_context;
 	errcb.arg = m;
@@ -360,6 +383,17 @@ reshard(Move *m)
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
+
+		/* the shards' writes go on at once, not after the cleanup */
+		if (m->locked)
+			for (int i = 0; i < m->nstreams; i++)
+			{
+				LOCKTAG		tag;
+
+				shardxact_shard_locktag(&tag, m->serverid,
+										m->streams[i].source);
+				(void) LockRelease(&tag, ExclusiveLock, false);
+			}
 		PG_TRY();
 		{
 			/* (before step 2, what is there is an earlier attempt's) */
@@ -382,6 +416,7 @@ reshard(Move *m)
 			shardconn_session_close(&m->streams[i].old);
 			shardconn_session_close(&m->streams[i].new);
 		}
+		LockRelease(&optag, ExclusiveLock, true);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
@@ -391,6 +426,7 @@ reshard(Move *m)
 		shardconn_session_close(&m->streams[i].old);
 		shardconn_session_close(&m->streams[i].new);
 	}
+	LockRelease(&optag, ExclusiveLock, true);
 }
 
 /*
@@ -411,6 +447,7 @@ reshard_run(Move *m)
 
 	for (int i = 0; i < m->nstreams; i++)
 		open_stream(m, &m->streams[i]);
+	check_places(m);
 	collect_tables(m);
 
 	/* 2. and 3. */
@@ -543,6 +580,8 @@ open_stream(Move *m, Stream *st)
 	const char **val;
 	char	   *wal_level;
 
+	st->source_conninfo = shardfdw_shard_conninfo(server, st->source) ?
+		pstrdup(shardfdw_shard_conninfo(server, st->source)) : NULL;
 	shardfdw_conn_params(server, user, st->source, &kw, &val);
 	shardconn_session_open(&st->old, kw, val,
 						   psprintf("the old place of shard p%d", st->source),
@@ -562,6 +601,115 @@ open_stream(Move *m, Stream *st)
 						m->what, st->source, m->servername,
 						wal_level ? wal_level : "unknown"),
 				 errhint("Set wal_level = logical on the shard's server and restart it.")));
+}
+
+/*
+ * Refuse new places that are places of the server already, or the same as
+ * each other: the copy (and, on failure, its emptying) would land on a
+ * shard in use.  A place is a database of a cluster (system identifier
+ * and database name), whatever conninfo names it.
+ */
+static void
+check_places(Move *m)
+{
+	ForeignServer *server = GetForeignServer(m->serverid);
+	UserMapping *user = GetUserMapping(GetUserId(), m->serverid);
+	const char *sql = shardfdw_deparse_move(MOVE_SQL_PLACE, NULL, NULL);
+	ShardProbe *probes = palloc0(sizeof(ShardProbe) * m->nshards);
+	char	  **current = palloc0(sizeof(char *) * m->nshards);
+	char	  **fresh = palloc0(sizeof(char *) * m->nstreams);
+
+	for (int k = 0; k < m->nshards; k++)
+	{
+		probes[k].server = server;
+		probes[k].user = user;
+		probes[k].shard = k;
+	}
+	shardconn_probe(probes, m->nshards, sql, "shardfdw reshard", 10000);
+	for (int k = 0; k < m->nshards; k++)
+	{
+		if (probes[k].result == NULL || PQntuples(probes[k].result) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("cannot tell whether a new place is shard p%d of server \"%s\": it did not answer",
+							k, m->servername),
+					 errdetail_internal("%s", probes[k].error ? probes[k].error : "")));
+		current[k] = pstrdup(PQgetvalue(probes[k].result, 0, 0));
+		PQclear(probes[k].result);
+	}
+	for (int i = 0; i < m->nstreams; i++)
+	{
+		Stream	   *st = &m->streams[i];
+
+		fresh[i] = shardconn_session_value(&st->new, sql, 0, NULL,
+										   MOVE_CMD_TIMEOUT_MS);
+		for (int k = 0; k < m->nshards; k++)
+			if (fresh[i] && strcmp(fresh[i], current[k]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("the new place of shard p%d is shard p%d of server \"%s\" already",
+								st->target, k, m->servername),
+						 errhint("A new place must be a database that no shard of the server uses.")));
+		for (int j = 0; j < i; j++)
+			if (fresh[i] && fresh[j] && strcmp(fresh[i], fresh[j]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("shards p%d and p%d would have the same new place",
+								m->streams[j].target, st->target)));
+	}
+}
+
+/*
+ * Under the write locks: nothing the copy relies on changed meanwhile (the
+ * old places, the number of shards, the set of tables); else refuse the
+ * switch, whose counts would not tell.
+ */
+static void
+check_unchanged(Move *m)
+{
+	ForeignServer *server;
+	List	   *oids;
+	ListCell   *lc;
+
+	AcceptInvalidationMessages();
+	server = GetForeignServer(m->serverid);
+	if (shardfdw_cluster_size(server) != m->nshards)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the number of shards of server \"%s\" changed during the %s",
+						m->servername, m->what)));
+	for (int i = 0; i < m->nstreams; i++)
+	{
+		const char *now = shardfdw_shard_conninfo(server,
+												  m->streams[i].source);
+		const char *then = m->streams[i].source_conninfo;
+
+		if ((now == NULL) != (then == NULL) ||
+			(now != NULL && strcmp(now, then) != 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("shard p%d of server \"%s\" changed place during the %s",
+							m->streams[i].source, m->servername, m->what)));
+	}
+	oids = shardfdw_table_oids(m->serverid);
+	foreach(lc, oids)
+	{
+		ShardTableOptions opts;
+		char	   *q;
+		bool		known = false;
+
+		shardfdw_get_table_options(lfirst_oid(lc), &opts);
+		q = quote_qualified_identifier(opts.schema_name, opts.table_name);
+		for (int t = 0; t < m->ntables; t++)
+			if (strcmp(m->qnames[t], q) == 0)
+				known = true;
+		if (!known)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("foreign table \"%s\" of server \"%s\" appeared during the %s",
+							get_rel_name(opts.relid), m->servername, m->what),
+					 errhint("Run it again: the new table is copied too.")));
+	}
 }
 
 /*
@@ -718,6 +866,7 @@ subscribe(Move *m, Stream *st)
 			remote_exec(&st->old, shardfdw_deparse_move(MOVE_SQL_IDENTITY_FULL,
 														NULL, m->qnames[i]),
 						MOVE_CMD_TIMEOUT_MS);
+	st->published = true;
 	remote_exec(&st->old,
 				shardfdw_deparse_move_publication(st->name, m->qnames,
 												  st->filters, m->ntables),
@@ -975,10 +1124,12 @@ switch_layout(Move *m)
 		LOCKTAG		tag;
 
 		shardxact_shard_locktag(&tag, m->serverid, m->streams[i].source);
+		m->locked = true;
 		(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	}
 	m->step = "switching";
 	shardxact_fail_point("move_after_lock");
+	check_unchanged(m);
 
 	for (int i = 0; i < m->nstreams; i++)
 	{
@@ -1064,6 +1215,7 @@ switch_layout(Move *m)
 						move_switch_timeout),
 				 errhint("Run it again when the shards are less busy, or raise shardfdw.move_switch_timeout.")));
 	SPI_commit();
+	m->locked = false;
 	m->switched = true;
 	ereport(NOTICE,
 			(errmsg("server \"%s\" switched to the new places", m->servername)));
@@ -1082,14 +1234,19 @@ drop_replication(Move *m, bool empty_copy)
 	{
 		Stream	   *st = &m->streams[i];
 
-		if (st->old.conn != NULL && st->new.conn != NULL)
+		if (st->old.conn != NULL)
 			drop_stream(m, st, empty_copy && st->copying);
 	}
 	for (int i = 0; i < m->nstreams; i++)
 	{
 		Stream	   *st = &m->streams[i];
+		bool		unpublished = true;
 
-		for (int t = 0; t < m->ntables && st->set_full; t++)
+		/* (a publication left anywhere on that old place needs them) */
+		for (int j = 0; j < m->nstreams; j++)
+			if (m->streams[j].source == st->source && m->streams[j].published)
+				unpublished = false;
+		for (int t = 0; t < m->ntables && st->set_full && unpublished; t++)
 			if (st->set_full[t] && st->old.conn != NULL)
 			{
 				remote_exec(&st->old,
@@ -1113,9 +1270,11 @@ drop_replication(Move *m, bool empty_copy)
 static void
 drop_stream(Move *m, Stream *st, bool empty_copy)
 {
-	bool		subscribed = remote_bool(&st->new,
-										 shardfdw_deparse_move(MOVE_SQL_HAS_SUBSCRIPTION,
-															   st->name, NULL));
+	/* (without the new place, at least the old place's half) */
+	bool		subscribed = st->new.conn != NULL &&
+		remote_bool(&st->new,
+					shardfdw_deparse_move(MOVE_SQL_HAS_SUBSCRIPTION,
+										  st->name, NULL));
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   MOVE_CMD_TIMEOUT_MS);
 
@@ -1139,6 +1298,9 @@ drop_stream(Move *m, Stream *st, bool empty_copy)
 	remote_exec(&st->old, shardfdw_deparse_move(MOVE_SQL_DROP_PUBLICATION,
 												st->name, NULL),
 				MOVE_CMD_TIMEOUT_MS);
+	st->published = false;
+	if (st->new.conn == NULL)
+		return;
 	if (empty_copy && m->qnames != NULL)
 	{
 		PGresult   *there = shardconn_session_exec(&st->new,
