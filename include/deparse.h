@@ -223,7 +223,6 @@ typedef enum ShardMoveSql
 	MOVE_SQL_WAL_LEVEL,
 	MOVE_SQL_HAS_ROWS,			/* arg: table */
 	MOVE_SQL_TRUNCATE,			/* arg: table list */
-	MOVE_SQL_IDENTITY_FULL,		/* arg: table */
 	MOVE_SQL_IDENTITY_DEFAULT,	/* arg: table */
 	MOVE_SQL_IDENTITY_NOTHING,	/* arg: table */
 	MOVE_SQL_DROP_PUBLICATION,
@@ -238,9 +237,10 @@ typedef enum ShardMoveSql
 	MOVE_SQL_SYNC_STATE,
 	MOVE_SQL_RECEIVED,			/* arg: an LSN of the old place */
 	MOVE_SQL_CURRENT_LSN,
-	MOVE_SQL_IN_DOUBT,
+	MOVE_SQL_IN_DOUBT,			/* arg: this coordinator's gid prefix */
 	MOVE_SQL_PREPARED_ANY,
 	MOVE_SQL_PLACE,
+	MOVE_SQL_PUBLICATION_COMMENT,
 	MOVE_SQL_FLUSH
 } ShardMoveSql;
 
@@ -250,9 +250,14 @@ extern char *shardfdw_deparse_move(ShardMoveSql kind, const char *name,
 /* count(*) of a table, of the rows filter (if not NULL) keeps */
 extern char *shardfdw_deparse_move_count(const char *qname, const char *filter);
 
-/* CREATE PUBLICATION name FOR TABLE each with its filter (NULL: none) */
+/*
+ * CREATE PUBLICATION name FOR TABLE each with its filter (NULL: none),
+ * with REPLICA IDENTITY FULL first on the tables whose set_full is not 0
+ * (the identity they had, recorded in a comment on the publication)
+ */
 extern char *shardfdw_deparse_move_publication(const char *name, char **qnames,
-											   char **filters, int n);
+											   char **filters,
+											   const char *set_full, int n);
 
 /*
  * The row filter that keeps the rows of a table (opts, remote distribution

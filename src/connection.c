@@ -80,6 +80,14 @@
 
 static HTAB *ConnectionHash = NULL;
 
+/*
+ * Invalidations of foreign servers seen, and how many of them
+ * shardconn_get_many has looked at: a change since may have moved a shard
+ * this transaction is using (check_moved).
+ */
+static uint64 server_invals = 0;
+static uint64 server_invals_checked = 0;
+
 /* the cached wait event set of one_socket_set() */
 static WaitEventSet *OneSocketSet = NULL;
 static pgsocket OneSocket = PGINVALID_SOCKET;
@@ -719,6 +727,27 @@ shardconn_get_many(ForeignServer *server, UserMapping *user,
 	int			shard = -1;
 
 	init_connection_hash();
+
+	/*
+	 * A server changed: if a shard this transaction uses moved, whichever
+	 * shard it asks for now, it would mix the old layout with the new.
+	 */
+	if (server_invals != server_invals_checked)
+	{
+		HASH_SEQ_STATUS scan;
+		ShardConn  *c;
+		List	   *used = NIL;
+		ListCell   *lc;
+
+		hash_seq_init(&scan, ConnectionHash);
+		while ((c = hash_seq_search(&scan)) != NULL)
+			if (c->conn && c->invalidated && c->xact_depth > 0)
+				used = lappend(used, c);
+		foreach(lc, used)
+			check_moved(lfirst(lc));
+		list_free(used);
+		server_invals_checked = server_invals;
+	}
 	/* for the role using the mapping now, also on cached connections */
 	check_password_rules(user);
 	todo = palloc(sizeof(ShardConn *) * Max(bms_num_members(shards), 1));
@@ -2461,6 +2490,8 @@ inval_callback(Datum arg, int cacheid, uint32 hashvalue)
 	HASH_SEQ_STATUS scan;
 	ShardConn  *c;
 
+	if (cacheid == FOREIGNSERVEROID)
+		server_invals++;
 	hash_seq_init(&scan, ConnectionHash);
 	while ((c = hash_seq_search(&scan)) != NULL)
 	{

@@ -3299,9 +3299,6 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 		case MOVE_SQL_TRUNCATE:
 			appendStringInfo(&buf, "TRUNCATE %s", arg);
 			break;
-		case MOVE_SQL_IDENTITY_FULL:
-			appendStringInfo(&buf, "SET LOCAL lock_timeout = '10s'; ALTER TABLE %s REPLICA IDENTITY FULL", arg);
-			break;
 		case MOVE_SQL_IDENTITY_DEFAULT:
 			appendStringInfo(&buf, "SET LOCAL lock_timeout = '10s'; ALTER TABLE %s REPLICA IDENTITY DEFAULT", arg);
 			break;
@@ -3364,13 +3361,15 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 			shardfdw_deparse_string_literal(&buf, name);
 			break;
 		case MOVE_SQL_SYNC_STATE:
-			/* tables not ready, all tables, rows copied so far, errors */
+			/* tables not ready, all tables, rows being copied, apply and copy errors */
 			appendStringInfoString(&buf,
 								   "SELECT pg_catalog.count(*) FILTER (WHERE r.srsubstate <> 'r'),"
 								   " pg_catalog.count(r.srsubid),"
 								   " (SELECT COALESCE(pg_catalog.sum(p.tuples_processed), 0)"
 								   "   FROM pg_catalog.pg_stat_progress_copy p),"
-								   " (SELECT COALESCE(pg_catalog.sum(t.sync_error_count + t.apply_error_count), 0)"
+								   " (SELECT COALESCE(pg_catalog.sum(t.apply_error_count), 0)"
+								   "   FROM pg_catalog.pg_stat_subscription_stats t WHERE t.subname = s.subname),"
+								   " (SELECT COALESCE(pg_catalog.sum(t.sync_error_count), 0)"
 								   "   FROM pg_catalog.pg_stat_subscription_stats t WHERE t.subname = s.subname)"
 								   " FROM pg_catalog.pg_subscription s"
 								   " LEFT JOIN pg_catalog.pg_subscription_rel r ON r.srsubid = s.oid"
@@ -3401,14 +3400,24 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 								   "SELECT pg_catalog.pg_logical_emit_message(false, 'shardfdw', '')");
 			break;
 		case MOVE_SQL_IN_DOUBT:
+			/* arg: this coordinator's gid prefix (no LIKE wildcards in it) */
 			appendStringInfoString(&buf,
 								   "SELECT gid FROM pg_catalog.pg_prepared_xacts"
-								   " WHERE gid LIKE 'shardfdw\\_%'"
-								   " AND database = pg_catalog.current_database() LIMIT 1");
+								   " WHERE pg_catalog.starts_with(gid, ");
+			shardfdw_deparse_string_literal(&buf, arg);
+			appendStringInfoString(&buf, ") LIMIT 1");
 			break;
 		case MOVE_SQL_PREPARED_ANY:
+			/* (one prepared for seconds is not on its way to its commit) */
 			appendStringInfoString(&buf,
-								   "SELECT gid FROM pg_catalog.pg_prepared_xacts LIMIT 1");
+								   "SELECT gid FROM pg_catalog.pg_prepared_xacts"
+								   " WHERE prepared < pg_catalog.now() - interval '5 s' LIMIT 1");
+			break;
+		case MOVE_SQL_PUBLICATION_COMMENT:
+			appendStringInfoString(&buf,
+								   "SELECT pg_catalog.obj_description(oid, 'pg_publication')"
+								   " FROM pg_catalog.pg_publication WHERE pubname = ");
+			shardfdw_deparse_string_literal(&buf, name);
 			break;
 		case MOVE_SQL_PLACE:
 			/* which database of which cluster this is */
@@ -3628,14 +3637,30 @@ shardfdw_deparse_move_count(const char *qname, const char *filter)
 					filter);
 }
 
-/* shardfdw_deparse_move_publication: see deparse.h. */
+/*
+ * shardfdw_deparse_move_publication: see deparse.h.  One implicit
+ * transaction: REPLICA IDENTITY FULL where set_full names the identity a
+ * table had, the publication, and a comment on it recording those
+ * identities (a line "<identity> <table>" each), so that whoever drops the
+ * publication, even after a crash, can set them back.
+ */
 char *
 shardfdw_deparse_move_publication(const char *name, char **qnames,
-								  char **filters, int n)
+								  char **filters, const char *set_full, int n)
 {
 	StringInfoData buf;
+	StringInfoData comment;
 
 	initStringInfo(&buf);
+	initStringInfo(&comment);
+	appendStringInfoString(&buf, "SET LOCAL lock_timeout = '10s'; ");
+	for (int i = 0; i < n; i++)
+		if (set_full[i])
+		{
+			appendStringInfo(&buf, "ALTER TABLE %s REPLICA IDENTITY FULL; ",
+							 qnames[i]);
+			appendStringInfo(&comment, "%c %s\n", set_full[i], qnames[i]);
+		}
 	appendStringInfo(&buf, "CREATE PUBLICATION %s FOR TABLE ",
 					 quote_identifier(name));
 	for (int i = 0; i < n; i++)
@@ -3644,6 +3669,9 @@ shardfdw_deparse_move_publication(const char *name, char **qnames,
 		if (filters[i])
 			appendStringInfo(&buf, " WHERE %s", filters[i]);
 	}
+	appendStringInfo(&buf, "; COMMENT ON PUBLICATION %s IS ",
+					 quote_identifier(name));
+	shardfdw_deparse_string_literal(&buf, comment.data);
 	return buf.data;
 }
 
@@ -3705,6 +3733,6 @@ shardfdw_deparse_split_filter(const ShardTableOptions *opts,
 			return NULL;
 		default:
 			/* no placement: the rows stay on the shard of the same number */
-			return remainder < modulus / 2 ? NULL : pstrdup("false");
+			return remainder < modulus / 2 ? NULL : pstrdup("(false)");
 	}
 }

@@ -140,6 +140,8 @@ typedef struct Stream
 	bool		copying;		/* the new place's tables hold our copy */
 	bool		published;		/* our publication may exist at the old
 								 * place: its replica identities must stay */
+	char	   *identities;		/* of the publication dropped: "<identity>
+								 * <table>" lines to set back */
 } Stream;
 
 typedef struct Move
@@ -168,7 +170,7 @@ static void open_stream(Move *m, Stream *st);
 static void collect_tables(Move *m);
 static void check_places(Move *m);
 static void check_unchanged(Move *m);
-static void prepare_new(Move *m, Stream *st);
+static void prepare_new(Move *m, Stream *st, bool create);
 static void subscribe(Move *m, Stream *st);
 static char *subscription_conninfo(Move *m, Stream *st);
 static void wait_sync(Move *m);
@@ -469,7 +471,9 @@ reshard_run(Move *m)
 	drop_replication(m, true);
 	m->step = "creating the tables at the new places";
 	for (int i = 0; i < m->nstreams; i++)
-		prepare_new(m, &m->streams[i]);
+		prepare_new(m, &m->streams[i], false);	/* every check first */
+	for (int i = 0; i < m->nstreams; i++)
+		prepare_new(m, &m->streams[i], true);
 	shardxact_fail_point("move_after_tables");
 
 	/* 4. and 5. */
@@ -770,12 +774,12 @@ collect_tables(Move *m)
 }
 
 /*
- * Step 3 for one stream: create the tables missing at the new place; those
- * there must be empty.  Also notes which tables need REPLICA IDENTITY FULL
+ * Step 3 for one stream: check, then (create) create the tables missing at
+ * the new place; those there must be empty.  Also notes which tables need REPLICA IDENTITY FULL
  * (set in step 4), and refuses tables logical replication cannot copy.
  */
 static void
-prepare_new(Move *m, Stream *st)
+prepare_new(Move *m, Stream *st, bool create)
 {
 	PGresult   *defs;
 	PGresult   *there;
@@ -835,7 +839,7 @@ prepare_new(Move *m, Stream *st)
 					 errhint("Empty or drop it there: a %s copies every row itself.",
 							 m->what)));
 	}
-	for (int i = 0; i < m->ntables; i++)
+	for (int i = 0; i < m->ntables && create; i++)
 	{
 		st->set_full[i] = strcmp(PQgetvalue(defs, i, 3), "t") == 0 ?
 			PQgetvalue(defs, i, 6)[0] : 0;
@@ -861,15 +865,11 @@ prepare_new(Move *m, Stream *st)
 static void
 subscribe(Move *m, Stream *st)
 {
-	for (int i = 0; i < m->ntables; i++)
-		if (st->set_full[i])
-			remote_exec(&st->old, shardfdw_deparse_move(MOVE_SQL_IDENTITY_FULL,
-														NULL, m->qnames[i]),
-						MOVE_CMD_TIMEOUT_MS);
 	st->published = true;
 	remote_exec(&st->old,
 				shardfdw_deparse_move_publication(st->name, m->qnames,
-												  st->filters, m->ntables),
+												  st->filters, st->set_full,
+												  m->ntables),
 				MOVE_CMD_TIMEOUT_MS);
 	/*
 	 * A logical slot is made only once every transaction running on its
@@ -1028,7 +1028,13 @@ sync_state(Stream *st, int *waiting, int *total, char **rows)
 	*waiting = atoi(PQgetvalue(res, 0, 0));
 	*total = atoi(PQgetvalue(res, 0, 1));
 	*rows = pstrdup(PQgetvalue(res, 0, 2));
-	failed = strcmp(PQgetvalue(res, 0, 3), "0") != 0;
+	/*
+	 * An apply error is not retried away; a copy may fail a few times for
+	 * want of walsenders or slots at the old place while the other copies
+	 * run, and is retried.
+	 */
+	failed = strcmp(PQgetvalue(res, 0, 3), "0") != 0 ||
+		atoi(PQgetvalue(res, 0, 4)) > 3 * Max(*total, 1);
 	PQclear(res);
 	if (failed)
 		ereport(ERROR,
@@ -1112,6 +1118,14 @@ switch_layout(Move *m)
 	StringInfoData sql;
 	bool		first = true;
 
+	/*
+	 * This coordinator's gids (xact.c): under the write locks, one of them
+	 * still prepared is in doubt, not on its way to its commit.  (Those of
+	 * other coordinators are not held back at all: see the file comment.)
+	 */
+	char	   *prefix = psprintf("shardfdw_" UINT64_FORMAT "_%u_",
+								  GetSystemIdentifier(), MyDatabaseId);
+
 	SPI_commit();
 	snprintf(timeout, sizeof(timeout), "%d", move_switch_timeout);
 	(void) set_config_option("lock_timeout", timeout, PGC_USERSET,
@@ -1136,7 +1150,7 @@ switch_layout(Move *m)
 		Stream	   *st = &m->streams[i];
 		char	   *gid = shardconn_session_value(&st->old,
 												  shardfdw_deparse_move(MOVE_SQL_IN_DOUBT,
-																		NULL, NULL),
+																		NULL, prefix),
 												  0, NULL, switch_left(deadline));
 
 		if (gid != NULL)
@@ -1242,21 +1256,25 @@ drop_replication(Move *m, bool empty_copy)
 		Stream	   *st = &m->streams[i];
 		bool		unpublished = true;
 
+		char	   *line;
+		char	   *save;
+
 		/* (a publication left anywhere on that old place needs them) */
 		for (int j = 0; j < m->nstreams; j++)
 			if (m->streams[j].source == st->source && m->streams[j].published)
 				unpublished = false;
-		for (int t = 0; t < m->ntables && st->set_full && unpublished; t++)
-			if (st->set_full[t] && st->old.conn != NULL)
-			{
+		if (!unpublished || st->identities == NULL || st->old.conn == NULL)
+			continue;
+		for (line = strtok_r(st->identities, "\n", &save); line != NULL;
+			 line = strtok_r(NULL, "\n", &save))
+			if (strlen(line) > 2)
 				remote_exec(&st->old,
-							shardfdw_deparse_move(st->set_full[t] == 'n' ?
+							shardfdw_deparse_move(line[0] == 'n' ?
 												  MOVE_SQL_IDENTITY_NOTHING :
 												  MOVE_SQL_IDENTITY_DEFAULT,
-												  NULL, m->qnames[t]),
+												  NULL, line + 2),
 							MOVE_CMD_TIMEOUT_MS);
-				st->set_full[t] = 0;
-			}
+		st->identities = NULL;
 	}
 }
 
@@ -1295,6 +1313,11 @@ drop_stream(Move *m, Stream *st, bool empty_copy)
 	remote_exec(&st->old, shardfdw_deparse_move(MOVE_SQL_DROP_SLOT, st->name,
 												NULL),
 				MOVE_CMD_TIMEOUT_MS);
+	/* the identities it needed, to set back once no publication needs them */
+	st->identities = shardconn_session_value(&st->old,
+											 shardfdw_deparse_move(MOVE_SQL_PUBLICATION_COMMENT,
+																   st->name, NULL),
+											 0, NULL, MOVE_CMD_TIMEOUT_MS);
 	remote_exec(&st->old, shardfdw_deparse_move(MOVE_SQL_DROP_PUBLICATION,
 												st->name, NULL),
 				MOVE_CMD_TIMEOUT_MS);
