@@ -238,7 +238,8 @@ typedef enum ShardMoveSql
 	MOVE_SQL_RECEIVED,			/* arg: an LSN of the old place */
 	MOVE_SQL_CURRENT_LSN,
 	MOVE_SQL_IN_DOUBT,			/* arg: this coordinator's gid prefix */
-	MOVE_SQL_PREPARED_ANY,
+	MOVE_SQL_PREPARED_ANY,		/* arg: a timestamptz of the shard */
+	MOVE_SQL_NOW,
 	MOVE_SQL_PLACE,
 	MOVE_SQL_PUBLICATION_COMMENT,
 	MOVE_SQL_FLUSH

@@ -3408,10 +3408,15 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 			appendStringInfoString(&buf, ") LIMIT 1");
 			break;
 		case MOVE_SQL_PREPARED_ANY:
-			/* (one prepared for seconds is not on its way to its commit) */
+			/* arg: a time of the shard's clock: those prepared by then */
 			appendStringInfoString(&buf,
 								   "SELECT gid FROM pg_catalog.pg_prepared_xacts"
-								   " WHERE prepared < pg_catalog.now() - interval '5 s' LIMIT 1");
+								   " WHERE prepared <= ");
+			shardfdw_deparse_string_literal(&buf, arg);
+			appendStringInfoString(&buf, "::pg_catalog.timestamptz LIMIT 1");
+			break;
+		case MOVE_SQL_NOW:
+			appendStringInfoString(&buf, "SELECT pg_catalog.now()::pg_catalog.text");
 			break;
 		case MOVE_SQL_PUBLICATION_COMMENT:
 			appendStringInfoString(&buf,

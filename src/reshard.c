@@ -122,6 +122,7 @@ static int	move_switch_timeout = 10000;
 #define MOVE_NOTICE_MS			5000
 #define MOVE_CATCHUP_BYTES		(1024 * 1024)
 #define MOVE_STALL_MS			300000	/* a copy that makes no progress */
+#define MOVE_PREPARED_WAIT_MS	10000	/* a prepared transaction that stays */
 
 /* One copy: the tables of an old shard (filtered) to one new place. */
 typedef struct Stream
@@ -874,14 +875,26 @@ subscribe(Move *m, Stream *st)
 	/*
 	 * A logical slot is made only once every transaction running on its
 	 * server has ended: a prepared transaction left in doubt would hold it
-	 * up for good.
+	 * up for good.  One prepared before we look and still there seconds
+	 * later is not a two-phase commit on its way.
 	 */
 	{
-		char	   *gid = shardconn_session_value(&st->old,
-												  shardfdw_deparse_move(MOVE_SQL_PREPARED_ANY,
-																		NULL, NULL),
-												  0, NULL, MOVE_CMD_TIMEOUT_MS);
+		char	   *since = shardconn_session_value(&st->old,
+													shardfdw_deparse_move(MOVE_SQL_NOW,
+																		  NULL, NULL),
+													0, NULL,
+													MOVE_CMD_TIMEOUT_MS);
+		TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														   MOVE_PREPARED_WAIT_MS);
+		char	   *gid;
 
+		while ((gid = shardconn_session_value(&st->old,
+											  shardfdw_deparse_move(MOVE_SQL_PREPARED_ANY,
+																	NULL, since),
+											  0, NULL,
+											  MOVE_CMD_TIMEOUT_MS)) != NULL &&
+			   GetCurrentTimestamp() < deadline)
+			move_sleep(MOVE_POLL_MS);
 		if (gid != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
