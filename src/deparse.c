@@ -3297,7 +3297,7 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 			appendStringInfo(&buf, "SELECT EXISTS (SELECT 1 FROM %s)", arg);
 			break;
 		case MOVE_SQL_TRUNCATE:
-			appendStringInfo(&buf, "TRUNCATE %s", arg);
+			appendStringInfo(&buf, "SET LOCAL lock_timeout = '10s'; TRUNCATE %s", arg);
 			break;
 		case MOVE_SQL_IDENTITY_DEFAULT:
 			appendStringInfo(&buf, "SET LOCAL lock_timeout = '10s'; ALTER TABLE %s REPLICA IDENTITY DEFAULT", arg);
@@ -3353,6 +3353,12 @@ shardfdw_deparse_move(ShardMoveSql kind, const char *name, const char *arg)
 			appendStringInfo(&buf,
 							 "ALTER SUBSCRIPTION %s SET (slot_name = NONE);"
 							 " DROP SUBSCRIPTION %s", q, q);
+			break;
+		case MOVE_SQL_SUBSCRIPTION_WORKERS:
+			appendStringInfoString(&buf,
+								   "SELECT pg_catalog.count(pid) FROM pg_catalog.pg_stat_subscription"
+								   " WHERE subname = ");
+			shardfdw_deparse_string_literal(&buf, name);
 			break;
 		case MOVE_SQL_SLOT_ACTIVE:
 			appendStringInfoString(&buf,

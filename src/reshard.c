@@ -1310,9 +1310,28 @@ drop_stream(Move *m, Stream *st, bool empty_copy)
 													   MOVE_CMD_TIMEOUT_MS);
 
 	if (subscribed)
+	{
 		remote_exec(&st->new, shardfdw_deparse_move(MOVE_SQL_DISABLE_SUBSCRIPTION,
 													st->name, NULL),
 					MOVE_CMD_TIMEOUT_MS);
+
+		/*
+		 * Its workers stop a moment later: a copy worker still running
+		 * holds its table (the TRUNCATE below would wait for it while its
+		 * walsender waits for the TRUNCATE's transaction to end).
+		 */
+		while (remote_bool(&st->new,
+						   shardfdw_deparse_move(MOVE_SQL_SUBSCRIPTION_WORKERS,
+												 st->name, NULL)))
+		{
+			if (GetCurrentTimestamp() >= deadline)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_IN_USE),
+						 errmsg("the workers of subscription %s at the new place of shard p%d did not stop",
+								st->name, st->target)));
+			move_sleep(MOVE_SWITCH_POLL_MS);
+		}
+	}
 	while (remote_bool(&st->old, shardfdw_deparse_move(MOVE_SQL_SLOT_ACTIVE,
 													   st->name, NULL)))
 	{
