@@ -566,8 +566,9 @@ already_switched(Move *m)
 		shardconn_session_open(&st->old, kw, val,
 							   psprintf("the old place of shard p%d", st->source),
 							   MOVE_CMD_TIMEOUT_MS);
-		drop_stream(m, st, false);
 	}
+	/* (the streams whose old place we reached; identities set back too) */
+	drop_replication(m, false);
 	ereport(NOTICE,
 			(errmsg("server \"%s\" already names the new places", m->servername)));
 	return true;
