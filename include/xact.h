@@ -62,11 +62,15 @@ extern void shardxact_at_run_end(EState *estate, void (*fn) (void *arg),
 								 void *arg);
 
 /*
- * Every write takes this lock on each shard it writes to, before it gets
- * the shard's connection; shardfdw.move_shard takes it in ExclusiveLock
- * mode to hold writes back while it switches the shard to its new place.
- * An advisory-type lock (field4 SHARDFDW_LOCKTAG_SHARD) on (database,
- * server, shard), held to the end of the local transaction.
+ * Every write takes, before it gets a shard's connection, the write lock of
+ * the server (shard -1) and then that of each shard it writes to, in
+ * RowExclusiveLock mode, to the end of the local transaction: advisory-type
+ * locks (field4 SHARDFDW_LOCKTAG_SHARD) on (database, server, shard).
+ * shardfdw.move_shard takes the moving shard's in ExclusiveLock mode to
+ * hold its writes back while it switches it to its new place; split_shards
+ * and a hand-made change of the number of shards take the server's, which
+ * holds back every shard's writes at once (one lock: taking the shards'
+ * one by one could deadlock with a writer holding some of them).
  */
 #define SHARDFDW_LOCKTAG_SHARD 1801
 /* ... and (database, server, 0) for a move or split running (reshard.c) */

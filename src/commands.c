@@ -1015,11 +1015,10 @@ shardfdw_check_resize(ForeignServer *old, int old_nshards, int new_nshards)
 	 * Hold the old shards' writes back to the end of the transaction, so
 	 * that no row arrives between the look and the commit of the change.
 	 */
-	for (int s = 0; s < old_nshards; s++)
 	{
 		LOCKTAG		tag;
 
-		shardxact_shard_locktag(&tag, old->serverid, s);
+		shardxact_shard_locktag(&tag, old->serverid, -1);
 		(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	}
 	probes = probe_all(old, shardfdw_deparse_tables_nonempty(schemas, names, n),

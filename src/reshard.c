@@ -37,11 +37,11 @@
  *	5. Wait until every table is copied (NOTICEs report progress every few
  *	   seconds) and every new place is less than 1 MB behind.
  *	   (move_after_sync)
- *	6. Switch, in a transaction of its own: take the write lock of every
- *	   old shard in ExclusiveLock mode (every shardfdw write holds it in
- *	   RowExclusive mode to the end of its transaction, see
- *	   shardxact_lock_for_write), which waits for the writes in flight and
- *	   holds new ones back; (move_after_lock) refuse if an old place has
+ *	6. Switch, in a transaction of its own: take the moving shard's write
+ *	   lock (a split: the server's) in ExclusiveLock mode (every shardfdw
+ *	   write holds both in RowExclusive mode to the end of its transaction,
+ *	   see shardxact_lock_for_write), which waits for the writes in flight
+ *	   and holds new ones back; (move_after_lock) refuse if an old place has
  *	   in-doubt prepared transactions of shardfdw; wait until each new place
  *	   has applied everything up to its old place's current WAL position;
  *	   compare (filtered) row counts table by table; flush the new places'
@@ -184,6 +184,7 @@ static bool remote_bool(ShardSession *s, const char *sql);
 static void remote_exec(ShardSession *s, const char *sql, long timeout_ms);
 static void move_sleep(long ms);
 static long switch_left(TimestampTz deadline);
+static int	switch_lock_shard(Move *m);
 static void check_procedure_call(FunctionCallInfo fcinfo, const char *name);
 static ForeignServer *owned_server(Move *m, Name srvname);
 static void reshard_error_context(void *arg);
@@ -389,14 +390,12 @@ reshard(Move *m)
 
 		/* the shards' writes go on at once, not after the cleanup */
 		if (m->locked)
-			for (int i = 0; i < m->nstreams; i++)
-			{
-				LOCKTAG		tag;
+		{
+			LOCKTAG		tag;
 
-				shardxact_shard_locktag(&tag, m->serverid,
-										m->streams[i].source);
-				(void) LockRelease(&tag, ExclusiveLock, false);
-			}
+			shardxact_shard_locktag(&tag, m->serverid, switch_lock_shard(m));
+			(void) LockRelease(&tag, ExclusiveLock, false);
+		}
 		PG_TRY();
 		{
 			/* (before step 2, what is there is an earlier attempt's) */
@@ -1147,11 +1146,10 @@ switch_layout(Move *m)
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   move_switch_timeout);
 	m->step = "holding back the shards' writes (waiting for the writes in flight)";
-	for (int i = 0; i < m->nstreams; i++)
 	{
 		LOCKTAG		tag;
 
-		shardxact_shard_locktag(&tag, m->serverid, m->streams[i].source);
+		shardxact_shard_locktag(&tag, m->serverid, switch_lock_shard(m));
 		m->locked = true;
 		(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	}
@@ -1382,6 +1380,16 @@ drop_stream(Move *m, Stream *st, bool empty_copy)
 		remote_exec(&st->new, shardfdw_deparse_move(MOVE_SQL_DROP_SUBSCRIPTION,
 													st->name, NULL),
 					MOVE_CMD_TIMEOUT_MS);
+}
+
+/*
+ * The write lock the switch takes (xact.h): a move's shard's, or for a
+ * split the server's, which holds every shard's writes back at once.
+ */
+static int
+switch_lock_shard(Move *m)
+{
+	return m->new_nshards == m->nshards ? m->streams[0].source : -1;
 }
 
 /*

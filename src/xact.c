@@ -355,7 +355,7 @@ shardxact_note_connection(void)
 	xact_got_connection = true;
 }
 
-/* shardxact_shard_locktag: see xact.h. */
+/* shardxact_shard_locktag: see xact.h (shard -1: the server's). */
 void
 shardxact_shard_locktag(LOCKTAG *tag, Oid serverid, int shard)
 {
@@ -377,11 +377,14 @@ shardxact_lock_for_write(ForeignServer *server, Bitmapset *shards)
 {
 	bool		fresh = false;
 	int			shard = -1;
+	LOCKTAG		tag;
 
+	/* the server's first (see xact.h), then the shards' */
+	shardxact_shard_locktag(&tag, server->serverid, -1);
+	if (LockAcquire(&tag, RowExclusiveLock, false, false) == LOCKACQUIRE_OK)
+		fresh = true;
 	while ((shard = bms_next_member(shards, shard)) >= 0)
 	{
-		LOCKTAG		tag;
-
 		shardxact_shard_locktag(&tag, server->serverid, shard);
 		if (LockAcquire(&tag, RowExclusiveLock, false, false) ==
 			LOCKACQUIRE_OK)
