@@ -185,6 +185,7 @@ static void remote_exec(ShardSession *s, const char *sql, long timeout_ms);
 static void move_sleep(long ms);
 static long switch_left(TimestampTz deadline);
 static int	switch_lock_shard(Move *m);
+static void take_switch_lock(Move *m);
 static void check_procedure_call(FunctionCallInfo fcinfo, const char *name);
 static ForeignServer *owned_server(Move *m, Name srvname);
 static void reshard_error_context(void *arg);
@@ -1146,13 +1147,7 @@ switch_layout(Move *m)
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   move_switch_timeout);
 	m->step = "holding back the shards' writes (waiting for the writes in flight)";
-	{
-		LOCKTAG		tag;
-
-		shardxact_shard_locktag(&tag, m->serverid, switch_lock_shard(m));
-		m->locked = true;
-		(void) LockAcquire(&tag, ExclusiveLock, false, false);
-	}
+	take_switch_lock(m);
 	m->step = "switching";
 	shardxact_fail_point("move_after_lock");
 	check_unchanged(m);
@@ -1380,6 +1375,36 @@ drop_stream(Move *m, Stream *st, bool empty_copy)
 		remote_exec(&st->new, shardfdw_deparse_move(MOVE_SQL_DROP_SUBSCRIPTION,
 													st->name, NULL),
 					MOVE_CMD_TIMEOUT_MS);
+}
+
+/*
+ * Take the switch's write lock (switch_lock_shard), waiting at most
+ * lock_timeout (set to shardfdw.move_switch_timeout by the caller).
+ */
+static void
+take_switch_lock(Move *m)
+{
+	LOCKTAG		tag;
+
+	shardxact_shard_locktag(&tag, m->serverid, switch_lock_shard(m));
+	m->locked = true;
+	PG_TRY();
+	{
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	}
+	PG_CATCH();
+	{
+		if (geterrcode() != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("the writes in flight did not end within shardfdw.move_switch_timeout (%d ms)",
+						move_switch_timeout),
+				 errdetail("A transaction that writes to the shards stayed open; the shards stay at their old places."),
+				 errhint("Run it again when the shards are less busy, or raise shardfdw.move_switch_timeout.")));
+	}
+	PG_END_TRY();
 }
 
 /*
