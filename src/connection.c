@@ -685,9 +685,10 @@ conninfo_hash(ForeignServer *server, int shard)
 static void
 check_moved(ShardConn *c)
 {
-	ForeignServer *now = GetForeignServer(c->serverid);
+	/* (a server dropped in this transaction has no place to compare) */
+	ForeignServer *now = GetForeignServerExtended(c->serverid, FSV_MISSING_OK);
 
-	if (conninfo_hash(now, c->key.shard) != c->conninfo_hash)
+	if (now != NULL && conninfo_hash(now, c->key.shard) != c->conninfo_hash)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("shard p%d of server \"%s\" moved while this transaction was using it",
