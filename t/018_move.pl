@@ -57,6 +57,11 @@ use warnings;
 use FindBin;
 use lib $FindBin::RealBin;
 use ShardTest;
+
+# helpers shared with the other move/split test
+*place = \&ShardTest::place;
+*new_place = \&ShardTest::new_place;
+*touch = \&ShardTest::touch;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -106,17 +111,6 @@ my $plain = extra_node('plain', "wal_level = replica\nmax_wal_senders = 10\n");
 
 # ---------------------------------------------------------------- helpers
 
-# A place a shard can live: a database on a node, and its pN conninfo.
-sub place
-{
-	my ($node, $db) = @_;
-	return {
-		node => $node,
-		db => $db,
-		conn => 'host=' . $node->host . ' port=' . $node->port . " dbname=$db",
-		name => $node->name . "/$db"
-	};
-}
 
 sub on
 {
@@ -124,13 +118,6 @@ sub on
 	return $p->{node}->safe_psql($p->{db}, $sql);
 }
 
-# a new database for a move target
-sub new_place
-{
-	my ($node, $db) = @_;
-	$node->safe_psql('postgres', "CREATE DATABASE $db");
-	return place($node, $db);
-}
 
 # where each shard of server cluster lives now
 my @place = map { place($c->shard($_), 'postgres') } 0 .. 3;
@@ -337,13 +324,6 @@ sub session
 	return $s;
 }
 
-sub touch
-{
-	my ($f) = @_;
-	open my $fh, '>', $f or die "$f: $!";
-	close $fh;
-	return;
-}
 
 # the other move target
 sub other_node
@@ -454,48 +434,11 @@ my $LOAD_DIR = "$tmp/move_load";
 my $NKEYS = 3000;
 my $NCLIENTS = 4;
 
-# One load transaction of client n: (is it a write, its SQL).
+# One load transaction of client n (ShardTest::twin_load_txn).
 sub load_txn
 {
 	my ($n, $seq) = @_;
-	if (rand() < 0.15)
-	{
-		my $k = 1 + int rand $NKEYS;
-		return (0, "SELECT count(*), sum(id) FROM t WHERE id BETWEEN $k AND $k + 200;");
-	}
-	my %op;
-	my $nk = 1 + int rand 4;
-	$op{ 1 + int rand $NKEYS } = (qw(upsert upsert update update delete))[ int rand 5 ]
-	  while keys %op < $nk;
-	my @keys = sort { $a <=> $b } keys %op;
-	my $v = "c${n}s$seq";
-	my $sql = "BEGIN;\n";
-	# serialize clients on a key (in key order: no deadlock), so that the
-	# local twin and the shards see the same order of writes
-	$sql .= "SELECT pg_advisory_xact_lock($_);\n" for @keys;
-	# read first: a read before the switch and a write after is the 40001 case
-	$sql .= "SELECT val FROM t WHERE id = $_;\n" for @keys;
-	# (now and then a pause there, so that a switch falls in between)
-	$sql .= "SELECT pg_sleep(0.02);\n" if rand() < 0.3;
-	for my $k (@keys)
-	{
-		if ($op{$k} eq 'upsert')
-		{
-			$sql .= "DELETE FROM t WHERE id = $k;\nDELETE FROM twin WHERE id = $k;\n"
-			  . "INSERT INTO t VALUES ($k, '$v');\nINSERT INTO twin VALUES ($k, '$v');\n";
-		}
-		elsif ($op{$k} eq 'update')
-		{
-			$sql .= "UPDATE t SET val = '$v' WHERE id = $k;\n"
-			  . "UPDATE twin SET val = '$v' WHERE id = $k;\n";
-		}
-		else
-		{
-			$sql .= "DELETE FROM t WHERE id = $k;\nDELETE FROM twin WHERE id = $k;\n";
-		}
-	}
-	$sql .= "INSERT INTO load_log (client, seq) VALUES ($n, $seq);\nCOMMIT;";
-	return (1, $sql);
+	return ShardTest::twin_load_txn($n, $seq, $NKEYS);
 }
 
 # The loop of client n (a forked process), until $LOAD_DIR/stop exists.

@@ -58,6 +58,11 @@ use warnings;
 use FindBin;
 use lib $FindBin::RealBin;
 use ShardTest;
+
+# helpers shared with the other move/split test
+*place = \&ShardTest::place;
+*new_place = \&ShardTest::new_place;
+*touch = \&ShardTest::touch;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -112,17 +117,6 @@ my @all_nodes = ($c->shards, $new1, $new2);
 
 # ---------------------------------------------------------------- helpers
 
-# A place a shard can live: a database on a node, and its pN conninfo.
-sub place
-{
-	my ($node, $db) = @_;
-	return {
-		node => $node,
-		db => $db,
-		conn => 'host=' . $node->host . ' port=' . $node->port . " dbname=$db",
-		name => $node->name . "/$db"
-	};
-}
 
 # SQL at a place (dies on error: for the setup)
 sub setup_on
@@ -147,12 +141,6 @@ sub num
 	return $x =~ /^-?\d+$/ ? $x : 1_000_000;
 }
 
-sub new_place
-{
-	my ($node, $db) = @_;
-	$node->safe_psql('postgres', "CREATE DATABASE $db");
-	return place($node, $db);
-}
 
 # the 8 new places of a split, new databases named <tag>_n<i>
 sub new_places
@@ -231,13 +219,6 @@ sub wait_log
 	return 0;
 }
 
-sub touch
-{
-	my ($f) = @_;
-	open my $fh, '>', $f or die "$f: $!";
-	close $fh;
-	return;
-}
 
 # a coordinator session: verbose errors (SQLSTATE shown), a backstop
 sub session
@@ -816,47 +797,11 @@ my $LOAD_DIR = "$tmp/split_load";
 my $NKEYS = 3000;
 my $NCLIENTS = 4;
 
-# One load transaction of client n: (is it a write, its SQL).
+# One load transaction of client n (ShardTest::twin_load_txn).
 sub load_txn
 {
 	my ($n, $seq) = @_;
-	if (rand() < 0.15)
-	{
-		my $k = 1 + int rand $NKEYS;
-		return (0, "SELECT count(*), sum(id) FROM t WHERE id BETWEEN $k AND $k + 200;");
-	}
-	my %op;
-	my $nk = 1 + int rand 4;
-	$op{ 1 + int rand $NKEYS } = (qw(upsert upsert update update delete))[ int rand 5 ]
-	  while keys %op < $nk;
-	my @keys = sort { $a <=> $b } keys %op;
-	my $v = "c${n}s$seq";
-	my $sql = "BEGIN;\n";
-	# serialize clients on a key (in key order: no deadlock), so that the
-	# twin and the shards see the writes in the same order
-	$sql .= "SELECT pg_advisory_xact_lock($_);\n" for @keys;
-	# read first: a read before the switch and a write after is the 40001 case
-	$sql .= "SELECT val FROM t WHERE id = $_;\n" for @keys;
-	$sql .= "SELECT pg_sleep(0.02);\n" if rand() < 0.3;
-	for my $k (@keys)
-	{
-		if ($op{$k} eq 'upsert')
-		{
-			$sql .= "DELETE FROM t WHERE id = $k;\nDELETE FROM twin WHERE id = $k;\n"
-			  . "INSERT INTO t VALUES ($k, '$v');\nINSERT INTO twin VALUES ($k, '$v');\n";
-		}
-		elsif ($op{$k} eq 'update')
-		{
-			$sql .= "UPDATE t SET val = '$v' WHERE id = $k;\n"
-			  . "UPDATE twin SET val = '$v' WHERE id = $k;\n";
-		}
-		else
-		{
-			$sql .= "DELETE FROM t WHERE id = $k;\nDELETE FROM twin WHERE id = $k;\n";
-		}
-	}
-	$sql .= "INSERT INTO load_log (client, seq) VALUES ($n, $seq);\nCOMMIT;";
-	return (1, $sql);
+	return ShardTest::twin_load_txn($n, $seq, $NKEYS);
 }
 
 sub quiet_child

@@ -207,4 +207,83 @@ sub wait_async
 	return ($out, $err);
 }
 
+
+# ---------------------------------------------------------------- moves and splits
+#
+# Shared by t/018_move.pl and t/019_split.pl.
+
+# A place a shard can live: a database on a node, and its pN conninfo.
+sub place
+{
+	my ($node, $db) = @_;
+	return {
+		node => $node,
+		db => $db,
+		conn => 'host=' . $node->host . ' port=' . $node->port . " dbname=$db",
+		name => $node->name . "/$db"
+	};
+}
+
+# a new database on node, as a place
+sub new_place
+{
+	my ($node, $db) = @_;
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	return place($node, $db);
+}
+
+# create (or truncate) file f
+sub touch
+{
+	my ($f) = @_;
+	open my $fh, '>', $f or die "$f: $!";
+	close $fh;
+	return;
+}
+
+# One load transaction of client n (its seq-th) on table t and its local
+# twin, keys 1..nkeys: (is it a write, its SQL).
+sub twin_load_txn
+{
+	my ($n, $seq, $nkeys) = @_;
+	if (rand() < 0.15)
+	{
+		my $k = 1 + int rand $nkeys;
+		return (0, "SELECT count(*), sum(id) FROM t WHERE id BETWEEN $k AND $k + 200;");
+	}
+	my %op;
+	my $nk = 1 + int rand 4;
+	$op{ 1 + int rand $nkeys } = (qw(upsert upsert update update delete))[ int rand 5 ]
+	  while keys %op < $nk;
+	my @keys = sort { $a <=> $b } keys %op;
+	my $v = "c${n}s$seq";
+	my $sql = "BEGIN;\n";
+	# serialize clients on a key (in key order: no deadlock), so that the
+	# local twin and the shards see the same order of writes
+	$sql .= "SELECT pg_advisory_xact_lock($_);\n" for @keys;
+	# read first: a read before the switch and a write after is the 40001 case
+	$sql .= "SELECT val FROM t WHERE id = $_;\n" for @keys;
+	# (now and then a pause there, so that a switch falls in between)
+	$sql .= "SELECT pg_sleep(0.02);\n" if rand() < 0.3;
+	for my $k (@keys)
+	{
+		if ($op{$k} eq 'upsert')
+		{
+			$sql .= "DELETE FROM t WHERE id = $k;\nDELETE FROM twin WHERE id = $k;\n"
+			  . "INSERT INTO t VALUES ($k, '$v');\nINSERT INTO twin VALUES ($k, '$v');\n";
+		}
+		elsif ($op{$k} eq 'update')
+		{
+			$sql .= "UPDATE t SET val = '$v' WHERE id = $k;\n"
+			  . "UPDATE twin SET val = '$v' WHERE id = $k;\n";
+		}
+		else
+		{
+			$sql .= "DELETE FROM t WHERE id = $k;\nDELETE FROM twin WHERE id = $k;\n";
+		}
+	}
+	$sql .= "INSERT INTO load_log (client, seq) VALUES ($n, $seq);\nCOMMIT;";
+	return (1, $sql);
+}
+
 1;
