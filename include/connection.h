@@ -479,13 +479,6 @@ extern void shardconn_probe(ShardProbe *probes, int n, const char *sql,
 
 
 /*
- * Raise 40001 if the number of shards of server (as the running statement
- * read it) is no longer the catalog's: shardfdw.split_shards committed
- * meanwhile, and the statement's placement is that of the old layout.
- */
-extern void shardconn_check_layout(ForeignServer *server);
-
-/*
  * A session: a connection of its own for cluster operations (reshard.c),
  * outside the cache and the local transaction (each command commits on its
  * own).  The caller must call shardconn_session_close, also on error.

@@ -140,6 +140,7 @@ static uint32 conninfo_hash(ForeignServer *server, int shard);
 static void report_remote(int elevel, PGresult *res, PGconn *conn,
 						  const char *where, const char *sql,
 						  const char *context_text);
+static void shardconn_check_layout(ForeignServer *server);
 static void report_with_context(int elevel, PGresult *res, ShardConn *c,
 								const char *sql, const char *context_text);
 static bool ends_connection(const PGresult *res);
@@ -697,8 +698,12 @@ check_moved(ShardConn *c)
 				 errhint("Retry the transaction.")));
 }
 
-/* shardconn_check_layout: see connection.h. */
-void
+/*
+ * Raise 40001 if the number of shards of server (as the running statement
+ * read it) is no longer the catalog's: shardfdw.split_shards committed
+ * meanwhile, and the statement's placement is that of the old layout.
+ */
+static void
 shardconn_check_layout(ForeignServer *server)
 {
 	ForeignServer *now = GetForeignServer(server->serverid);

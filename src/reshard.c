@@ -186,7 +186,7 @@ static void move_sleep(long ms);
 static long switch_left(TimestampTz deadline);
 static int	switch_lock_shard(Move *m);
 static void take_switch_lock(Move *m);
-static void check_procedure_call(FunctionCallInfo fcinfo, const char *name);
+static void begin_procedure(FunctionCallInfo fcinfo, const char *name);
 static ForeignServer *owned_server(Move *m, Name srvname);
 static void reshard_error_context(void *arg);
 
@@ -212,15 +212,12 @@ shardfdw_move_shard(PG_FUNCTION_ARGS)
 	ForeignServer *server;
 	Stream	   *st;
 
-	check_procedure_call(fcinfo, "move_shard");
+	begin_procedure(fcinfo, "move_shard");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the server, the shard and the new conninfo must not be NULL")));
-	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
-		elog(ERROR, "shardfdw could not connect to SPI");
 
-	/* (from here on, in the SPI procedure context: it survives commits) */
 	memset(&m, 0, sizeof(m));
 	m.what = "move";
 	server = owned_server(&m, PG_GETARG_NAME(0));
@@ -256,13 +253,11 @@ shardfdw_split_shards(PG_FUNCTION_ARGS)
 	bool	   *nulls;
 	int			n;
 
-	check_procedure_call(fcinfo, "split_shards");
+	begin_procedure(fcinfo, "split_shards");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the server and the new conninfos must not be NULL")));
-	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
-		elog(ERROR, "shardfdw could not connect to SPI");
 
 	memset(&m, 0, sizeof(m));
 	m.what = "split";
@@ -311,9 +306,12 @@ shardfdw_split_shards(PG_FUNCTION_ARGS)
 
 /*
  * CALL only, outside a transaction block: the switch commits on its own.
+ * Connects to SPI in non-atomic mode (the caller SPI_finish()es); from
+ * then on, CurrentMemoryContext is the procedure's, which survives the
+ * commits.
  */
 static void
-check_procedure_call(FunctionCallInfo fcinfo, const char *name)
+begin_procedure(FunctionCallInfo fcinfo, const char *name)
 {
 	if (fcinfo->context == NULL || !IsA(fcinfo->context, CallContext) ||
 		castNode(CallContext, fcinfo->context)->atomic)
@@ -323,6 +321,8 @@ check_procedure_call(FunctionCallInfo fcinfo, const char *name)
 						name),
 				 errhint("Run CALL shardfdw.%s(...) on its own, outside BEGIN ... COMMIT.",
 						 name)));
+	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "shardfdw could not connect to SPI");
 }
 
 /*

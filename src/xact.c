@@ -367,10 +367,12 @@ shardxact_shard_locktag(LOCKTAG *tag, Oid serverid, int shard)
  * shardxact_lock_for_write: see xact.h.  The first time in a transaction
  * (the lock is new), invalidations are read: if a move of the shard
  * committed while we waited, the connection to its new place is made by
- * the caller's shardconn_get (connect_entries reads the catalog), a
+ * the caller's shardconn_get (connect_entries reads the catalog), and a
  * connection this transaction already has to the old place is an error
- * there, and so is a statement planned for another number of shards
- * (shardconn_check_layout: a split committed).
+ * there, as is a statement planned for another number of shards (a split
+ * committed: the invalidation makes every connection of the server be
+ * remade, which shardconn_get_many checks with shardconn_check_layout).
+ * Every caller gets its connections right after this.
  */
 void
 shardxact_lock_for_write(ForeignServer *server, Bitmapset *shards)
@@ -391,10 +393,7 @@ shardxact_lock_for_write(ForeignServer *server, Bitmapset *shards)
 			fresh = true;
 	}
 	if (fresh)
-	{
 		AcceptInvalidationMessages();
-		shardconn_check_layout(server);
-	}
 }
 
 /* shardxact_mark_written: see xact.h. */
