@@ -159,6 +159,8 @@ struct ShardConn
 	 * alone) until the owner takes them (shardconn_stream_take).
 	 */
 	bool		batch_stream;	/* the batch's statement is streamed */
+	bool		stream_alone;	/* ... alone in the shard's implicit
+								 * transaction (else in the remote one) */
 	bool		stream_single;	/* single-row mode is on for it */
 	int			stream_chunk;	/* rows gathered before pausing */
 	bool		stream_all;		/* read to the end regardless (settle) */
@@ -237,9 +239,10 @@ extern void shardconn_send_autocommit(ShardConn *c, const char *sql,
 									  int nparams, const char *const *params);
 
 /*
- * Send the SELECT sql like shardconn_send_autocommit (alone, in the
- * shard's implicit transaction, prepared once per connection and text),
- * with its rows streamed.  The batch counts as ready (shardconn_poll,
+ * Send the SELECT sql prepared once per connection and text, with its rows
+ * streamed: alone, like shardconn_send_autocommit (in the shard's implicit
+ * transaction), or else in c's remote transaction, after (and in the same
+ * round trip as) the commands that transaction owes.  The batch counts as ready (shardconn_poll,
  * shardconn_wait_any) whenever chunk rows have arrived or it has ended.
  * The owner takes the rows with shardconn_stream_take; once the
  * connection is no longer busy, shardconn_result gives the statement's
@@ -248,8 +251,16 @@ extern void shardconn_send_autocommit(ShardConn *c, const char *sql,
  */
 extern void shardconn_send_stream(ShardConn *c, const char *sql,
 								  int nparams, const char *const *params,
-								  int chunk, void *owner,
+								  int chunk, bool alone, void *owner,
 								  ShardConnAbsorb absorb);
+
+/*
+ * The owner of c's stream no longer wants its rows.  A stream alone is
+ * cancelled; one in a remote transaction is read to its end and its rows
+ * dropped when the connection is next needed (a cancel would end that
+ * transaction), and an error it ends with is raised then.
+ */
+extern void shardconn_drop_stream(ShardConn *c, void *owner);
 
 /*
  * The rows of c's stream gathered so far (*nrows of them): a malloc'd

@@ -41,6 +41,13 @@ extern List *shardxact_owed_commands(ShardConn *c);
  * RETURNING, no triggers), then calls shardxact_note_autocommit.
  */
 extern bool shardxact_may_autocommit(void);
+
+/*
+ * Does the innermost running executor run go to the end of its query
+ * (ExecutorRun with no row count: not a cursor FETCH, not an SPI call
+ * that wants only a row or two, such as PL/pgSQL's SELECT INTO)?
+ */
+extern bool shardxact_run_to_end(void);
 extern void shardxact_note_autocommit(void);
 
 /*

@@ -382,6 +382,21 @@ RESET IntervalStyle;
 RESET extra_float_digits;
 RESET TimeZone;
 SELECT * FROM typ ORDER BY id;
+-- a local declaration narrower than the shard's column: the value is read
+-- as the local type would read its text (int4, int8 and text are read
+-- without the input function call, with the same checks)
+CREATE FOREIGN TABLE typ_narrow (id int, c2 int2, c4 int4, c8 int4, ct varchar(3))
+  SERVER cluster OPTIONS (table_name 'typ', distribution_column 'id');
+SELECT id, c8 FROM typ_narrow WHERE id IN (6, 8) ORDER BY id;
+SELECT id, c8 FROM typ_narrow WHERE id = 1;
+SELECT id, ct FROM typ_narrow WHERE id = 8;
+CREATE DOMAIN small_int AS int CHECK (VALUE < 100);
+CREATE FOREIGN TABLE typ_dom (id int, c4 small_int)
+  SERVER cluster OPTIONS (table_name 'typ', distribution_column 'id');
+SELECT id, c4 FROM typ_dom WHERE id = 6;
+SELECT id, c4 FROM typ_dom WHERE id = 7;
+DROP FOREIGN TABLE typ_narrow, typ_dom;
+DROP DOMAIN small_int;
 
 -- WHERE on constants of every type: shipped, and the same rows as locally
 EXPLAIN (VERBOSE, COSTS OFF)

@@ -69,6 +69,8 @@ SELECT row_to_json(sa) FROM sa WHERE id < 3 ORDER BY id;
 
 -- system columns
 SELECT tableoid::regclass, xmin, xmax, cmin, id FROM sa WHERE id < 4 ORDER BY id;
+-- (a header column only in a local qual, the row's values in the slot)
+SELECT id, b FROM sa WHERE xmin::text = '0' AND cmax::text = '0' AND id < 3 ORDER BY id;
 SELECT ctid IS NOT NULL AS has_ctid, count(*) FROM sa GROUP BY 1;
 SELECT sa.ctid = s.ctid AS same FROM sa JOIN sa s USING (id) WHERE id = 7;
 SELECT sa.tableoid::regclass, sb.tableoid::regclass, sb.id

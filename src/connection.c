@@ -89,10 +89,17 @@ static uint64 server_invals = 0;
 static uint64 server_invals_checked = 0;
 
 /* the cached wait event set of one_socket_set() */
-static WaitEventSet *OneSocketSet = NULL;
-static pgsocket OneSocket = PGINVALID_SOCKET;
-static int	OneSocketEvents = 0;
-static uint64 OneSocketGeneration = 0;
+/* the cached one-socket wait event sets (see one_socket_set) */
+#define SOCKET_SETS 8
+typedef struct SocketSet
+{
+	WaitEventSet *set;			/* NULL: free slot */
+	pgsocket	sock;
+	int			events;
+} SocketSet;
+static SocketSet SocketSets[SOCKET_SETS];
+static int	SocketSetsNext = 0;	/* slot to replace next when all are used */
+static uint64 SocketSetsGeneration = 0;
 static uint64 socket_generation = 1;	/* bumped when sockets may change */
 
 /* Did the current transaction touch any connection? */
@@ -379,48 +386,72 @@ check_password_used(UserMapping *user, ShardConn *c)
  * A wait event set for one socket (latch, postmaster death, the socket),
  * kept for the session in TopMemoryContext: creating and closing an epoll
  * set for every wait was a tenth of the coordinator's time in keyed
- * statements.  It is remade when the socket, its events or the
- * socket_generation change: a closed socket leaves the epoll set by
+ * statements.  One set per socket, for up to SOCKET_SETS sockets (a
+ * backend whose statements go to a few shards by turns keeps them all);
+ * beyond that the slots are reused in turn.  All are dropped when the
+ * socket_generation changes: a closed socket leaves the epoll set by
  * itself, and its number may come back for another connection, so every
  * PQfinish and every connection attempt bumps the generation.
  */
 static WaitEventSet *
 one_socket_set(pgsocket sock, int events)
 {
-	if (OneSocketSet != NULL && OneSocket == sock &&
-		OneSocketGeneration == socket_generation)
+	SocketSet  *volatile slot = NULL;
+
+	if (SocketSetsGeneration != socket_generation)
 	{
-		if (OneSocketEvents != events)
+		for (int i = 0; i < SOCKET_SETS; i++)
 		{
-			ModifyWaitEvent(OneSocketSet, 2, events, NULL);
-			OneSocketEvents = events;
+			if (SocketSets[i].set != NULL)
+				FreeWaitEventSet(SocketSets[i].set);
+			SocketSets[i].set = NULL;
 		}
-		return OneSocketSet;
+		SocketSetsGeneration = socket_generation;
 	}
-	if (OneSocketSet != NULL)
-		FreeWaitEventSet(OneSocketSet);
-	OneSocketSet = NULL;
-	OneSocketSet = CreateWaitEventSet(TopMemoryContext, 3);
+	for (int i = 0; i < SOCKET_SETS; i++)
+	{
+		if (SocketSets[i].set == NULL)
+		{
+			if (slot == NULL)
+				slot = &SocketSets[i];
+			continue;
+		}
+		if (SocketSets[i].sock != sock)
+			continue;
+		if (SocketSets[i].events != events)
+		{
+			ModifyWaitEvent(SocketSets[i].set, 2, events, NULL);
+			SocketSets[i].events = events;
+		}
+		return SocketSets[i].set;
+	}
+	if (slot == NULL)
+	{
+		slot = &SocketSets[SocketSetsNext];
+		SocketSetsNext = (SocketSetsNext + 1) % SOCKET_SETS;
+		FreeWaitEventSet(slot->set);
+		slot->set = NULL;
+	}
+	slot->set = CreateWaitEventSet(TopMemoryContext, 3);
 	PG_TRY();
 	{
-		AddWaitEventToSet(OneSocketSet, WL_LATCH_SET, PGINVALID_SOCKET,
+		AddWaitEventToSet(slot->set, WL_LATCH_SET, PGINVALID_SOCKET,
 						  MyLatch, NULL);
-		AddWaitEventToSet(OneSocketSet, WL_EXIT_ON_PM_DEATH,
+		AddWaitEventToSet(slot->set, WL_EXIT_ON_PM_DEATH,
 						  PGINVALID_SOCKET, NULL, NULL);
-		AddWaitEventToSet(OneSocketSet, events, sock, NULL,
+		AddWaitEventToSet(slot->set, events, sock, NULL,
 						  (void *) (intptr_t) 0);
 	}
 	PG_CATCH();
 	{
-		FreeWaitEventSet(OneSocketSet);
-		OneSocketSet = NULL;
+		FreeWaitEventSet(slot->set);
+		slot->set = NULL;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	OneSocket = sock;
-	OneSocketEvents = events;
-	OneSocketGeneration = socket_generation;
-	return OneSocketSet;
+	slot->sock = sock;
+	slot->events = events;
+	return slot->set;
 }
 
 /*
@@ -1154,6 +1185,34 @@ shardconn_send_stmts(ShardConn *c, const ShardStmt *stmts, int nstmts,
 }
 
 /*
+ * Send sql (one statement) as a batch for owner, with *flag, one of c's
+ * per-batch flags (batch_autocommit, batch_reuse), set while the batch is
+ * put on the wire.
+ */
+static void
+send_flagged(ShardConn *c, const char *sql, int nparams,
+			 const char *const *params, void *owner, ShardConnAbsorb absorb,
+			 bool *flag)
+{
+	ShardStmt	st;
+
+	st.context_sql = NULL;
+	st.sql = sql;
+	st.nparams = nparams;
+	st.params = params;
+	*flag = true;
+	PG_TRY();
+	{
+		send_stmts(c, &st, 1, owner, absorb, false);
+	}
+	PG_FINALLY();
+	{
+		*flag = false;
+	}
+	PG_END_TRY();
+}
+
+/*
  * Send sql as a batch of its own in the shard's implicit transaction, for
  * owner (see shardconn_send_autocommit, shardconn_send_stream).
  */
@@ -1161,26 +1220,11 @@ static void
 send_alone(ShardConn *c, const char *sql, int nparams,
 		   const char *const *params, void *owner, ShardConnAbsorb absorb)
 {
-	ShardStmt	st;
-
 	if (c->busy)
 		shardconn_settle(c);
 	if (c->xact_depth != 0 || c->queued != NIL || c->prefetch_repair)
 		elog(ERROR, "shardfdw autocommit statement in a remote transaction");
-	st.context_sql = NULL;
-	st.sql = sql;
-	st.nparams = nparams;
-	st.params = params;
-	c->batch_autocommit = true;
-	PG_TRY();
-	{
-		send_stmts(c, &st, 1, owner, absorb, false);
-	}
-	PG_FINALLY();
-	{
-		c->batch_autocommit = false;
-	}
-	PG_END_TRY();
+	send_flagged(c, sql, nparams, params, owner, absorb, &c->batch_autocommit);
 }
 
 /*
@@ -1248,12 +1292,17 @@ stream_keep(ShardConn *c, PGresult *res)
 /* shardconn_send_stream: see connection.h. */
 void
 shardconn_send_stream(ShardConn *c, const char *sql, int nparams,
-					  const char *const *params, int chunk, void *owner,
-					  ShardConnAbsorb absorb)
+					  const char *const *params, int chunk, bool alone,
+					  void *owner, ShardConnAbsorb absorb)
 {
-	send_alone(c, sql, nparams, params, owner, absorb);
+	if (alone)
+		send_alone(c, sql, nparams, params, owner, absorb);
+	else
+		/* after what the remote transaction owes, in the same round trip */
+		send_flagged(c, sql, nparams, params, owner, absorb, &c->batch_reuse);
 	/* (nothing has been read yet: single-row mode can still be chosen) */
 	c->batch_stream = true;
+	c->stream_alone = alone;
 	c->stream_retried = false;
 	c->stream_chunk = Max(chunk, 1);
 	stream_try_single(c);
@@ -1425,6 +1474,9 @@ retry_batch(ShardConn *c)
 	void	   *owner = c->owner;
 	ShardConnAbsorb absorb = c->absorb;
 	bool		speculative = c->batch_speculative;
+	bool		stream = c->batch_stream;
+	int			chunk = c->stream_chunk;
+	bool		all = c->stream_all;
 
 	/* keep the statements across the reset */
 	c->batch_stmts = NULL;
@@ -1447,6 +1499,12 @@ retry_batch(ShardConn *c)
 		c->broken = true;
 		report_lost(ERROR, c);
 	}
+	/* a stream in the remote transaction it starts stays one */
+	c->batch_stream = stream;
+	c->stream_alone = false;
+	c->stream_chunk = chunk;
+	c->stream_all = all;
+	stream_try_single(c);
 	/* a retried batch is not retried again */
 	c->batch_began_xact = false;
 }
@@ -1472,7 +1530,7 @@ retry_stream(ShardConn *c)
 	for (int i = 0; i < nparams; i++)
 		params[i] = st->params[i] ? pstrdup(st->params[i]) : NULL;
 	shardconn_disconnect(c);
-	shardconn_send_stream(c, sql, nparams, params, chunk, owner, absorb);
+	shardconn_send_stream(c, sql, nparams, params, chunk, true, owner, absorb);
 	c->stream_retried = true;
 	c->stream_all = all;		/* (a settle goes on reading it all) */
 	pfree(sql);
@@ -1534,7 +1592,8 @@ shardconn_poll(ShardConn *c)
 		retry_batch(c);
 		return poll_batch(c);
 	}
-	if (c->batch_lost && c->batch_stream && !c->stream_retried &&
+	if (c->batch_lost && c->batch_stream && c->stream_alone &&
+		!c->stream_retried &&
 		c->stream_received == 0 && c->batch_result == NULL &&
 		c->batch_error == NULL)
 	{
@@ -1779,6 +1838,21 @@ shardconn_orphan(ShardConn *c, void *owner)
 		c->owner = NULL;
 		c->absorb = NULL;
 	}
+}
+
+/*
+ * shardconn_drop_stream: see connection.h.
+ */
+void
+shardconn_drop_stream(ShardConn *c, void *owner)
+{
+	if (!c->busy || c->owner != owner || !c->batch_stream)
+		return;
+	shardconn_orphan(c, owner);
+	if (c->stream_alone)
+		(void) shardconn_abandon(c);
+	else
+		c->stream_discard = true;
 }
 
 /*
@@ -2638,6 +2712,13 @@ shardconn_text_needs(Oid type)
 		case BPCHAROID:
 		case NUMERICOID:
 		case UUIDOID:
+		case INETOID:
+		case CIDROID:
+		case MACADDROID:
+		case MACADDR8OID:
+		case BYTEAOID:			/* (either bytea_output reads back) */
+		case JSONOID:
+		case JSONBOID:
 			return 0;
 		case FLOAT4OID:
 		case FLOAT8OID:

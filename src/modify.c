@@ -1220,9 +1220,14 @@ shardfdw_exec_batch_insert(EState *estate, ResultRelInfo *rinfo,
 		}
 		else
 		{
+			ShardStmt	stmt;
+
 			shardxact_mark_written(c);
-			shardconn_send(c, ms->batch_sql[count[s]], count[s] * nattrs,
-						   params[s], NULL, NULL);
+			stmt.sql = ms->batch_sql[count[s]];
+			stmt.nparams = count[s] * nattrs;
+			stmt.params = (const char *const *) params[s];
+			stmt.context_sql = NULL;
+			shardconn_send_prepared(c, &stmt, 1);
 		}
 		if (first < 0)
 			first = s;

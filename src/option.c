@@ -664,12 +664,123 @@ shardfdw_default_hash_opclass(Oid type)
 }
 
 /*
- * shardfdw_get_table_options: fill *opts from the options of foreign table
- * relid and of its server, and check the options that depend on the
- * table's columns.  Memory is palloc'd in CurrentMemoryContext.
+ * The session's cache of parsed table options.  Reading them means two
+ * catalog lookups, turning both option arrays into DefElem lists and
+ * parsing them: per execution of a keyed INSERT that was a tenth of the
+ * coordinator's own work (BeginForeignModify, IsForeignRelUpdatable and
+ * GetForeignModifyBatchSize each read them).  Entries and their strings
+ * live in TableOptionsCxt (under CacheMemoryContext).  Any change to a
+ * foreign table, server, schema or function (the "extensions" option
+ * names extensions, whose objects are functions), and any relcache
+ * invalidation (renamed tables and columns), empties the whole cache: the
+ * callbacks only bump TableOptionsInvals, and the next lookup drops the
+ * entries.  An entry read while an invalidation arrived is not kept.
+ */
+typedef struct TableOptionsEntry
+{
+	Oid			relid;			/* hash key */
+	ShardTableOptions opts;		/* strings and list in TableOptionsCxt */
+} TableOptionsEntry;
+
+static HTAB *TableOptionsCache = NULL;
+static MemoryContext TableOptionsCxt = NULL;
+static uint64 TableOptionsInvals = 0;	/* invalidations seen */
+static uint64 TableOptionsBuilt = 0;	/* ... when the cache was emptied */
+
+static void read_table_options(Oid relid, ShardTableOptions *opts);
+
+/* syscache callback: every entry may be stale */
+static void
+table_options_inval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	TableOptionsInvals++;
+}
+
+/* relcache callback: the same */
+static void
+table_options_relinval(Datum arg, Oid relid)
+{
+	TableOptionsInvals++;
+}
+
+/* *dst = *src with its strings and list copied into CurrentMemoryContext */
+static void
+copy_table_options(ShardTableOptions *dst, const ShardTableOptions *src)
+{
+	*dst = *src;
+	dst->schema_name = pstrdup(src->schema_name);
+	dst->table_name = pstrdup(src->table_name);
+	dst->shippable_extensions = list_copy(src->shippable_extensions);
+}
+
+/*
+ * shardfdw_get_table_options: see option.h.  From the session cache when
+ * it has the table; otherwise read and checked (read_table_options), then
+ * kept.
  */
 void
 shardfdw_get_table_options(Oid relid, ShardTableOptions *opts)
+{
+	TableOptionsEntry *entry;
+	uint64		invals;
+	bool		found;
+
+	if (TableOptionsCache == NULL)
+	{
+		TableOptionsCxt = AllocSetContextCreate(CacheMemoryContext,
+												"shardfdw table options",
+												ALLOCSET_SMALL_SIZES);
+		CacheRegisterSyscacheCallback(FOREIGNTABLEREL, table_options_inval,
+									  (Datum) 0);
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, table_options_inval,
+									  (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, table_options_inval,
+									  (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, table_options_inval,
+									  (Datum) 0);
+		CacheRegisterRelcacheCallback(table_options_relinval, (Datum) 0);
+		TableOptionsBuilt = TableOptionsInvals - 1;
+	}
+	if (TableOptionsBuilt != TableOptionsInvals)
+	{
+		HASHCTL		ctl;
+
+		MemoryContextReset(TableOptionsCxt);
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TableOptionsEntry);
+		ctl.hcxt = TableOptionsCxt;
+		TableOptionsCache = hash_create("shardfdw table options", 16, &ctl,
+										HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		TableOptionsBuilt = TableOptionsInvals;
+	}
+
+	entry = hash_search(TableOptionsCache, &relid, HASH_FIND, NULL);
+	if (entry != NULL)
+	{
+		copy_table_options(opts, &entry->opts);
+		return;
+	}
+
+	invals = TableOptionsInvals;
+	read_table_options(relid, opts);
+	if (invals != TableOptionsInvals || TableOptionsBuilt != invals)
+		return;					/* (read while something changed) */
+	{
+		MemoryContext old = MemoryContextSwitchTo(TableOptionsCxt);
+
+		entry = hash_search(TableOptionsCache, &relid, HASH_ENTER, &found);
+		copy_table_options(&entry->opts, opts);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * read_table_options: fill *opts from the options of foreign table
+ * relid and of its server, and check the options that depend on the
+ * table's columns.  Memory is palloc'd in CurrentMemoryContext.
+ */
+static void
+read_table_options(Oid relid, ShardTableOptions *opts)
 {
 	ForeignTable *table = GetForeignTable(relid);
 	ForeignServer *server = GetForeignServer(table->serverid);
@@ -786,7 +897,7 @@ shardfdw_check_table(Oid relid)
 {
 	ShardTableOptions opts;
 
-	shardfdw_get_table_options(relid, &opts);
+	read_table_options(relid, &opts);	/* (not the cache: check afresh) */
 }
 
 /*

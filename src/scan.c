@@ -41,8 +41,16 @@
  * access" is checked on the plan (scan_is_alone): the scan must sit under
  * nothing but nodes that never rescan it, with no subplans and no row
  * locks, in a portal that cannot rewind; so no other scan of the statement
- * needs the same snapshot or the same connection meanwhile.  In a remote
- * transaction the cursor stays (see start_scan).
+ * needs the same snapshot or the same connection meanwhile.
+ *
+ * In a remote transaction (a transaction block, or a statement that is
+ * not all of its transaction) such a scan is streamed the same way, the
+ * statement prepared and sent right behind the transaction's START (one
+ * round trip), when it will be read to its end: no Limit above it, and an
+ * executor run that wants every row.  Otherwise the cursor stays: a
+ * stream stopped early in a remote transaction must be read to its end
+ * (a cancel would end the transaction), and an error in rows nobody needed
+ * would end the transaction too (see start_scan).
  *
  * Target shards.  Fixed at plan time, or computed at executor start and at
  * every rescan from prune key expressions (Params of prepared statements,
@@ -63,6 +71,7 @@
 #include "lib/binaryheap.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -86,6 +95,20 @@ int			shardfdw_explain_shard_list_max = 8;
 
 typedef struct ShardScanState ShardScanState;
 
+/*
+ * How form_row reads a column's text: through the type's input function,
+ * or, for the commonest types (no domain, no typmod), by the code that
+ * input function runs, without the function call.
+ */
+typedef enum ColumnInput
+{
+	COL_INPUT_FUNCTION,			/* InputFunctionCall */
+	COL_INPUT_CTID,				/* the row's ctid (not a column) */
+	COL_INPUT_TEXT,				/* textin: text of the given length */
+	COL_INPUT_INT4,				/* int4in */
+	COL_INPUT_INT8				/* int8in */
+} ColumnInput;
+
 /* Per-shard state of one scan. */
 typedef struct ScanShard
 {
@@ -100,10 +123,19 @@ typedef struct ScanShard
 	int			next_fetch;		/* rows the next FETCH asks for */
 	double		row_bytes;		/* average width of the rows converted */
 
-	/* batch being returned */
+	/*
+	 * Batch being returned: row r is vals[r * natts ...] and nulls[r *
+	 * natts ...] (natts of the scan tuple descriptor), and, when the scan
+	 * reads ctid, ctids[r] (else ctids is NULL).  Kept as column values,
+	 * not heap tuples: a row goes into the scan slot as a virtual tuple
+	 * (store_row), with no heap_form_tuple for the executor to take apart
+	 * again.
+	 */
 	MemoryContext cxt[2];
 	int			cur;			/* index of the current batch's context */
-	HeapTuple  *rows;
+	Datum	   *vals;
+	bool	   *nulls;
+	ItemPointerData *ctids;
 	int			nrows;
 	int			next;
 
@@ -121,7 +153,7 @@ typedef struct ScanShard
 	 */
 	ErrorData  *error;
 
-	/* merge: key values of rows[next], extracted once per row */
+	/* merge: key values of row next, extracted once per row */
 	Datum	   *keys;
 	bool	   *keynulls;
 
@@ -143,6 +175,14 @@ struct ShardScanState
 	Relation	rel;			/* NULL for an upper-relation scan */
 	char	   *relname;		/* for messages */
 	AttInMetadata *attinmeta;	/* of the rows the shards return */
+
+	/*
+	 * The columns of the remote result (retrieved_attrs, as arrays made
+	 * once): where each goes, and how its text is read.
+	 */
+	int			ncols;
+	AttrNumber *col_attno;
+	ColumnInput *col_input;
 	ForeignServer *server;
 	UserMapping *user;
 	ShardTableOptions opts;
@@ -178,6 +218,13 @@ struct ShardScanState
 	bool		ran;			/* a scan has run (for EXPLAIN ANALYZE) */
 	bool		alone;			/* the statement's only scan, never rescanned
 								 * (scan_is_alone) */
+	bool		limited;		/* ... under a Limit node (which may stop it
+								 * early) */
+	bool		heap_rows;		/* rows must be heap tuples: the plan reads
+								 * system columns other than ctid and
+								 * tableoid (see store_row) */
+	MemoryContext row_cxt;		/* the heap tuple of the row returned last */
+	bool		reads_ctid;		/* retrieved_attrs has ctid */
 
 	/*
 	 * Merge of ordered shard streams: with nkeys > 0 every shard returns
@@ -228,7 +275,9 @@ static void raise_deferred_error(ShardScanState *st);
 static void type_record_columns(ShardScanState *st, ForeignScan *fsplan,
 								EState *estate);
 static void absorb_batch(ShardConn *c, void *owner);
-static bool scan_is_alone(ForeignScanState *node);
+static bool scan_is_alone(ForeignScanState *node, bool *limited);
+static bool reads_header_columns(ForeignScanState *node);
+static void plan_columns(ShardScanState *st);
 static void connect_any(ShardScanState *st, ShardConn **conns);
 static void absorb_stream(ShardConn *c, ScanShard *s);
 static void pending_append(ScanShard *s, PGresult **rows, int n);
@@ -244,7 +293,7 @@ static void check_inflight(ScanShard *s);
 static void cache_keys(ShardScanState *st, ScanShard *s);
 static int	merge_compare(Datum a, Datum b, void *arg);
 static TupleTableSlot *merge_next(ShardScanState *st, TupleTableSlot *slot);
-static HeapTuple next_append_row(ShardScanState *st);
+static ScanShard *next_append_row(ShardScanState *st);
 static TupleTableSlot *next_row(ForeignScanState *node);
 static TupleTableSlot *combine_next(ShardScanState *st, TupleTableSlot *slot);
 
@@ -391,7 +440,17 @@ shardscan_begin(ForeignScanState *node, int eflags)
 	st->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "shardfdw scan",
 										 ALLOCSET_SMALL_SIZES);
-	st->alone = scan_is_alone(node);
+	st->alone = scan_is_alone(node, &st->limited);
+	st->reads_ctid = list_member_int(st->retrieved_attrs,
+									 SelfItemPointerAttributeNumber);
+	plan_columns(st);
+	/* (RETURNING of a direct modification reads them from the scan slot) */
+	st->heap_rows = fsplan->operation != CMD_SELECT ||
+		reads_header_columns(node);
+	if (st->heap_rows)
+		st->row_cxt = AllocSetContextCreate(estate->es_query_cxt,
+											"shardfdw row",
+											ALLOCSET_SMALL_SIZES);
 
 	/* fdw_exprs: remote params first, then prune keys */
 	nexprs = list_length(fsplan->fdw_exprs);
@@ -513,6 +572,7 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 	int			shard;
 	int			i;
 	bool		stream;
+	bool		stream_alone;
 	char		declare_head[64];
 	char		fetch[64];
 
@@ -533,14 +593,19 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 		return;
 
 	/*
-	 * (Before the connection is taken, which counts as a use.)  Only
-	 * outside a remote transaction: in one, a stream stopped early would
-	 * have to be read to its end, and an error in rows the statement never
-	 * needed would end that transaction, where a cursor never computes
-	 * them (or computes them under a savepoint, for a prefetch).
+	 * (Before the connection is taken, which counts as a use.)  In a
+	 * remote transaction, only a scan that will be read to its end (no
+	 * Limit above it, no LIMIT of its own, an executor run with no row
+	 * count): a stream stopped early there would have to be read to its
+	 * end, and an error in rows the statement never needed would end that
+	 * transaction, where a cursor never computes them (or computes them
+	 * under a savepoint, for a prefetch).
 	 */
+	stream_alone = shardxact_may_autocommit();
 	stream = st->alone && st->nactive == 1 && st->combine == NULL &&
-		shardxact_may_autocommit();
+		(stream_alone ||
+		 (!st->limited && st->limit_count < 0 && st->limit_offset == 0 &&
+		  shardxact_run_to_end()));
 
 	old = MemoryContextSwitchTo(st->scan_cxt);
 	conns = palloc0(sizeof(ShardConn *) * st->nshards_total);
@@ -584,8 +649,8 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 			cb->arg = s;
 			MemoryContextRegisterResetCallback(st->scan_cxt, cb);
 			shardconn_send_stream(s->conn, st->sql, st->num_params,
-								  st->param_values, st->fetch_size, s,
-								  absorb_batch);
+								  st->param_values, st->fetch_size,
+								  stream_alone, s, absorb_batch);
 			s->inflight = true;
 			continue;
 		}
@@ -754,75 +819,189 @@ store_result(ScanShard *s, PGresult *res)
 }
 
 /*
- * Row r of res (columns retrieved_attrs of the scan's row descriptor) as a
- * tuple in CurrentMemoryContext.  values / nulls: scratch arrays of the
- * descriptor's width.
+ * Fill st->ncols, col_attno and col_input from retrieved_attrs and the
+ * row descriptor (in the current memory context, the query's).
  */
-static HeapTuple
-form_row(ShardScanState *st, PGresult *res, int r, Datum *values,
-		 bool *nulls)
+static void
+plan_columns(ShardScanState *st)
 {
 	TupleDesc	tupdesc = st->attinmeta->tupdesc;
 	ListCell   *lc;
 	int			j = 0;
-	ItemPointer ctid = NULL;
-	HeapTuple	tup;
 
-	memset(nulls, true, sizeof(bool) * tupdesc->natts);
+	st->ncols = list_length(st->retrieved_attrs);
+	st->col_attno = palloc(sizeof(AttrNumber) * Max(st->ncols, 1));
+	st->col_input = palloc(sizeof(ColumnInput) * Max(st->ncols, 1));
 	foreach(lc, st->retrieved_attrs)
 	{
 		int			attno = lfirst_int(lc);
+		ColumnInput how = COL_INPUT_FUNCTION;
+
+		if (attno == SelfItemPointerAttributeNumber)
+			how = COL_INPUT_CTID;
+		else if (attno > 0 && attno <= tupdesc->natts &&
+				 st->attinmeta->atttypmods[attno - 1] == -1)
+		{
+			switch (TupleDescAttr(tupdesc, attno - 1)->atttypid)
+			{
+				case TEXTOID:
+					how = COL_INPUT_TEXT;
+					break;
+				case INT4OID:
+					how = COL_INPUT_INT4;
+					break;
+				case INT8OID:
+					how = COL_INPUT_INT8;
+					break;
+				default:
+					break;
+			}
+		}
+		st->col_attno[j] = attno;
+		st->col_input[j] = how;
+		j++;
+	}
+}
+
+/*
+ * Row r of res (columns retrieved_attrs of the scan's row descriptor) into
+ * values / nulls (the descriptor's width; values palloc'd in
+ * CurrentMemoryContext), and its ctid into *ctid when the scan reads it.
+ */
+static void
+form_row(ShardScanState *st, PGresult *res, int r, Datum *values,
+		 bool *nulls, ItemPointer ctid)
+{
+	TupleDesc	tupdesc = st->attinmeta->tupdesc;
+
+	memset(nulls, true, sizeof(bool) * tupdesc->natts);
+	for (int j = 0; j < st->ncols; j++)
+	{
+		int			attno = st->col_attno[j];
 		char	   *v = PQgetisnull(res, r, j) ? NULL : PQgetvalue(res, r, j);
 
-		j++;
-		if (attno == SelfItemPointerAttributeNumber)
-		{
-			/* the row's ctid on its shard */
-			if (v != NULL)
-				ctid = (ItemPointer)
-					DatumGetPointer(DirectFunctionCall1(tidin,
-														CStringGetDatum(v)));
-			continue;
-		}
 		st->cur_attno = attno;
-		values[attno - 1] =
-			InputFunctionCall(&st->attinmeta->attinfuncs[attno - 1], v,
-							  st->attinmeta->attioparams[attno - 1],
-							  st->attinmeta->atttypmods[attno - 1]);
+		switch (v == NULL && st->col_input[j] != COL_INPUT_CTID ?
+				COL_INPUT_FUNCTION : st->col_input[j])
+		{
+			case COL_INPUT_CTID:
+				/* the row's ctid on its shard */
+				st->cur_attno = 0;
+				if (v != NULL && ctid != NULL)
+					*ctid = *(ItemPointer)
+						DatumGetPointer(DirectFunctionCall1(tidin,
+															CStringGetDatum(v)));
+				continue;
+			case COL_INPUT_TEXT:
+				values[attno - 1] = PointerGetDatum(cstring_to_text_with_len(v,
+																			 PQgetlength(res, r, j)));
+				break;
+			case COL_INPUT_INT4:
+				values[attno - 1] = Int32GetDatum(pg_strtoint32(v));
+				break;
+			case COL_INPUT_INT8:
+				values[attno - 1] = Int64GetDatum(pg_strtoint64(v));
+				break;
+			case COL_INPUT_FUNCTION:
+				values[attno - 1] =
+					InputFunctionCall(&st->attinmeta->attinfuncs[attno - 1], v,
+									  st->attinmeta->attioparams[attno - 1],
+									  st->attinmeta->atttypmods[attno - 1]);
+				break;
+		}
 		nulls[attno - 1] = (v == NULL);
 	}
 	st->cur_attno = 0;
-	tup = heap_form_tuple(tupdesc, values, nulls);
+}
 
-	/*
-	 * System columns of the row: ctid as fetched; xmin, xmax and cmin have
-	 * no meaning here and read as invalid (the header fields
-	 * heap_form_tuple filled in overlay them).
-	 */
+/*
+ * Put a row (values / nulls of the scan's row descriptor, ctid or NULL)
+ * into slot.  As a virtual tuple, whose values stay where they are (in
+ * the batch context, valid until the next row is asked for); but as a
+ * heap tuple (in row_cxt, replaced at the next row) when the plan reads
+ * xmin, xmax, cmin or cmax, which only a heap tuple has: they read as
+ * invalid here (the header fields heap_form_tuple filled in overlay them).
+ * ctid and tableoid are read from the slot itself.
+ */
+static void
+store_row(ShardScanState *st, TupleTableSlot *slot, Datum *values,
+		  bool *nulls, ItemPointer ctid)
+{
+	int			natts = slot->tts_tupleDescriptor->natts;
+
+	if (st->heap_rows)
+	{
+		MemoryContext old;
+		HeapTuple	tup;
+
+		MemoryContextReset(st->row_cxt);
+		old = MemoryContextSwitchTo(st->row_cxt);
+		tup = heap_form_tuple(slot->tts_tupleDescriptor, values, nulls);
+		if (ctid)
+			tup->t_self = tup->t_data->t_ctid = *ctid;
+		HeapTupleHeaderSetXmin(tup->t_data, InvalidTransactionId);
+		HeapTupleHeaderSetXmax(tup->t_data, InvalidTransactionId);
+		HeapTupleHeaderSetCmin(tup->t_data, InvalidTransactionId);
+		MemoryContextSwitchTo(old);
+		ExecStoreHeapTuple(tup, slot, false);
+		return;
+	}
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * natts);
+	memcpy(slot->tts_isnull, nulls, sizeof(bool) * natts);
+	ExecStoreVirtualTuple(slot);
 	if (ctid)
-		tup->t_self = tup->t_data->t_ctid = *ctid;
-	HeapTupleHeaderSetXmin(tup->t_data, InvalidTransactionId);
-	HeapTupleHeaderSetXmax(tup->t_data, InvalidTransactionId);
-	HeapTupleHeaderSetCmin(tup->t_data, InvalidTransactionId);
-	return tup;
+		slot->tts_tid = *ctid;
+}
+
+/* Store row s->next of s's current batch into slot (store_row). */
+static void
+store_shard_row(ShardScanState *st, ScanShard *s, TupleTableSlot *slot)
+{
+	int			natts = st->attinmeta->tupdesc->natts;
+
+	store_row(st, slot, &s->vals[s->next * natts], &s->nulls[s->next * natts],
+			  s->ctids ? &s->ctids[s->next] : NULL);
+}
+
+/*
+ * Make room in CurrentMemoryContext for n rows of s's next batch
+ * (s->vals, s->nulls, s->ctids).
+ */
+static void
+alloc_rows(ScanShard *s, int n)
+{
+	int			natts = s->scan->attinmeta->tupdesc->natts;
+
+	n = Max(n, 1);
+	s->vals = palloc(sizeof(Datum) * Max(natts, 1) * n);
+	s->nulls = palloc(sizeof(bool) * Max(natts, 1) * n);
+	s->ctids = s->scan->reads_ctid ?
+		palloc0(sizeof(ItemPointerData) * n) : NULL;
+}
+
+/* form_row into row r of s's batch being converted */
+static inline void
+form_shard_row(ScanShard *s, PGresult *res, int row, int r)
+{
+	int			natts = s->scan->attinmeta->tupdesc->natts;
+
+	form_row(s->scan, res, row, &s->vals[r * natts], &s->nulls[r * natts],
+			 s->ctids ? &s->ctids[r] : NULL);
 }
 
 /*
  * Convert the rows of s's raw batch (just made current, in s->cxt[s->cur])
- * into s->rows, and free the PGresult.
+ * into s->vals / s->nulls / s->ctids, and free the PGresult.
  */
 static void
 convert_batch(ScanShard *s)
 {
 	ShardScanState *st = s->scan;
 	PGresult   *res = s->in_raw->res;
-	TupleDesc	tupdesc = st->attinmeta->tupdesc;
 	ErrorContextCallback errcb;
 	MemoryContext old = MemoryContextSwitchTo(s->cxt[s->cur]);
 	int			n = PQntuples(res);
-	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
-	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
-	double		bytes = 0;
 
 	errcb.callback = conversion_error_callback;
 	errcb.arg = st;
@@ -830,16 +1009,14 @@ convert_batch(ScanShard *s)
 	error_context_stack = &errcb;
 
 	st->cur_shard = s->shard;
-	s->rows = palloc(sizeof(HeapTuple) * Max(n, 1));
+	alloc_rows(s, n);
 	for (int r = 0; r < n; r++)
-	{
-		s->rows[r] = form_row(st, res, r, values, nulls);
-		bytes += HEAPTUPLESIZE + s->rows[r]->t_len;
-	}
+		form_shard_row(s, res, r, r);
 	s->nrows = n;
 	/* (a row costs about as much raw, in the batch that comes next) */
 	if (n > 0)
-		s->row_bytes = 2.0 * bytes / n;
+		s->row_bytes = 2.0 *
+			MemoryContextMemAllocated(s->cxt[s->cur], false) / n;
 	error_context_stack = errcb.previous;
 	clear_raw_batch(s->in_raw);
 	s->in_raw = NULL;
@@ -865,6 +1042,7 @@ run_direct_modify(ForeignScanState *node)
 	int			i = 0;
 	uint64		total = 0;
 	bool		autocommit;
+	ShardStmt	stmt;
 
 	MemoryContextReset(st->scan_cxt);
 	shardxact_check_write();
@@ -896,8 +1074,11 @@ run_direct_modify(ForeignScanState *node)
 			continue;
 		}
 		shardxact_mark_written(conns[shard]);
-		shardconn_send(conns[shard], st->sql, st->num_params,
-					   st->param_values, NULL, NULL);
+		stmt.sql = st->sql;
+		stmt.nparams = st->num_params;
+		stmt.params = st->param_values;
+		stmt.context_sql = NULL;
+		shardconn_send_prepared(conns[shard], &stmt, 1);
 	}
 	st->dm_results = palloc0(sizeof(RawBatch *) *
 							 Max(bms_num_members(st->targets), 1));
@@ -942,7 +1123,6 @@ shardfdw_iterate_direct_modify(ForeignScanState *node)
 	ResultRelInfo *rinfo = node->resultRelInfo;
 	TupleDesc	tupdesc = st->attinmeta->tupdesc;
 	MemoryContext old;
-	HeapTuple	tup;
 
 	if (!st->dm_done)
 		run_direct_modify(node);
@@ -963,10 +1143,13 @@ shardfdw_iterate_direct_modify(ForeignScanState *node)
 	{
 		Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
 		bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+		ItemPointerData ctid;
 
-		tup = form_row(st, st->dm_results[st->dm_current]->res, st->dm_row,
-					   values, nulls);
-		ExecStoreHeapTuple(tup, slot, false);
+		ItemPointerSetInvalid(&ctid);
+		form_row(st, st->dm_results[st->dm_current]->res, st->dm_row,
+				 values, nulls, &ctid);
+		store_row(st, slot, values, nulls,
+				  ItemPointerIsValid(&ctid) ? &ctid : NULL);
 	}
 	else
 		ExecStoreAllNullTuple(slot);	/* e.g. RETURNING 1 */
@@ -1031,7 +1214,9 @@ advance(ScanShard *s)
 	/* swap: the old current batch is no longer referenced */
 	s->cur = 1 - s->cur;
 	MemoryContextReset(s->cxt[1 - s->cur]);
-	s->rows = NULL;
+	s->vals = NULL;
+	s->nulls = NULL;
+	s->ctids = NULL;
 	s->nrows = 0;
 	s->next = 0;
 	s->have_incoming = false;
@@ -1079,8 +1264,7 @@ next_row(ForeignScanState *node)
 {
 	ShardScanState *st = (ShardScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
-
-	HeapTuple	tuple;
+	ScanShard  *s;
 
 	if (!st->started)
 		start_scan(st, node->ss.ps.ps_ExprContext);
@@ -1089,18 +1273,21 @@ next_row(ForeignScanState *node)
 	if (st->combine)
 		return combine_next(st, slot);
 
-	tuple = next_append_row(st);
-	if (tuple == NULL)
+	s = next_append_row(st);
+	if (s == NULL)
 		return ExecClearTuple(slot);
-	ExecStoreHeapTuple(tuple, slot, false);
+	store_shard_row(st, s, slot);
+	s->next++;
 	return slot;
 }
 
 /*
- * The next row of any target shard, in arrival order, or NULL at the end.
- * The tuple lives in its shard's batch context until the next call.
+ * The shard with the next row of the scan (any target shard's, in arrival
+ * order): its row s->next, which the caller takes and steps over.  NULL at
+ * the end.  The row lives in its shard's batch context until the next
+ * call.
  */
-static HeapTuple
+static ScanShard *
 next_append_row(ShardScanState *st)
 {
 	for (;;)
@@ -1112,9 +1299,7 @@ next_append_row(ShardScanState *st)
 		/* the per-row path: the current shard's batch */
 		if (st->nactive > 0 && advance(&st->shards[st->current]))
 		{
-			ScanShard  *s = &st->shards[st->current];
-
-			return s->rows[s->next++];
+			return &st->shards[st->current];
 		}
 
 		/* a batch ready on another shard, maybe arrived meanwhile? */
@@ -1128,7 +1313,7 @@ next_append_row(ShardScanState *st)
 			if (advance(s))
 			{
 				st->current = i;
-				return s->rows[s->next++];
+				return s;
 			}
 		}
 
@@ -1221,11 +1406,17 @@ ensure_row(ScanShard *s)
 static void
 cache_keys(ShardScanState *st, ScanShard *s)
 {
-	HeapTuple	tup = s->rows[s->next];
+	int			natts = st->attinmeta->tupdesc->natts;
+	Datum	   *values = &s->vals[s->next * natts];
+	bool	   *nulls = &s->nulls[s->next * natts];
 
 	for (int k = 0; k < st->nkeys; k++)
-		s->keys[k] = heap_getattr(tup, st->sortkeys[k].ssup_attno,
-								  st->attinmeta->tupdesc, &s->keynulls[k]);
+	{
+		int			attno = st->sortkeys[k].ssup_attno;
+
+		s->keys[k] = values[attno - 1];
+		s->keynulls[k] = nulls[attno - 1];
+	}
 }
 
 /*
@@ -1302,7 +1493,7 @@ merge_next(ShardScanState *st, TupleTableSlot *slot)
 	i = DatumGetInt32(binaryheap_first(st->heap));
 	st->last_returned = i;
 	s = &st->shards[i];
-	ExecStoreHeapTuple(s->rows[s->next], slot, false);
+	store_shard_row(st, s, slot);
 	return slot;
 }
 
@@ -1321,18 +1512,16 @@ combine_next(ShardScanState *st, TupleTableSlot *slot)
 
 	if (!st->combined)
 	{
-		TupleDesc	rawdesc = st->attinmeta->tupdesc;
-		Datum	   *rv = palloc(sizeof(Datum) * rawdesc->natts);
-		bool	   *rn = palloc(sizeof(bool) * rawdesc->natts);
+		int			rawnatts = st->attinmeta->tupdesc->natts;
+		ScanShard  *s;
 
-		while ((tuple = next_append_row(st)) != NULL)
+		while ((s = next_append_row(st)) != NULL)
 		{
-			heap_deform_tuple(tuple, rawdesc, rv, rn);
-			shard_combine_add(st->combine, rv, rn);
+			shard_combine_add(st->combine, &s->vals[s->next * rawnatts],
+							  &s->nulls[s->next * rawnatts]);
+			s->next++;
 			CHECK_FOR_INTERRUPTS();
 		}
-		pfree(rv);
-		pfree(rn);
 		st->combined = true;
 	}
 
@@ -1408,13 +1597,16 @@ connect_any(ShardScanState *st, ShardConn **conns)
  * with no subplans (no other scan can hide there) and no row locks, in a
  * portal that cannot be rewound (no SCROLL, no WITH HOLD), and this scan
  * is reached from the top of the plan through nodes that read their one
- * child once.  Computed once per execution, by walking that chain.
+ * child once.  Computed once per execution, by walking that chain;
+ * *limited tells whether a Limit node is on it.
  */
 static bool
-scan_is_alone(ForeignScanState *node)
+scan_is_alone(ForeignScanState *node, bool *limited)
 {
 	PlannedStmt *stmt = node->ss.ps.state->es_plannedstmt;
 	Plan	   *plan = stmt->planTree;
+
+	*limited = false;
 
 	if (stmt->commandType != CMD_SELECT || stmt->subplans != NIL ||
 		stmt->rowMarks != NIL || ActivePortal == NULL ||
@@ -1424,8 +1616,10 @@ scan_is_alone(ForeignScanState *node)
 	{
 		switch (nodeTag(plan))
 		{
-			case T_Result:
 			case T_Limit:
+				*limited = true;
+				/* FALLTHROUGH */
+			case T_Result:
 			case T_Sort:
 			case T_IncrementalSort:
 			case T_Agg:
@@ -1441,6 +1635,36 @@ scan_is_alone(ForeignScanState *node)
 		}
 	}
 	return plan == node->ss.ps.plan;
+}
+
+/*
+ * Does the plan of this scan of a base relation read a system column that
+ * lives in a heap tuple's header (xmin, xmax, cmin, cmax), in its target
+ * list or quals?  (ctid and tableoid are kept in the slot itself; a join
+ * or upper relation's scan tuple has no system columns of its own.)
+ */
+static bool
+reads_header_columns(ForeignScanState *node)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	Bitmapset  *attrs = NULL;
+	int			attno = -1;
+
+	if (fsplan->scan.scanrelid == 0)
+		return false;
+	pull_varattnos((Node *) fsplan->scan.plan.targetlist,
+				   fsplan->scan.scanrelid, &attrs);
+	pull_varattnos((Node *) fsplan->scan.plan.qual,
+				   fsplan->scan.scanrelid, &attrs);
+	while ((attno = bms_next_member(attrs, attno)) >= 0)
+	{
+		AttrNumber	a = attno + FirstLowInvalidHeapAttributeNumber;
+
+		if (a < 0 && a != SelfItemPointerAttributeNumber &&
+			a != TableOidAttributeNumber)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -1548,18 +1772,13 @@ static void
 convert_pending(ScanShard *s)
 {
 	ShardScanState *st = s->scan;
-	TupleDesc	tupdesc = st->attinmeta->tupdesc;
 	ErrorContextCallback errcb;
 	MemoryContext old;
-	Datum	   *values;
-	bool	   *nulls;
 	int			n = 0;
 
 	MemoryContextReset(s->cxt[s->cur]);
 	old = MemoryContextSwitchTo(s->cxt[s->cur]);
-	values = palloc(sizeof(Datum) * tupdesc->natts);
-	nulls = palloc(sizeof(bool) * tupdesc->natts);
-	s->rows = palloc(sizeof(HeapTuple) * st->fetch_size);
+	alloc_rows(s, st->fetch_size);
 	s->next = 0;
 
 	errcb.callback = conversion_error_callback;
@@ -1577,7 +1796,7 @@ convert_pending(ScanShard *s)
 				 PQnfields(res), list_length(st->retrieved_attrs));
 		if (s->prow < PQntuples(res))
 		{
-			s->rows[n++] = form_row(st, res, s->prow++, values, nulls);
+			form_shard_row(s, res, s->prow++, n++);
 			continue;
 		}
 		PQclear(res);
@@ -1615,11 +1834,7 @@ stop_scan(ShardScanState *st)
 		ScanShard  *s = &st->shards[i];
 
 		if (s->inflight && s->stream)
-		{
-			/* rows nobody will read: stop the shard sending them */
-			shardconn_orphan(s->conn, s);
-			(void) shardconn_abandon(s->conn);
-		}
+			shardconn_drop_stream(s->conn, s);	/* rows nobody will read */
 		else if (s->inflight)
 			shardconn_orphan(s->conn, s);
 		s->inflight = false;

@@ -86,6 +86,7 @@ static bool xact_got_connection = false;
 static int	executor_nesting = 0;
 static int	utility_nesting = 0;
 static bool top_statement_alone = false;	/* see executor_run */
+static bool run_to_end = false; /* the innermost run has no row count */
 
 /* A statement of this local transaction committed on its shard alone. */
 static bool xact_autocommitted = false;
@@ -190,6 +191,8 @@ static void
 executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			 bool execute_once)
 {
+	bool		outer_to_end = run_to_end;
+
 	/*
 	 * Is the top-level statement alone in what it writes?  Not when it
 	 * writes in a CTE or in more than one table, nor when a rule made it
@@ -204,6 +207,7 @@ executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			(ActivePortal == NULL || list_length(ActivePortal->stmts) <= 1);
 	}
 	executor_nesting++;
+	run_to_end = (count == 0);
 	PG_TRY();
 	{
 		if (prev_executor_run)
@@ -215,8 +219,16 @@ executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	PG_FINALLY();
 	{
 		executor_nesting--;
+		run_to_end = outer_to_end;
 	}
 	PG_END_TRY();
+}
+
+/* shardxact_run_to_end: see xact.h. */
+bool
+shardxact_run_to_end(void)
+{
+	return executor_nesting > 0 && run_to_end;
 }
 
 /* shardxact_at_run_end: see xact.h. */

@@ -107,16 +107,53 @@ note 'statements that keep the cursor path';
 	like($st, qr/DECLARE/, 'a join with something else: cursor path');
 }
 {
-	my ($out, $err, $st) = logged($s, 0, "BEGIN; SELECT val FROM t WHERE id = $k->[0]; COMMIT;");
-	like($st, qr/START TRANSACTION.*\n.*DECLARE/s,
-		'in a transaction block: remote transaction and cursor') or diag($st);
-	($out, $err, $st) = logged($s, 0, "SELECT (SELECT val FROM t WHERE id = $k->[0])");
+	my ($out, $err, $st) = logged($s, 0, "SELECT (SELECT val FROM t WHERE id = $k->[0])");
 	is($out, "val $k->[0]", 'a subplan: the row');
 	like($st, qr/DECLARE/, 'a subplan: cursor path');
 	($out, $err, $st) = logged($s, 0, "SELECT val FROM t WHERE id = $k->[0] FOR UPDATE");
 	like($st, qr/DECLARE/, 'row locks: cursor path');
 	($out, $err, $st) = logged($s, 1, "SELECT count(*) FROM t");
 	like($st, qr/DECLARE/, 'several shards: cursor path');
+}
+
+note 'in a transaction block: the remote transaction start and one prepared statement';
+{
+	# (twice: the first time prepares, the second only executes)
+	my ($out, $err, $st);
+	my $newkey = $coord->safe_psql('postgres', q{
+SELECT min(g) FROM generate_series(1000, 2000) g
+ WHERE shardfdw.shard_for('t'::regclass, g) = 0});
+	# (generic plans, as a client's prepared statements get: the key is a
+	# parameter of the remote statements too)
+	ShardTest::sq($s, q{SET plan_cache_mode = force_generic_plan;
+PREPARE l(int) AS SELECT val FROM t WHERE id = $1;
+PREPARE u(int) AS UPDATE t SET val = val WHERE id = $1;
+PREPARE i(int) AS INSERT INTO t (id, val) VALUES ($1, 'new')});
+	for my $round (1, 2)
+	{
+		($out, $err, $st) = logged($s, 0,
+			"BEGIN; EXECUTE l($k->[0]); EXECUTE u($k->[0]); EXECUTE i($newkey); ROLLBACK;");
+	}
+	ShardTest::sq($s, 'RESET plan_cache_mode; DEALLOCATE l; DEALLOCATE u; DEALLOCATE i');
+	is($out, "val $k->[0]", 'in a block: the lookup\'s row');
+	is($err, '', 'in a block: no error') or diag($err);
+	my @lines = split /\n/, $st;
+	like($lines[0], qr/^START TRANSACTION/, 'in a block: the remote transaction starts')
+	  or diag($st);
+	like($lines[1] // '', qr/^SELECT val FROM public\.t WHERE \(\(id = \$1::integer\)\)$/,
+		'in a block: then the lookup, a prepared statement with a parameter') or diag($st);
+	unlike($st, qr/DECLARE|FETCH|CLOSE/, 'in a block: no cursor for a lookup') or diag($st);
+	like($st, qr/^UPDATE public\.t .*\$1::integer/m, 'in a block: the UPDATE, prepared')
+	  or diag($st);
+	like($st, qr/^INSERT INTO public\.t /m, 'in a block: the INSERT') or diag($st);
+	my $log = slurp_file($c->shard(0)->logfile);
+	my @named = ($log =~ /LOG:  execute shardfdw_s\d+: (SELECT val FROM public\.t|UPDATE public\.t|INSERT INTO public\.t)/g);
+	cmp_ok(scalar(@named), '>=', 6,
+		'in a block: lookup, UPDATE and INSERT run as named prepared statements') or diag($st);
+	like($st, qr/^ABORT TRANSACTION$/m, 'in a block: rolled back') or diag($st);
+	is($c->shard(0)->safe_psql('postgres',
+		"SELECT count(*) FROM t WHERE id = $newkey"), '0',
+		'in a block: the INSERT was rolled back');
 }
 
 # ---------------------------------------------------------------- streams
@@ -171,11 +208,23 @@ note 'long streams';
 	is($out, $expected, 'and the connection serves the next one');
 }
 
-note 'the same in a transaction block (cursors)';
+note 'the same in a transaction block';
 {
 	my ($out, $err, $st) = logged($s, 1, "BEGIN; SELECT n, v FROM tb WHERE k = $k->[1]; COMMIT;");
 	is($out, $expected, 'in a block: 5000 rows of one shard, all, in order');
-	like($st, qr/DECLARE/, 'in a block: a cursor');
+	unlike($st, qr/DECLARE|FETCH/, 'in a block: read to its end, so streamed') or diag($st);
+	like($st, qr/^START TRANSACTION.*\n^SELECT n, v FROM public\.tb/m,
+		'in a block: after the remote transaction start') or diag($st);
+	($out, $err, $st) = logged($s, 1,
+		"BEGIN; SELECT count(*) FROM (SELECT n FROM tb WHERE k = $k->[1] AND random() >= 0 LIMIT 7) x; COMMIT;");
+	is($out, '7', 'in a block: under a local LIMIT');
+	like($st, qr/DECLARE/, 'in a block: under a local LIMIT, a cursor') or diag($st);
+
+	($out, $err) = ShardTest::sq($s,
+		"BEGIN; SELECT count(*), min(p), max(p), sum(n) FROM (SELECT n, peek($k->[1]) AS p FROM tb WHERE k = $k->[1]) x; COMMIT;");
+	is($out, '5000|5000|5000|12502500',
+		'in a block: a nested query needing the connection mid-stream: all rows, right answers');
+	is($err, '', 'in a block: no error') or diag($err);
 
 	# an error in rows the statement never needs must not end the
 	# transaction (a stream would compute them; a cursor does not)
@@ -200,6 +249,29 @@ note 'the same in a transaction block (cursors)';
 	is($c->shard(1)->safe_psql('postgres', "SELECT v FROM tb WHERE n = 1"), 'changed',
 		'in a block: the update is on the shard');
 	$c->shard(1)->safe_psql('postgres', "UPDATE tb SET v = 'v1' WHERE n = 1");
+
+	# SELECT INTO wants one row: a cursor, so that an error in rows it never
+	# needs does not end the remote transaction
+	$c->on_all_shards('CREATE TABLE td (k int, n int, v text)');
+	$c->shard(1)->safe_psql('postgres', qq{
+INSERT INTO td SELECT $k->[1], g, 'v' || g FROM generate_series(1, 30) g});
+	$coord->safe_psql('postgres', q{
+CREATE FOREIGN TABLE td (k int, n int, v text) SERVER cluster
+  OPTIONS (distribution_column 'k', fetch_size '5');
+ANALYZE td});
+	my $into = "DO \$\$ DECLARE r record; BEGIN SELECT * INTO r FROM td WHERE k = $k->[1] %s; "
+	  . "RAISE NOTICE 'got %%', r.n; END \$\$;";
+	($out, $err) = ShardTest::sq($s, "BEGIN; UPDATE td SET v = 'changed' WHERE k = $k->[1] AND n = 1;");
+	($out, $err, $st) = logged($s, 1, sprintf($into, 'AND 100 / (n - 20) > -1000'));
+	like($err, qr/NOTICE:  got \d+/, 'in a block: SELECT INTO, a row') or diag($err);
+	unlike($err, qr/ERROR/, 'in a block: SELECT INTO, no error from a row it never needed');
+	like($st, qr/DECLARE/, 'in a block: SELECT INTO, a cursor') or diag($st);
+	($out, $err) = ShardTest::sq($s, "SELECT count(*), count(*) FILTER (WHERE v = 'changed') FROM td WHERE k = $k->[1]");
+	is("$out|$err", '30|1|', 'in a block: the transaction goes on');
+	($out, $err) = ShardTest::sq($s, 'COMMIT');
+	is($err, '', 'in a block: it commits');
+	is($c->shard(1)->safe_psql('postgres', "SELECT v FROM td WHERE n = 1"), 'changed',
+		'in a block: the update is on the shard');
 
 	# a remote error in the middle, under a savepoint
 	($out, $err) = ShardTest::sq($s, 'BEGIN; SAVEPOINT a;');
