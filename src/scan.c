@@ -864,6 +864,46 @@ plan_columns(ShardScanState *st)
 }
 
 /*
+ * The integer of the text a shard sent for an int4 (int8) column.  The
+ * shard's output function writes an optional minus sign and digits; up to
+ * 9 (18) digits cannot overflow and are added up here, anything else goes
+ * through the input function's own parser, with its checks and errors.
+ */
+static inline int32
+read_int4(const char *text)
+{
+	const char *p = text + (text[0] == '-');
+	uint32		v = 0;
+	int			n = 0;
+
+	while (p[n] >= '0' && p[n] <= '9' && n < 10)
+	{
+		v = v * 10 + (p[n] - '0');
+		n++;
+	}
+	if (n == 0 || n > 9 || p[n] != '\0')
+		return pg_strtoint32(text);
+	return text[0] == '-' ? -(int32) v : (int32) v;
+}
+
+static inline int64
+read_int8(const char *text)
+{
+	const char *p = text + (text[0] == '-');
+	uint64		v = 0;
+	int			n = 0;
+
+	while (p[n] >= '0' && p[n] <= '9' && n < 19)
+	{
+		v = v * 10 + (p[n] - '0');
+		n++;
+	}
+	if (n == 0 || n > 18 || p[n] != '\0')
+		return pg_strtoint64(text);
+	return text[0] == '-' ? -(int64) v : (int64) v;
+}
+
+/*
  * Row r of res (columns retrieved_attrs of the scan's row descriptor) into
  * values / nulls (the descriptor's width; values palloc'd in
  * CurrentMemoryContext), and its ctid into *ctid when the scan reads it.
@@ -897,10 +937,10 @@ form_row(ShardScanState *st, PGresult *res, int r, Datum *values,
 																			 PQgetlength(res, r, j)));
 				break;
 			case COL_INPUT_INT4:
-				values[attno - 1] = Int32GetDatum(pg_strtoint32(v));
+				values[attno - 1] = Int32GetDatum(read_int4(v));
 				break;
 			case COL_INPUT_INT8:
-				values[attno - 1] = Int64GetDatum(pg_strtoint64(v));
+				values[attno - 1] = Int64GetDatum(read_int8(v));
 				break;
 			case COL_INPUT_FUNCTION:
 				values[attno - 1] =
