@@ -53,6 +53,8 @@ typedef struct ShardPrepared
 	char	   *sql;			/* malloc'd statement text */
 	uint32		hash;			/* hash of sql, to skip most strcmp()s */
 	bool		ready;			/* exists on the shard (Prepare succeeded) */
+	bool		unusable;		/* the shard refused to run it as prepared
+								 * (its result type changed): sent unnamed */
 } ShardPrepared;
 
 typedef struct ShardConnKey

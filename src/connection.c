@@ -257,6 +257,19 @@ close_conn(ShardConn *c)
 	ReleaseExternalFD();
 }
 
+/*
+ * Forget the statements prepared on c's shard session (which has ended,
+ * or is about to be replaced).
+ */
+static void
+forget_prepared(ShardConn *c)
+{
+	for (int i = 0; i < c->nprepared; i++)
+		free(c->prepared[i].sql);
+	c->nprepared = 0;
+	c->batch_prepare = NULL;
+}
+
 /* Close c's connection (if any) and forget its transaction state. */
 void
 shardconn_disconnect(ShardConn *c)
@@ -275,10 +288,7 @@ shardconn_disconnect(ShardConn *c)
 	copy_closed(c);
 	list_free_deep(c->queued);
 	c->queued = NIL;
-	for (int i = 0; i < c->nprepared; i++)
-		free(c->prepared[i].sql);
-	c->nprepared = 0;
-	c->batch_prepare = NULL;
+	forget_prepared(c);
 }
 
 /*
@@ -962,8 +972,42 @@ find_prepared(ShardConn *c, const char *sql)
 		return NULL;
 	p->hash = h;
 	p->ready = false;
+	p->unusable = false;
 	c->nprepared++;
 	return p;
+}
+
+/*
+ * The statement of c's batch that failed with res ran by name: if the
+ * shard no longer has it (26000), prepare it again next time; if the
+ * shard cannot run it any more as prepared (0A000, its result type
+ * changed after a remote ALTER), never use it by name again: its text
+ * goes unnamed from then on.
+ */
+static void
+prepared_failed(ShardConn *c, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	ShardStmt  *st;
+	uint32		h;
+
+	if (state == NULL || c->batch_err_stmt < 0 ||
+		c->batch_err_stmt >= c->batch_nstmts ||
+		(strcmp(state, "26000") != 0 && strcmp(state, "0A000") != 0))
+		return;
+	st = &c->batch_stmts[c->batch_err_stmt];
+	h = hash_bytes((const unsigned char *) st->sql, strlen(st->sql));
+	for (int i = 0; i < c->nprepared; i++)
+	{
+		ShardPrepared *p = &c->prepared[i];
+
+		if (p->hash != h || strcmp(p->sql, st->sql) != 0 || !p->ready)
+			continue;
+		if (strcmp(state, "26000") == 0)
+			p->ready = false;
+		else
+			p->unusable = true;
+	}
 }
 
 /*
@@ -1037,6 +1081,9 @@ send_batch(ShardConn *c)
 		if ((c->batch_autocommit || c->batch_reuse) && st->nparams > 0)
 		{
 			ShardPrepared *p = find_prepared(c, st->sql);
+
+			if (p != NULL && p->unusable)
+				p = NULL;
 
 			/* (one Prepare per batch: its position is what we track) */
 			if (p != NULL && !p->ready && c->batch_prepare != NULL &&
@@ -1477,6 +1524,7 @@ retry_batch(ShardConn *c)
 	bool		stream = c->batch_stream;
 	int			chunk = c->stream_chunk;
 	bool		all = c->stream_all;
+	bool		discard = c->stream_discard;
 
 	/* keep the statements across the reset */
 	c->batch_stmts = NULL;
@@ -1489,6 +1537,7 @@ retry_batch(ShardConn *c)
 	shardconn_clear_batch(c);
 	c->batch_stmts = stmts;
 	c->batch_nstmts = nstmts;
+	forget_prepared(c);			/* (they were the old session's) */
 	connect_entries(server, user, &c, 1);
 	c->owner = owner;
 	c->absorb = absorb;
@@ -1504,6 +1553,7 @@ retry_batch(ShardConn *c)
 	c->stream_alone = false;
 	c->stream_chunk = chunk;
 	c->stream_all = all;
+	c->stream_discard = discard;
 	stream_try_single(c);
 	/* a retried batch is not retried again */
 	c->batch_began_xact = false;
@@ -1586,9 +1636,14 @@ shardconn_poll(ShardConn *c)
 {
 	if (!poll_batch(c))
 		return false;
-	if (c->batch_lost && c->batch_began_xact)
+	if (c->batch_lost && c->batch_began_xact &&
+		!(c->batch_stream && c->stream_received > 0))
 	{
-		/* the connection was dead before the batch: try a fresh one */
+		/*
+		 * The connection was dead before the batch: try a fresh one.  (Not
+		 * a stream that has handed out rows: its owner may have returned
+		 * them, and they would come again.)
+		 */
 		retry_batch(c);
 		return poll_batch(c);
 	}
@@ -1674,6 +1729,7 @@ poll_batch(ShardConn *c)
 				{
 					c->batch_error = res;
 					c->batch_err_stmt = batch_error_stmt(c);
+					prepared_failed(c, res);
 				}
 				else
 					PQclear(res);

@@ -1227,7 +1227,16 @@ shardfdw_exec_batch_insert(EState *estate, ResultRelInfo *rinfo,
 			stmt.nparams = count[s] * nattrs;
 			stmt.params = (const char *const *) params[s];
 			stmt.context_sql = NULL;
-			shardconn_send_prepared(c, &stmt, 1);
+
+			/*
+			 * One row: prepared on the shard (keyed INSERTs run again and
+			 * again).  Several: a text per row count, which would fill
+			 * the connection's prepared statements; sent unnamed.
+			 */
+			if (count[s] == 1)
+				shardconn_send_prepared(c, &stmt, 1);
+			else
+				shardconn_send_stmts(c, &stmt, 1, NULL, NULL);
 		}
 		if (first < 0)
 			first = s;

@@ -1638,7 +1638,8 @@ connect_any(ShardScanState *st, ShardConn **conns)
  * portal that cannot be rewound (no SCROLL, no WITH HOLD), and this scan
  * is reached from the top of the plan through nodes that read their one
  * child once.  Computed once per execution, by walking that chain;
- * *limited tells whether a Limit node is on it.
+ * *limited tells whether a node that may stop reading early is on it (a
+ * Limit, or a WindowAgg, whose run condition can end it).
  */
 static bool
 scan_is_alone(ForeignScanState *node, bool *limited)
@@ -1657,6 +1658,7 @@ scan_is_alone(ForeignScanState *node, bool *limited)
 		switch (nodeTag(plan))
 		{
 			case T_Limit:
+			case T_WindowAgg:	/* (a run condition can stop it early) */
 				*limited = true;
 				/* FALLTHROUGH */
 			case T_Result:
@@ -1664,7 +1666,6 @@ scan_is_alone(ForeignScanState *node, bool *limited)
 			case T_IncrementalSort:
 			case T_Agg:
 			case T_Unique:
-			case T_WindowAgg:
 			case T_ProjectSet:
 				if (innerPlan(plan) != NULL)
 					return false;

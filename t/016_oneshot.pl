@@ -284,5 +284,97 @@ ANALYZE td});
 	is($err, '', 'in a block: and the transaction commits');
 }
 
+note 'a WindowAgg above the scan in a block: a cursor (a run condition stops it early)';
+{
+	my ($out, $err, $st) = logged($s, 1,
+		"BEGIN; SELECT n FROM (SELECT n, row_number() OVER () AS rn FROM tb WHERE k = $k->[1] "
+		  . "AND 100 / (n - 2500) > -1000) s WHERE rn <= 3; COMMIT;");
+	my @rows = split /\n/, $out;
+	is(scalar(@rows) . "|$err", '3|', 'in a block: rows up to the run condition, no error from rows never needed')
+	  or diag("$out\n$err");
+	like($st, qr/DECLARE/, 'in a block: under a WindowAgg, a cursor') or diag($st);
+}
+
+note 'a shard backend killed in the middle of a stream in a block: no row twice';
+{
+	# 3000 rows of 10 kB: more than the sockets hold, so the shard is still
+	# sending when it is killed, after the coordinator has returned rows
+	$c->on_all_shards('CREATE TABLE tw (k int, n int, v text)');
+	$c->shard(1)->safe_psql('postgres', qq{
+ALTER TABLE tw ALTER v SET STORAGE EXTERNAL;
+INSERT INTO tw SELECT $k->[1], g, repeat('x', 10000) FROM generate_series(1, 3000) g});
+	$coord->safe_psql('postgres', q{
+CREATE FOREIGN TABLE tw (k int, n int, v text) SERVER cluster
+  OPTIONS (distribution_column 'k')});
+	my $s2 = $c->session;
+	ShardTest::sq($s2, 'BEGIN');
+	ShardTest::send_async($s2,
+		"SELECT n, length(v), pg_sleep(0.001) FROM tw WHERE k = $k->[1];");
+	my $killed = ShardTest::poll_until($c->shard(1), q{
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+ WHERE query LIKE '%public.tw%' AND pid <> pg_backend_pid()
+   AND wait_event = 'ClientWrite'}, '1', 30);
+	ok(defined $killed, 'the shard backend was killed while it was sending rows');
+	my ($out, $err) = ShardTest::wait_async($s2);
+	my @n = ($out =~ /^(\d+)\|10000\|/mg);
+	my %seen;
+	my @twice = grep { $seen{$_}++ } @n;
+	is(scalar(@twice), 0, 'no row came twice') or diag(scalar(@n) . ' rows, ' . scalar(@twice) . ' twice');
+	like($err, qr/ERROR/, 'the lost connection is an error') or diag("rows: " . scalar(@n));
+	ShardTest::sq($s2, 'ROLLBACK');
+	($out, $err) = ShardTest::sq($s2, "SELECT count(*), count(DISTINCT n) FROM tw WHERE k = $k->[1]");
+	is("$out|$err", '3000|3000|', 'the session goes on, on a new connection');
+	$s2->quit;
+}
+
+note 'a write in a function, in a session where shardfdw is loaded by it';
+{
+	# The library is not preloaded: the first statement of a new session that
+	# touches a foreign table from inside a function or DO loads it in the
+	# middle of that statement.  The write is still not the whole
+	# transaction: it must not commit on its shard alone.
+	my @free = split /\n/, $coord->safe_psql('postgres', q{
+SELECT g FROM generate_series(5000, 6000) g
+ WHERE shardfdw.shard_for('t'::regclass, g) = 2 LIMIT 2});
+	$coord->safe_psql('postgres', q{
+CREATE FUNCTION ins_then_fail(int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO t VALUES ($1, 'half');
+    RAISE EXCEPTION 'boom';
+END $$});
+	my ($rc, $out, $err) = $c->psql_timed("SELECT ins_then_fail($free[0])");
+	like($err, qr/boom/, 'a function that writes, then fails (fresh session)');
+	is($c->shard(2)->safe_psql('postgres', "SELECT count(*) FROM t WHERE id = $free[0]"), '0',
+		'its write did not commit on the shard');
+	($rc, $out, $err) = $c->psql_timed(
+		"DO \$\$ BEGIN INSERT INTO t VALUES ($free[1], 'half'); RAISE EXCEPTION 'boom'; END \$\$");
+	like($err, qr/boom/, 'a DO block that writes, then fails (fresh session)');
+	is($c->shard(2)->safe_psql('postgres', "SELECT count(*) FROM t WHERE id = $free[1]"), '0',
+		'its write did not commit on the shard');
+}
+
+note 'a prepared statement whose result type a remote ALTER changed';
+{
+	ShardTest::sq($s, q{SET plan_cache_mode = force_generic_plan;
+PREPARE g(int) AS SELECT n, v FROM tb WHERE k = $1 AND n = 7});
+	my ($out, $err, $st);
+	($out, $err, $st) = logged($s, 1, "EXECUTE g($k->[1])") for 1 .. 2;
+	is($out, '7|v7', 'the lookup');
+	my $log = slurp_file($c->shard(1)->logfile);
+	like($log, qr/execute shardfdw_s\d+: SELECT n, v FROM public\.tb/, 'it ran by name on the shard');
+	$c->shard(1)->safe_psql('postgres', 'ALTER TABLE tb ALTER n TYPE bigint');
+	($out, $err) = ShardTest::sq($s, "EXECUTE g($k->[1])");
+	like($err, qr/cached plan must not change result type/, 'the next execution fails once')
+	  or diag("out: $out");
+	my $pos = -s $c->shard(1)->logfile;
+	($out, $err) = ShardTest::sq($s, "EXECUTE g($k->[1])");
+	is("$out|$err", '7|v7|', 'then the statement works again');
+	$log = slurp_file($c->shard(1)->logfile, $pos);
+	like($log, qr/execute <unnamed>: SELECT n, v FROM public\.tb/, 'sent unnamed') or diag($log);
+	$c->shard(1)->safe_psql('postgres', 'ALTER TABLE tb ALTER n TYPE int');
+	($out, $err) = ShardTest::sq($s, "EXECUTE g($k->[1]); DEALLOCATE g; RESET plan_cache_mode");
+	is("$out|$err", '7|v7|', 'and after the type went back');
+}
+
 $s->quit;
 done_testing();
