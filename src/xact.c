@@ -92,6 +92,15 @@ static bool run_to_end = false; /* the innermost run has no row count */
 static bool xact_autocommitted = false;
 
 /*
+ * This library was loaded while a statement was running (by a function,
+ * DO block or cursor using a foreign table, without
+ * shared_preload_libraries): the nesting counted above misses what was
+ * already under way, so nothing may commit alone until that transaction
+ * ends.
+ */
+static bool loaded_mid_statement = false;
+
+/*
  * Callbacks to run when an executor run ends (shardxact_at_run_end), in
  * TopTransactionContext: forgotten at the end of the transaction.
  */
@@ -142,6 +151,7 @@ static char *test_fail_point = NULL;
 void
 shardxact_init(void)
 {
+	loaded_mid_statement = (ActivePortal != NULL);
 	RegisterXactCallback(xact_callback, NULL);
 	RegisterSubXactCallback(subxact_callback, NULL);
 	prev_executor_run = ExecutorRun_hook;
@@ -341,7 +351,7 @@ shardxact_may_autocommit(void)
 {
 	return !IsTransactionBlock() && executor_nesting == 1 &&
 		utility_nesting == 0 && top_statement_alone &&
-		!xact_got_connection && !xact_autocommitted;
+		!xact_got_connection && !xact_autocommitted && !loaded_mid_statement;
 }
 
 /* shardxact_note_autocommit: see xact.h. */
@@ -478,6 +488,7 @@ xact_callback(XactEvent event, void *arg)
 		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
 	{
 		xact_autocommitted = false;
+		loaded_mid_statement = false;
 		run_end_callbacks_list = NIL;	/* (in TopTransactionContext) */
 	}
 	if (!xact_got_connection)
