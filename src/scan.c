@@ -183,6 +183,8 @@ struct ShardScanState
 	int			ncols;
 	AttrNumber *col_attno;
 	ColumnInput *col_input;
+	bool		all_columns;	/* every column of the row descriptor is
+								 * among them */
 	ForeignServer *server;
 	UserMapping *user;
 	ShardTableOptions opts;
@@ -861,6 +863,17 @@ plan_columns(ShardScanState *st)
 		st->col_input[j] = how;
 		j++;
 	}
+
+	/* every attno 1 .. natts retrieved (each once: retrieved_attrs is a set) */
+	{
+		Bitmapset  *seen = NULL;
+
+		for (j = 0; j < st->ncols; j++)
+			if (st->col_attno[j] > 0 && st->col_attno[j] <= tupdesc->natts)
+				seen = bms_add_member(seen, st->col_attno[j]);
+		st->all_columns = bms_num_members(seen) == tupdesc->natts;
+		bms_free(seen);
+	}
 }
 
 /*
@@ -912,9 +925,9 @@ static void
 form_row(ShardScanState *st, PGresult *res, int r, Datum *values,
 		 bool *nulls, ItemPointer ctid)
 {
-	TupleDesc	tupdesc = st->attinmeta->tupdesc;
-
-	memset(nulls, true, sizeof(bool) * tupdesc->natts);
+	/* (columns the shards do not send read as NULL) */
+	if (!st->all_columns)
+		memset(nulls, true, sizeof(bool) * st->attinmeta->tupdesc->natts);
 	for (int j = 0; j < st->ncols; j++)
 	{
 		int			attno = st->col_attno[j];
@@ -1313,6 +1326,17 @@ next_row(ForeignScanState *node)
 	if (st->combine)
 		return combine_next(st, slot);
 
+	/* the common case first: the current shard's batch has a row */
+	if (st->nactive > 0)
+	{
+		s = &st->shards[st->current];
+		if (s->next < s->nrows)
+		{
+			store_shard_row(st, s, slot);
+			s->next++;
+			return slot;
+		}
+	}
 	s = next_append_row(st);
 	if (s == NULL)
 		return ExecClearTuple(slot);
