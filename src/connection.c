@@ -949,11 +949,12 @@ shardconn_clear_batch(ShardConn *c)
 }
 
 /*
- * The prepared statement of c for sql, made (not yet ready) if there is
- * room; NULL when the cache is full (or out of memory): send it unnamed.
+ * The prepared statement of c for sql.  When there is none, with create,
+ * one is made (not yet ready) if there is room; NULL when there is not (or
+ * out of memory, or without create): send it unnamed.
  */
 static ShardPrepared *
-find_prepared(ShardConn *c, const char *sql)
+find_prepared(ShardConn *c, const char *sql, bool create)
 {
 	uint32		h = hash_bytes((const unsigned char *) sql, strlen(sql));
 	ShardPrepared *p;
@@ -964,7 +965,7 @@ find_prepared(ShardConn *c, const char *sql)
 		if (p->hash == h && strcmp(p->sql, sql) == 0)
 			return p;
 	}
-	if (c->nprepared >= SHARDCONN_MAX_PREPARED)
+	if (!create || c->nprepared >= SHARDCONN_MAX_PREPARED)
 		return NULL;
 	p = &c->prepared[c->nprepared];
 	p->sql = strdup(sql);		/* (no error while a batch is half sent) */
@@ -988,26 +989,19 @@ static void
 prepared_failed(ShardConn *c, const PGresult *res)
 {
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	ShardStmt  *st;
-	uint32		h;
+	ShardPrepared *p;
 
 	if (state == NULL || c->batch_err_stmt < 0 ||
 		c->batch_err_stmt >= c->batch_nstmts ||
 		(strcmp(state, "26000") != 0 && strcmp(state, "0A000") != 0))
 		return;
-	st = &c->batch_stmts[c->batch_err_stmt];
-	h = hash_bytes((const unsigned char *) st->sql, strlen(st->sql));
-	for (int i = 0; i < c->nprepared; i++)
-	{
-		ShardPrepared *p = &c->prepared[i];
-
-		if (p->hash != h || strcmp(p->sql, st->sql) != 0 || !p->ready)
-			continue;
-		if (strcmp(state, "26000") == 0)
-			p->ready = false;
-		else
-			p->unusable = true;
-	}
+	p = find_prepared(c, c->batch_stmts[c->batch_err_stmt].sql, false);
+	if (p == NULL || !p->ready)
+		return;
+	if (strcmp(state, "26000") == 0)
+		p->ready = false;
+	else
+		p->unusable = true;
 }
 
 /*
@@ -1080,7 +1074,7 @@ send_batch(ShardConn *c)
 		 */
 		if ((c->batch_autocommit || c->batch_reuse) && st->nparams > 0)
 		{
-			ShardPrepared *p = find_prepared(c, st->sql);
+			ShardPrepared *p = find_prepared(c, st->sql, true);
 
 			if (p != NULL && p->unusable)
 				p = NULL;

@@ -830,6 +830,7 @@ plan_columns(ShardScanState *st)
 	TupleDesc	tupdesc = st->attinmeta->tupdesc;
 	ListCell   *lc;
 	int			j = 0;
+	int			ncolumns = 0;	/* columns of the row descriptor among them */
 
 	st->ncols = list_length(st->retrieved_attrs);
 	st->col_attno = palloc(sizeof(AttrNumber) * Max(st->ncols, 1));
@@ -862,18 +863,12 @@ plan_columns(ShardScanState *st)
 		st->col_attno[j] = attno;
 		st->col_input[j] = how;
 		j++;
+		if (attno > 0 && attno <= tupdesc->natts)
+			ncolumns++;
 	}
 
 	/* every attno 1 .. natts retrieved (each once: retrieved_attrs is a set) */
-	{
-		Bitmapset  *seen = NULL;
-
-		for (j = 0; j < st->ncols; j++)
-			if (st->col_attno[j] > 0 && st->col_attno[j] <= tupdesc->natts)
-				seen = bms_add_member(seen, st->col_attno[j]);
-		st->all_columns = bms_num_members(seen) == tupdesc->natts;
-		bms_free(seen);
-	}
+	st->all_columns = (ncolumns == tupdesc->natts);
 }
 
 /*

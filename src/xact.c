@@ -206,12 +206,7 @@ executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	/*
 	 * Is the top-level statement alone in what it writes?  Not when it
 	 * writes in a CTE or in more than one table, nor when a rule made it
-	 * one of several statements of the portal.  And it must be the
-	 * portal's own statement: when this library was loaded in the middle
-	 * of a statement (by a function or DO block that uses a foreign table,
-	 * without shared_preload_libraries), the runs already under way were
-	 * not counted, and a query that function runs would otherwise look
-	 * like the top level.
+	 * one of several statements of the portal.
 	 */
 	if (executor_nesting == 0)
 	{
@@ -219,9 +214,7 @@ executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 
 		top_statement_alone = !ps->hasModifyingCTE &&
 			list_length(ps->resultRelations) <= 1 &&
-			ActivePortal != NULL &&
-			list_length(ActivePortal->stmts) == 1 &&
-			linitial(ActivePortal->stmts) == (void *) ps;
+			(ActivePortal == NULL || list_length(ActivePortal->stmts) <= 1);
 	}
 	executor_nesting++;
 	run_to_end = (count == 0);

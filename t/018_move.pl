@@ -528,45 +528,10 @@ sub start_load
 	return;
 }
 
-# Stop the clients; returns the summed statistics (finished: clients that
-# wrote theirs; msg: messages of unexpected errors).
+# Stop the clients; returns the summed statistics (ShardTest::stop_clients).
 sub stop_load
 {
-	touch("$LOAD_DIR/stop");
-	my %done;
-	my $t0 = time;
-	while (keys %done < @kids && time - $t0 < 120)
-	{
-		for my $pid (@kids)
-		{
-			$done{$pid} = 1 if !$done{$pid} && waitpid($pid, POSIX::WNOHANG()) != 0;
-		}
-		usleep(100_000);
-	}
-	my %tot = (finished => 0, stopped => scalar(keys %done), msg => []);
-	for my $pid (grep { !$done{$_} } @kids)
-	{
-		kill 'KILL', -$pid;
-		kill 'KILL', $pid;
-		waitpid($pid, 0);
-	}
-	@kids = ();
-	for my $n (1 .. $NCLIENTS)
-	{
-		if (-e "$LOAD_DIR/died.$n")
-		{
-			push @{ $tot{msg} }, "client $n died: " . slurp_file("$LOAD_DIR/died.$n");
-		}
-		next unless -e "$LOAD_DIR/stats.$n";
-		$tot{finished}++;
-		for my $line (split /\n/, slurp_file("$LOAD_DIR/stats.$n"))
-		{
-			my ($k, $v) = split /=/, $line, 2;
-			if ($k eq 'msg') { push @{ $tot{msg} }, "client $n: $v"; }
-			else { $tot{$k} += $v; }
-		}
-	}
-	return \%tot;
+	return ShardTest::stop_clients(\@kids, $LOAD_DIR, $NCLIENTS);
 }
 
 # Stop the load and check what its clients saw; load_log is emptied for

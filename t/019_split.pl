@@ -982,46 +982,11 @@ sub wait_load
 		$timeout // 60);
 }
 
-# Stop the clients and the reader; returns the summed load statistics.
+# Stop the clients and the reader; returns the summed load statistics
+# (ShardTest::stop_clients).
 sub stop_all
 {
-	touch("$LOAD_DIR/stop");
-	my %done;
-	my $t0 = time;
-	while (keys %done < @kids && time - $t0 < 120)
-	{
-		for my $pid (@kids)
-		{
-			$done{$pid} = 1 if !$done{$pid} && waitpid($pid, POSIX::WNOHANG()) != 0;
-		}
-		usleep(100_000);
-	}
-	my %tot = (finished => 0, stopped => scalar(keys %done), msg => []);
-	for my $pid (grep { !$done{$_} } @kids)
-	{
-		kill 'KILL', -$pid;
-		kill 'KILL', $pid;
-		waitpid($pid, 0);
-	}
-	my $nkids = @kids;
-	@kids = ();
-	for my $f (glob "$LOAD_DIR/died.*")
-	{
-		push @{ $tot{msg} }, "$f: " . slurp_file($f);
-	}
-	for my $n (1 .. $NCLIENTS)
-	{
-		next unless -e "$LOAD_DIR/stats.$n";
-		$tot{finished}++;
-		for my $line (split /\n/, slurp_file("$LOAD_DIR/stats.$n"))
-		{
-			my ($k, $v) = split /=/, $line, 2;
-			if ($k eq 'msg') { push @{ $tot{msg} }, "client $n: $v"; }
-			else { $tot{$k} += $v; }
-		}
-	}
-	$tot{nkids} = $nkids;
-	return \%tot;
+	return ShardTest::stop_clients(\@kids, $LOAD_DIR, $NCLIENTS);
 }
 
 {

@@ -24,6 +24,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use POSIX ();
 use Time::HiRes qw(time usleep);
 
 our $NSHARDS = 4;
@@ -233,6 +234,53 @@ sub new_place
 }
 
 # create (or truncate) file f
+# Stop the forked load clients in @$kids (and anything else forked there,
+# e.g. a reader): create $dir/stop, wait up to 120 s for them to exit, kill
+# what is left; @$kids is emptied.  Returns the summed statistics the
+# clients 1 .. $nclients wrote to $dir/stats.N ("key=value" lines): stopped
+# (processes that exited when told), finished (clients that wrote theirs),
+# msg (their "msg" lines and the $dir/died.* files), and the other keys
+# summed.
+sub stop_clients
+{
+	my ($kids, $dir, $nclients) = @_;
+	touch("$dir/stop");
+	my %done;
+	my $t0 = time;
+	while (keys %done < @$kids && time - $t0 < 120)
+	{
+		for my $pid (@$kids)
+		{
+			$done{$pid} = 1 if !$done{$pid} && waitpid($pid, POSIX::WNOHANG()) != 0;
+		}
+		usleep(100_000);
+	}
+	my %tot = (finished => 0, stopped => scalar(keys %done), msg => []);
+	for my $pid (grep { !$done{$_} } @$kids)
+	{
+		kill 'KILL', -$pid;
+		kill 'KILL', $pid;
+		waitpid($pid, 0);
+	}
+	@$kids = ();
+	for my $f (glob "$dir/died.*")
+	{
+		push @{ $tot{msg} }, "$f: " . slurp_file($f);
+	}
+	for my $n (1 .. $nclients)
+	{
+		next unless -e "$dir/stats.$n";
+		$tot{finished}++;
+		for my $line (split /\n/, slurp_file("$dir/stats.$n"))
+		{
+			my ($k, $v) = split /=/, $line, 2;
+			if ($k eq 'msg') { push @{ $tot{msg} }, "client $n: $v"; }
+			else { $tot{$k} += $v; }
+		}
+	}
+	return \%tot;
+}
+
 sub touch
 {
 	my ($f) = @_;
