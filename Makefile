@@ -12,6 +12,7 @@ OBJS = \
 	src/shardfdw.o \
 	src/option.o \
 	src/connection.o \
+	src/cancel.o \
 	src/commands.o \
 	src/reshard.o \
 	src/deadlock.o \

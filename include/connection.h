@@ -23,6 +23,7 @@
 #define SHARDFDW_CONNECTION_H
 
 #include "libpq-fe.h"
+#include "storage/latch.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "foreign/foreign.h"
@@ -322,6 +323,16 @@ extern bool shardconn_poll(ShardConn *c);
  * Returns -1 if none is busy.
  */
 extern int	shardconn_wait_any(ShardConn **conns, int n);
+
+/*
+ * One wait, of at most timeout ms (-1: none), until one of socks[0 .. n-1]
+ * is ready for its events[i], or the latch is set, or the postmaster dies
+ * (then the backend exits), with a wait event set made for it and freed,
+ * also on error: the WaitEventSetWait result (0: timed out); *ev is the
+ * event, its user_data the socket's index.  The caller resets the latch.
+ */
+extern int	shardconn_wait_many(int n, pgsocket *socks, int *events,
+								long timeout, WaitEvent *ev);
 
 /*
  * Wait for c's batch and return the result of its statement; the caller

@@ -60,6 +60,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "cancel.h"
 #include "connection.h"
 #include "deadlock.h"
 #include "option.h"
@@ -465,11 +466,12 @@ one_socket_set(pgsocket sock, int events)
 }
 
 /*
- * wait_sockets for several sockets, with a wait event set of its own: the
- * WaitEventSetWait result, *ev the event.
+ * shardconn_wait_many: see connection.h (wait_sockets for several
+ * sockets, with a wait event set of its own).
  */
-static int
-wait_many(int n, pgsocket *socks, int *events, long timeout, WaitEvent *ev)
+int
+shardconn_wait_many(int n, pgsocket *socks, int *events, long timeout,
+					WaitEvent *ev)
 {
 	WaitEventSet *set = CreateWaitEventSet(CurrentMemoryContext, n + 2);
 	volatile int rc = 0;
@@ -508,7 +510,7 @@ wait_sockets(int n, pgsocket *socks, int *events, long timeout)
 		rc = WaitEventSetWait(one_socket_set(socks[0], events[0]), timeout,
 							  &ev, 1, PG_WAIT_EXTENSION);
 	else
-		rc = wait_many(n, socks, events, timeout, &ev);
+		rc = shardconn_wait_many(n, socks, events, timeout, &ev);
 
 	if (rc == 0)
 		return -1;
@@ -2495,26 +2497,28 @@ shardconn_abandon_many(ShardConn **conns, int n, bool *ok)
 	 * lost with it.  Their results come at once (send_batch asks for a
 	 * flush after them): wait for those first.  A cancel sent after them
 	 * can only hit the batch's own statements, or find the shard idle,
-	 * which ignores it (PQcancel returns once the signal is sent, before we
+	 * which ignores it (a request is done once the signal is sent, before we
 	 * read the batch's end).
 	 */
 	wait_abandoned(conns, n, deadline, true);
 
-	for (int i = 0; i < n; i++)
+	/* the cancel requests: all at once, within the same deadline */
 	{
-		ShardConn  *c = conns[i];
-		PGcancel   *cancel;
-		char		errbuf[256];
+		PGconn	  **busy = palloc0(sizeof(PGconn *) * Max(n, 1));
+		const char **labels = palloc0(sizeof(char *) * Max(n, 1));
 
-		if (c == NULL || !c->busy || c->batch_lost ||
-			(cancel = PQgetCancel(c->conn)) == NULL)
-			continue;
-		if (!PQcancel(cancel, errbuf, sizeof(errbuf)))
-			ereport(WARNING,
-					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("could not send cancel request to %s: %s",
-							shardconn_describe(c), errbuf)));
-		PQfreeCancel(cancel);
+		for (int i = 0; i < n; i++)
+		{
+			ShardConn  *c = conns[i];
+
+			if (c == NULL || !c->busy || c->batch_lost)
+				continue;
+			busy[i] = c->conn;
+			labels[i] = shardconn_describe(c);
+		}
+		(void) shard_cancel_many(busy, labels, n, deadline);
+		pfree(busy);
+		pfree(labels);
 	}
 	wait_abandoned(conns, n, deadline, false);
 
@@ -2943,17 +2947,11 @@ session_stop(ShardSession *s)
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   5000);
-	PGcancel   *cancel;
-	char		errbuf[256];
 
 	if (s->conn == NULL)
 		return;
-	if (PQstatus(s->conn) == CONNECTION_OK && PQisBusy(s->conn) &&
-		(cancel = PQgetCancel(s->conn)) != NULL)
-	{
-		(void) PQcancel(cancel, errbuf, sizeof(errbuf));
-		PQfreeCancel(cancel);
-	}
+	if (PQstatus(s->conn) == CONNECTION_OK && PQisBusy(s->conn))
+		(void) shard_cancel_many(&s->conn, NULL, 1, deadline);
 	while (PQstatus(s->conn) == CONNECTION_OK)
 	{
 		PGresult   *res;

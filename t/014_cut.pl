@@ -13,7 +13,9 @@
 # none (as the client was told), and say what it did.  Recovery itself is
 # cut at its COMMIT PREPARED (before it deletes the record): it reports the
 # shard failed, keeps the record, and a second run finishes.  A cut during
-# a read gives an error naming the shard, and the next statement works.
+# a read gives an error naming the shard, and the next statement works.  A
+# cancel request to a port that drops connection attempts gives up at the
+# abort deadline.
 use strict;
 use warnings;
 
@@ -484,6 +486,43 @@ note 'a read cut';
 	is($err, '', 'multi-shard read: no message');
 	($out, $err) = ShardTest::sq($s, 'SELECT count(*) FROM acct');
 	is($out, '4', 'multi-shard read: the next statement works');
+	$s->quit;
+}
+
+# ---------------------------------------------------------------- cancel
+note 'a cancel request to a host that drops the connection attempt';
+{
+	# A statement cancelled while shard 1 runs its query: the cancel request
+	# needs a new connection, and the proxy's port now drops connection
+	# attempts (as a host behind a partition does).  libpq 15's PQcancel
+	# would wait in connect() for the kernel's SYN retries (about two
+	# minutes); shardfdw gives up at its abort deadline (30 s), warns and
+	# drops the connection.
+	$c->shard(1)->safe_psql('postgres',
+		'CREATE VIEW slow AS SELECT id, bal FROM acct, pg_sleep(40) AS z');
+	$coord->safe_psql('postgres', qq{
+CREATE FOREIGN TABLE slow (id int, bal int) SERVER cluster
+  OPTIONS (distribution_column 'id')});
+	my $s = $c->session;
+	my ($out, $err) = ShardTest::sq($s, 'SELECT count(*) FROM acct');
+	is($out, '4', 'cancel: the session reaches shard 1 through the proxy');
+	ok($proxy->blackhole(1), 'cancel: the proxy drops new connection attempts');
+	my $conns = $proxy->connections;
+	ShardTest::sq($s, "SET statement_timeout = '1s'");
+	my $secs;
+	($out, $err, $secs) = ShardTest::sq($s, "SELECT * FROM slow WHERE id = $keys->[1]");
+	note("stderr: $err; $secs s");
+	like($err, qr/ERROR:  canceling statement due to statement timeout/,
+		'cancel: the statement is cancelled');
+	like($err, qr/WARNING:  could not send cancel request to shard p1 .*: timed out/,
+		'cancel: a warning says the cancel request to shard 1 timed out');
+	cmp_ok($secs, '<', 90,
+		'cancel: the cancel request gave up at the abort deadline, not after the kernel\'s SYN retries');
+	ok($proxy->blackhole(0), 'cancel: the proxy accepts again');
+	ShardTest::sq($s, 'RESET statement_timeout');
+	($out, $err) = ShardTest::sq($s, 'SELECT count(*) FROM acct');
+	is($out, '4', 'cancel: the next statement works');
+	cmp_ok($proxy->connections, '>', $conns, 'cancel: on a new connection');
 	$s->quit;
 }
 

@@ -14,6 +14,13 @@
 #   $p->arm_any;                          # cut at the next data, whatever
 #                                         # it is (a new connection's
 #                                         # startup packet, a statement)
+#   $p->blackhole(1)                      new connections to the proxy
+#                                         hang in connect() (its listen
+#                                         queue is kept full, so the
+#                                         kernel drops their SYNs, as a
+#                                         host behind a partition would);
+#                                         connections made stay up
+#   $p->blackhole(0)                      accept again
 #   $p->fired        number of cuts since the last arm
 #   $p->wait_fired(1)   the same, waiting (10 s at most) for it to be 1
 #   $p->connections  number of connections accepted so far
@@ -57,7 +64,8 @@ sub new
 	my $port = PostgreSQL::Test::Cluster::get_free_port();
 	my $dir = "$PostgreSQL::Test::Utils::tmp_check/cutproxy_$port";
 	mkdir $dir or croak "mkdir $dir: $!" unless -d $dir;
-	unlink "$dir/control", "$dir/fired", "$dir/connections";
+	unlink "$dir/control", "$dir/fired", "$dir/connections", "$dir/blackhole",
+	  "$dir/state";
 
 	my $listen = IO::Socket::INET->new(
 		LocalAddr => '127.0.0.1',
@@ -163,6 +171,30 @@ sub wait_fired
 		Time::HiRes::usleep(50_000);
 	}
 	return $self->fired;
+}
+
+# Blackhole the proxy's port (on true) or open it again (on false); returns
+# once the child has done it (10 s at most), with whether it has.
+sub blackhole
+{
+	my ($self, $on) = @_;
+	my $want = $on ? 'blackhole' : 'open';
+	if ($on)
+	{
+		open my $fh, '>', "$self->{dir}/blackhole" or croak "blackhole: $!";
+		close $fh;
+	}
+	else
+	{
+		unlink "$self->{dir}/blackhole";
+	}
+	for (1 .. 200)
+	{
+		my $state = -e "$self->{dir}/state" ? slurp_file("$self->{dir}/state") : 'open';
+		return 1 if $state eq $want;
+		Time::HiRes::usleep(50_000);
+	}
+	return 0;
 }
 
 # How many connections the proxy has accepted.
@@ -281,9 +313,57 @@ sub _child
 		}
 	};
 
+	# blackhole: a listener with a queue of one, filled by connections
+	# nobody accepts; further connection attempts get no SYN-ACK
+	my ($holed, @fill) = (0);
+	my $listener = sub {
+		my ($backlog) = @_;
+		my $l = IO::Socket::INET->new(
+			LocalAddr => '127.0.0.1',
+			LocalPort => $self->{port},
+			Proto     => 'tcp',
+			Listen    => $backlog,
+			ReuseAddr => 1) or die "cannot listen on 127.0.0.1:$self->{port}: $!";
+		return $l;
+	};
+	my $set_state = sub {
+		my ($state) = @_;
+		open my $fh, '>', "$dir/state.tmp" or die "$dir/state.tmp: $!";
+		print $fh $state;
+		close $fh or die "$dir/state.tmp: $!";
+		rename "$dir/state.tmp", "$dir/state" or die "rename: $!";
+	};
+
 	for (;;)
 	{
 		POSIX::_exit(0) if getppid() != $parent;
+		if (-e "$dir/blackhole" && !$holed)
+		{
+			$sel->remove($listen);
+			close $listen;
+			$listen = $listener->(0);
+			# (the first one fills the queue; the second, which would
+			# hang, gives up after a second)
+			for (1 .. 2)
+			{
+				my $f = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+					PeerPort => $self->{port}, Proto => 'tcp', Timeout => 1);
+				push @fill, $f if $f;
+			}
+			die "blackhole: the listen queue could not be filled" unless @fill;
+			$holed = 1;
+			$set_state->('blackhole');
+		}
+		elsif (!-e "$dir/blackhole" && $holed)
+		{
+			close $_ for @fill;
+			@fill = ();
+			close $listen;
+			$listen = $listener->(64);
+			$sel->add($listen);
+			$holed = 0;
+			$set_state->('open');
+		}
 		my @ready = $sel->can_read(0.5);
 		for my $fh (@ready)
 		{
