@@ -565,6 +565,14 @@ ALTER SERVER cluster OPTIONS (DROP fetch_size);
 ALTER FOREIGN TABLE ft_fs OPTIONS (ADD fetch_size '1');
 SELECT count(*), count(DISTINCT (a.id, b.id)) FROM ft_fs a JOIN ft_fs b ON a.id = b.id;
 SELECT (SELECT array_agg(id ORDER BY id) FROM ft_fs) = (SELECT array_agg(g) FROM generate_series(1, 100) g) AS all_rows;
+-- a fetch_size far beyond the rows there are: room is made for the rows
+-- that came, not for fetch_size of them (streamed, in a block, by cursor)
+ALTER FOREIGN TABLE ft_fs OPTIONS (SET fetch_size '50000000');
+SELECT id FROM ft_fs WHERE id = 7;
+BEGIN;
+SELECT id FROM ft_fs WHERE id = 7;
+SELECT count(*) FROM ft_fs WHERE id < 50;
+COMMIT;
 
 -- clean up what this test created locally
 DROP FOREIGN TABLE ft, weird, "order", typ, lonely, nobody, ft_fs;

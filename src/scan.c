@@ -41,7 +41,12 @@
  * access" is checked on the plan (scan_is_alone): the scan must sit under
  * nothing but nodes that never rescan it, with no subplans and no row
  * locks, in a portal that cannot rewind; so no other scan of the statement
- * needs the same snapshot or the same connection meanwhile.
+ * needs the same snapshot or the same connection meanwhile.  No function
+ * the statement calls may run a query of its own (only built-in parallel-
+ * safe ones are known not to), and the executor run must want every row
+ * (a client fetching a portal in chunks could run another statement in
+ * between): another user of the connection would have to read the rest
+ * of the stream into memory first (absorb_stream), unbounded.
  *
  * In a remote transaction (a transaction block, or a statement that is
  * not all of its transaction) such a scan is streamed the same way, the
@@ -64,6 +69,7 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/pg_proc.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
@@ -278,6 +284,7 @@ static void type_record_columns(ShardScanState *st, ForeignScan *fsplan,
 								EState *estate);
 static void absorb_batch(ShardConn *c, void *owner);
 static bool scan_is_alone(ForeignScanState *node, bool *limited);
+static bool inputs_may_run_query(ShardScanState *st);
 static bool reads_header_columns(ForeignScanState *node);
 static void plan_columns(ShardScanState *st);
 static void connect_any(ShardScanState *st, ShardConn **conns);
@@ -605,9 +612,9 @@ start_scan(ShardScanState *st, ExprContext *econtext)
 	 */
 	stream_alone = shardxact_may_autocommit();
 	stream = st->alone && st->nactive == 1 && st->combine == NULL &&
+		shardxact_run_to_end() && !inputs_may_run_query(st) &&
 		(stream_alone ||
-		 (!st->limited && st->limit_count < 0 && st->limit_offset == 0 &&
-		  shardxact_run_to_end()));
+		 (!st->limited && st->limit_count < 0 && st->limit_offset == 0));
 
 	old = MemoryContextSwitchTo(st->scan_cxt);
 	conns = palloc0(sizeof(ShardConn *) * st->nshards_total);
@@ -1651,14 +1658,111 @@ connect_any(ShardScanState *st, ShardConn **conns)
 }
 
 /*
+ * check_functions_in_node callback: may this function run a query (and so
+ * need the scan's connection while its stream is open)?  Only built-in
+ * parallel-safe functions are known not to: the built-ins that run
+ * queries (query_to_xml, table_to_xml, ts_stat, ts_rewrite with a query,
+ * ...) are all parallel restricted or unsafe.
+ */
+static bool
+may_run_query_func(Oid funcid, void *context)
+{
+	return funcid >= FirstNormalObjectId ||
+		func_parallel(funcid) != PROPARALLEL_SAFE;
+}
+
+/* expression_tree_walker: does node call a may_run_query_func function? */
+static bool
+may_run_query_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, may_run_query_func, context))
+		return true;
+	return expression_tree_walker(node, may_run_query_walker, context);
+}
+
+/* Do any of the n operators ops[] (sort or equality) have such a function? */
+static bool
+operators_may_run_query(int n, Oid *ops)
+{
+	for (int i = 0; i < n; i++)
+		if (may_run_query_func(get_opcode(ops[i]), NULL))
+			return true;
+	return false;
+}
+
+/*
+ * Do the expressions of plan node plan (one of those scan_is_alone lets
+ * through, or the scan itself) call a function that may run a query?
+ */
+static bool
+plan_may_run_query(Plan *plan)
+{
+	if (may_run_query_walker((Node *) plan->targetlist, NULL) ||
+		may_run_query_walker((Node *) plan->qual, NULL))
+		return true;
+	switch (nodeTag(plan))
+	{
+		case T_Limit:
+			return may_run_query_walker(((Limit *) plan)->limitOffset, NULL) ||
+				may_run_query_walker(((Limit *) plan)->limitCount, NULL);
+		case T_WindowAgg:
+			return may_run_query_walker(((WindowAgg *) plan)->startOffset, NULL) ||
+				may_run_query_walker(((WindowAgg *) plan)->endOffset, NULL) ||
+				may_run_query_walker((Node *) ((WindowAgg *) plan)->runCondition, NULL);
+		case T_Result:
+			return may_run_query_walker(((Result *) plan)->resconstantqual, NULL);
+		case T_Sort:
+			return operators_may_run_query(((Sort *) plan)->numCols,
+										   ((Sort *) plan)->sortOperators);
+		case T_IncrementalSort:
+			return operators_may_run_query(((IncrementalSort *) plan)->sort.numCols,
+										   ((IncrementalSort *) plan)->sort.sortOperators);
+		case T_Agg:
+			return operators_may_run_query(((Agg *) plan)->numCols,
+										   ((Agg *) plan)->grpOperators);
+		case T_Unique:
+			return operators_may_run_query(((Unique *) plan)->numCols,
+										   ((Unique *) plan)->uniqOperators);
+		case T_ForeignScan:
+			return may_run_query_walker((Node *) ((ForeignScan *) plan)->fdw_exprs, NULL) ||
+				may_run_query_walker((Node *) ((ForeignScan *) plan)->fdw_recheck_quals, NULL);
+		default:
+			return false;
+	}
+}
+
+/*
+ * Is the input function of a column of the rows the shards return one that
+ * may run a query (a user-defined type's: the built-in types' input
+ * functions run none)?  Then converting a row could need the connection
+ * while the stream is open.
+ */
+static bool
+inputs_may_run_query(ShardScanState *st)
+{
+	TupleDesc	desc = st->attinmeta->tupdesc;
+
+	for (int i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped &&
+			st->attinmeta->attinfuncs[i].fn_oid >= FirstNormalObjectId)
+			return true;
+	return false;
+}
+
+/*
  * May this scan run as one streamed statement, as far as the plan goes
  * (see "One statement" in the file comment)?  The statement is a SELECT
  * with no subplans (no other scan can hide there) and no row locks, in a
  * portal that cannot be rewound (no SCROLL, no WITH HOLD), and this scan
  * is reached from the top of the plan through nodes that read their one
- * child once.  Computed once per execution, by walking that chain;
- * *limited tells whether a node that may stop reading early is on it (a
- * Limit, or a WindowAgg, whose run condition can end it).
+ * child once.  No expression on that chain, the scan's included, calls a
+ * function that might run a query of its own: one reaching the same shard
+ * while the stream is open would need the rest of it read into memory
+ * first (see may_run_query_func).  Computed once per execution, by walking
+ * that chain; *limited tells whether a node that may stop reading early is
+ * on it (a Limit, or a WindowAgg, whose run condition can end it).
  */
 static bool
 scan_is_alone(ForeignScanState *node, bool *limited)
@@ -1672,8 +1776,12 @@ scan_is_alone(ForeignScanState *node, bool *limited)
 		stmt->rowMarks != NIL || ActivePortal == NULL ||
 		(ActivePortal->cursorOptions & (CURSOR_OPT_SCROLL | CURSOR_OPT_HOLD)))
 		return false;
-	while (plan != NULL && plan != node->ss.ps.plan)
+	while (plan != NULL)
 	{
+		if (plan_may_run_query(plan))
+			return false;
+		if (plan == node->ss.ps.plan)
+			break;
 		switch (nodeTag(plan))
 		{
 			case T_Limit:
@@ -1838,7 +1946,11 @@ convert_pending(ScanShard *s)
 
 	MemoryContextReset(s->cxt[s->cur]);
 	old = MemoryContextSwitchTo(s->cxt[s->cur]);
-	alloc_rows(s, st->fetch_size);
+	/* room for the rows there are, fetch_size at most */
+	for (int i = s->pnext; i < s->npending && n < st->fetch_size; i++)
+		n += PQntuples(s->pending[i]) - (i == s->pnext ? s->prow : 0);
+	alloc_rows(s, Min(n, st->fetch_size));
+	n = 0;
 	s->next = 0;
 
 	errcb.callback = conversion_error_callback;

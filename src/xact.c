@@ -95,8 +95,9 @@ static bool xact_autocommitted = false;
  * This library was loaded while a statement was running (by a function,
  * DO block or cursor using a foreign table, without
  * shared_preload_libraries): the nesting counted above misses what was
- * already under way, so nothing may commit alone until that transaction
- * ends.
+ * already under way, so nothing may commit alone until that statement
+ * ends (the end of a transaction while no portal runs: a procedure's
+ * COMMIT does not end the CALL).
  */
 static bool loaded_mid_statement = false;
 
@@ -481,7 +482,13 @@ xact_callback(XactEvent event, void *arg)
 		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
 	{
 		xact_autocommitted = false;
-		loaded_mid_statement = false;
+
+		/*
+		 * The statement under way at the load goes on after a COMMIT or
+		 * ROLLBACK inside a procedure or DO block (its portal is still
+		 * active): only the end of a top-level transaction ends it.
+		 */
+		loaded_mid_statement = loaded_mid_statement && ActivePortal != NULL;
 		run_end_callbacks_list = NIL;	/* (in TopTransactionContext) */
 	}
 	if (!xact_got_connection)

@@ -25,7 +25,9 @@
 # multisets otherwise; floats within a relative 1e-9, aggregates without
 # ORDER BY as bags).  An error counts as a result: both sides must fail
 # with the same message, except where shardfdw raises a documented error
-# (a ctid condition on a multi-shard table).  On a sample of the queries
+# (a ctid condition on a multi-shard table) and where an n::int atom or int
+# arithmetic on id meets a value beyond int on one side only (SQL leaves the
+# order in which clauses run open; counted and reported).  On a sample of the queries
 # whose plan is known (key lookups, pushed aggregates, joins, ORDER BY ...
 # LIMIT), EXPLAIN must show the push-down.
 #
@@ -417,7 +419,8 @@ my @templates = (
 		{ explain => [ qr/Remote SQL: .*ORDER BY id ASC NULLS LAST LIMIT \d+/ ] } ] } ],
 	# aggregates
 	[ 4, sub {
-		[ "SELECT count(*), count(x.g), sum(x.k), sum(x.n), avg(x.n), min(x.t), max(x.t), min(x.tc), max(x.tc COLLATE \"C\"), min(x.f), max(x.f), min(x.d), max(x.ts), min(x.tz), max(x.iv), bool_and(x.b), bool_or(x.b) FROM \@D x WHERE " . filt('x'), 1 ] } ],
+		[ "SELECT count(*), count(x.g), sum(x.k), sum(x.n), avg(x.n), min(x.t), max(x.t), min(x.tc), max(x.tc COLLATE \"C\"), min(x.f) + 0, max(x.f) + 0, min(x.d), max(x.ts), min(x.tz), max(x.iv), bool_and(x.b), bool_or(x.b) FROM \@D x WHERE " . filt('x'), 1 ] } ],
+	# (+ 0: min and max of 0 and -0 return whichever came last; see below)
 	[ 6, sub {
 		my $gk = pick('x.g', 'x.b', 'x.g % 3', 'lower(x.tc)', 'date_trunc(\'month\', x.ts)', 'x.t', 'x.tc', 'x.arr');
 		[ "SELECT $gk AS gk, count(*), sum(x.k), avg(x.n), min(x.d), max(x.ts), bool_and(x.b), "
@@ -2241,7 +2244,21 @@ sub same_result
 	return 1;
 }
 
-my ($mismatches, %pool_stats) = (0);
+# Whether one side, and only one, failed with "integer out of range" on a
+# query with an n::int atom or int arithmetic on id (y.id * 2 in a join
+# condition: a parameterized scan computes it for every outer row, an
+# index or hash join of the twins may never need it; see the loop below).
+sub order_error
+{
+	my ($fr, $lr, $q) = @_;
+	my $fe = join("\n", grep { $_ ne '' } @{ $fr->{err} });
+	my $le = join("\n", grep { $_ ne '' } @{ $lr->{err} });
+	return 0 unless $q->{foreign} =~ /\.n::int\b|\.id [*+] \d/;
+	return ($fe =~ /ERROR:  integer out of range/ && $le eq '')
+	  || ($le =~ /ERROR:  integer out of range/ && $fe eq '');
+}
+
+my ($mismatches, $order_errors, %pool_stats) = (0, 0);
 for my $i (0 .. $NQ - 1)
 {
 	my $q = $Q[$i];
@@ -2269,6 +2286,16 @@ for my $i (0 .. $NQ - 1)
 	{
 		$ok = pass($name);
 	}
+	elsif (order_error($fres->[$i], $lres->[$i], $q))
+	{
+		# SQL does not fix the order in which ANDed clauses and join
+		# conditions run: a plan that reaches a row whose n (or id * 2)
+		# does not fit an int before another clause filtered it errs, the
+		# other plan does not (PostgreSQL alone does the same between two
+		# plans)
+		$order_errors++;
+		$ok = pass("$name (integer out of range on one side: evaluation order)");
+	}
 	else
 	{
 		$ok = is(join("\n", map { $_->[0] } @$f) . "\n", join("\n", map { $_->[0] } @$l) . "\n", $name);
@@ -2277,7 +2304,8 @@ for my $i (0 .. $NQ - 1)
 	$mismatches++;
 	diag("Q$i foreign SQL:\n$q->{foreign}\nQ$i local SQL:\n$q->{local}");
 }
-diag("queries: $NQ, mismatches: $mismatches");
+diag("queries: $NQ, mismatches: $mismatches, "
+	  . "integer out of range on one side only: $order_errors");
 # SHARDFDW_DIFF_DUMP=file: every query with its shardfdw result, to look at
 # what the generator produces
 if (my $dump = $ENV{SHARDFDW_DIFF_DUMP})

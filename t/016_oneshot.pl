@@ -164,11 +164,14 @@ note 'long streams';
 	is($err, '', 'no error');
 	unlike($st, qr/DECLARE|FETCH/, 'streamed, no cursor');
 
-	($out, $err) = ShardTest::sq($s,
-		"SELECT count(*), sum(n) FROM (SELECT n FROM tb WHERE k = $k->[1] AND random() >= 0 LIMIT 7) x");
+	# (clock_timestamp() is not shipped, so the LIMIT stays local; being
+	# built in and parallel safe, it cannot run a query of its own)
+	($out, $err, $st) = logged($s, 1,
+		"SELECT count(*), sum(n) FROM (SELECT n FROM tb WHERE k = $k->[1] AND clock_timestamp() IS NOT NULL LIMIT 7) x");
 	is($out, '7|28', 'a local LIMIT stops the stream early');
+	unlike($st, qr/DECLARE|FETCH/, 'a local LIMIT: streamed') or diag($st);
 	($out, $err) = ShardTest::sq($s,
-		"SELECT count(*) FROM (SELECT n FROM tb WHERE k = $k->[1] AND 100 / (n - 2500) > -1000 AND random() >= 0 LIMIT 7) x");
+		"SELECT count(*) FROM (SELECT n FROM tb WHERE k = $k->[1] AND 100 / (n - 2500) > -1000 AND clock_timestamp() IS NOT NULL LIMIT 7) x");
 	is("$out|$err", '7|', 'a local LIMIT that stops before a failing row: no error');
 	($out, $err) = ShardTest::sq($s, "SELECT n, v FROM tb WHERE k = $k->[1]");
 	is($out, $expected, 'the connection serves the next stream after that');
@@ -185,19 +188,26 @@ note 'long streams';
 	($out, $err) = ShardTest::sq($s, "SELECT count(*) FROM (SELECT n FROM tb WHERE k = $k->[1]) x");
 	is($out, '5000', 'the next statement works');
 
-	# peek() runs a query on the same shard connection while the stream is open
-	($out, $err) = ShardTest::sq($s,
+	# peek() runs a query on the same shard connection while the scan's
+	# rows come: a function that is not built in may run a query, so the
+	# scan keeps a cursor (a stream would have to be read whole into memory
+	# for it)
+	($out, $err, $st) = logged($s, 1,
 		"SELECT count(*), min(p), max(p), sum(n) FROM (SELECT n, peek($k->[1]) AS p FROM tb WHERE k = $k->[1]) x");
 	is($out, '5000|5000|5000|12502500',
-		'a nested query needing the connection mid-stream: all rows, right answers');
+		'a nested query needing the connection mid-scan: all rows, right answers');
 	is($err, '', 'no error') or diag($err);
+	# (a stream's SELECT is logged on its own line, a cursor's after its
+	# DECLARE; peek's own query has a cursor in any case)
+	unlike($st, qr/^SELECT n FROM public\.tb/m, 'a function that may run a query: not streamed')
+	  or diag($st);
 
-	# the stream's own error, read while a function (which catches errors)
+	# the scan's own error, read while a function (which catches errors)
 	# used the connection, is still the statement's error
 	($out, $err) = ShardTest::sq($s,
 		"SELECT count(*), min(p) FROM (SELECT n, peek_safe($k->[1]) AS p FROM tb WHERE k = $k->[1] AND 100 / (n - 2500) > -1000) x");
 	like($err, qr/ERROR:  division by zero/,
-		'a stream\'s error read for a nested query that catches errors: raised by the statement')
+		'a scan\'s error read for a nested query that catches errors: raised by the statement')
 	  or diag("out: $out");
 
 	# a cancel while streaming
@@ -216,21 +226,36 @@ note 'the same in a transaction block';
 	like($st, qr/^START TRANSACTION.*\n^SELECT n, v FROM public\.tb/m,
 		'in a block: after the remote transaction start') or diag($st);
 	($out, $err, $st) = logged($s, 1,
-		"BEGIN; SELECT count(*) FROM (SELECT n FROM tb WHERE k = $k->[1] AND random() >= 0 LIMIT 7) x; COMMIT;");
+		"BEGIN; SELECT count(*) FROM (SELECT n FROM tb WHERE k = $k->[1] AND clock_timestamp() IS NOT NULL LIMIT 7) x; COMMIT;");
 	is($out, '7', 'in a block: under a local LIMIT');
 	like($st, qr/DECLARE/, 'in a block: under a local LIMIT, a cursor') or diag($st);
 
-	($out, $err) = ShardTest::sq($s,
+	# A function that may run a query (not built in, or not parallel safe)
+	# could need the connection while the rows come: a stream would have to
+	# be read into memory whole then, a cursor reads it fetch_size rows at a
+	# time.
+	($out, $err, $st) = logged($s, 1,
 		"BEGIN; SELECT count(*), min(p), max(p), sum(n) FROM (SELECT n, peek($k->[1]) AS p FROM tb WHERE k = $k->[1]) x; COMMIT;");
 	is($out, '5000|5000|5000|12502500',
-		'in a block: a nested query needing the connection mid-stream: all rows, right answers');
+		'in a block: a nested query needing the connection mid-scan: all rows, right answers');
 	is($err, '', 'in a block: no error') or diag($err);
+	unlike($st, qr/^SELECT n FROM public\.tb/m, 'in a block: a function that may run a query: not streamed')
+	  or diag($st);
+	($out, $err, $st) = logged($s, 1,
+		"SELECT count(*), max(l) FROM (SELECT n, length(query_to_xml('SELECT 1', false, false, '')::text) AS l "
+		  . "FROM tb WHERE k = $k->[1]) x");
+	like("$out|$err", qr/^5000\|\d+\|$/, 'alone: a built-in that runs a query (query_to_xml): the rows');
+	like($st, qr/DECLARE/, 'alone: a built-in that runs a query: a cursor') or diag($st);
+	($out, $err, $st) = logged($s, 1,
+		"SELECT count(*), max(l) FROM (SELECT n, length(v || n::text) AS l FROM tb WHERE k = $k->[1]) x");
+	is("$out|$err", '5000|9|', 'alone: built-in parallel-safe functions: the rows');
+	unlike($st, qr/DECLARE|FETCH/, 'alone: built-in parallel-safe functions: streamed') or diag($st);
 
 	# an error in rows the statement never needs must not end the
 	# transaction (a stream would compute them; a cursor does not)
 	($out, $err) = ShardTest::sq($s, "BEGIN;");
 	($out, $err) = ShardTest::sq($s,
-		"SELECT count(*) FROM (SELECT n FROM tb WHERE k = $k->[1] AND 100 / (n - 2500) > -1000 AND random() >= 0 LIMIT 7) x");
+		"SELECT count(*) FROM (SELECT n FROM tb WHERE k = $k->[1] AND 100 / (n - 2500) > -1000 AND clock_timestamp() IS NOT NULL LIMIT 7) x");
 	is("$out|$err", '7|', 'in a block: a LIMIT that stops before a failing row: no error');
 	($out, $err) = ShardTest::sq($s, "SELECT count(*) FROM (SELECT n FROM tb WHERE k = $k->[1]) x");
 	is("$out|$err", '5000|', 'in a block: the transaction goes on');
@@ -240,7 +265,7 @@ note 'the same in a transaction block';
 	# goes on (a cancel would have ended it)
 	($out, $err) = ShardTest::sq($s, "BEGIN; UPDATE tb SET v = 'changed' WHERE k = $k->[1] AND n = 1;");
 	($out, $err) = ShardTest::sq($s,
-		"SELECT count(*) FROM (SELECT n FROM tb WHERE k = $k->[1] AND random() >= 0 LIMIT 7) x");
+		"SELECT count(*) FROM (SELECT n FROM tb WHERE k = $k->[1] AND clock_timestamp() IS NOT NULL LIMIT 7) x");
 	is($out, '7', 'in a block: a local LIMIT stops the stream early');
 	($out, $err) = ShardTest::sq($s, "SELECT v FROM tb WHERE k = $k->[1] AND n = 1");
 	is($out, 'changed', 'in a block: the next statement sees the transaction\'s own update');
@@ -351,6 +376,39 @@ END $$});
 	like($err, qr/boom/, 'a DO block that writes, then fails (fresh session)');
 	is($c->shard(2)->safe_psql('postgres', "SELECT count(*) FROM t WHERE id = $free[1]"), '0',
 		'its write did not commit on the shard');
+
+	# A procedure (and a DO block) that loads the library, commits, writes
+	# again and fails: the COMMIT inside it does not end the CALL, so the
+	# write after it still belongs to a transaction that is more than it.
+	my @more = split /\n/, $coord->safe_psql('postgres', q{
+SELECT g FROM generate_series(6001, 8000) g
+ WHERE shardfdw.shard_for('t'::regclass, g) = 2 LIMIT 4});
+	$coord->safe_psql('postgres', q{
+CREATE TABLE mid_local (id int);
+CREATE PROCEDURE ins_commit_ins_fail(a int, b int) LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO t VALUES (a, 'first');
+    COMMIT;
+    INSERT INTO t VALUES (b, 'second');
+    INSERT INTO mid_local VALUES (b);
+    RAISE EXCEPTION 'boom';
+END $$});
+	($rc, $out, $err) = $c->psql_timed("CALL ins_commit_ins_fail($more[0], $more[1])");
+	like($err, qr/boom/, 'a procedure that writes, commits, writes, then fails (fresh session)');
+	is($c->shard(2)->safe_psql('postgres',
+			"SELECT string_agg(val, ',' ORDER BY id) FROM t WHERE id IN ($more[0], $more[1])"),
+		'first', 'only its write before the COMMIT is on the shard');
+	is($coord->safe_psql('postgres', 'SELECT count(*) FROM mid_local'), '0',
+		'its local write after the COMMIT is rolled back too');
+	($rc, $out, $err) = $c->psql_timed(
+		"DO \$\$ BEGIN INSERT INTO t VALUES ($more[2], 'first'); COMMIT; "
+		  . "INSERT INTO t VALUES ($more[3], 'second'); INSERT INTO t VALUES ($more[3] + 100000, 'third'); "
+		  . "END \$\$");
+	is($rc, 0, 'a DO block that writes, commits and writes twice works (fresh session)')
+	  or diag($err);
+	is($c->shard(2)->safe_psql('postgres',
+			"SELECT string_agg(val, ',' ORDER BY id) FROM t WHERE id IN ($more[2], $more[3])"),
+		'first,second', 'both of its transactions are on the shard');
 }
 
 note 'a prepared statement whose result type a remote ALTER changed';
