@@ -207,7 +207,10 @@ executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	/*
 	 * Is the top-level statement alone in what it writes?  Not when it
 	 * writes in a CTE or in more than one table, nor when a rule made it
-	 * one of several statements of the portal.
+	 * one of several statements of the portal, nor when no portal runs it:
+	 * then it is not a client's statement but one of code that may run
+	 * several in one transaction (a trigger fired by logical replication's
+	 * apply worker, a background worker's SPI, a fast-path function call).
 	 */
 	if (executor_nesting == 0)
 	{
@@ -215,7 +218,7 @@ executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 
 		top_statement_alone = !ps->hasModifyingCTE &&
 			list_length(ps->resultRelations) <= 1 &&
-			(ActivePortal == NULL || list_length(ActivePortal->stmts) <= 1);
+			ActivePortal != NULL && list_length(ActivePortal->stmts) <= 1;
 	}
 	executor_nesting++;
 	run_to_end = (count == 0);

@@ -11,6 +11,7 @@ use warnings;
 use FindBin;
 use lib $FindBin::RealBin;
 use ShardTest;
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -409,6 +410,44 @@ END $$});
 	is($c->shard(2)->safe_psql('postgres',
 			"SELECT string_agg(val, ',' ORDER BY id) FROM t WHERE id IN ($more[2], $more[3])"),
 		'first,second', 'both of its transactions are on the shard');
+}
+
+note 'writes by a trigger that logical replication fires: not a client statement';
+{
+	# The apply worker of a subscription runs an ENABLE ALWAYS trigger with
+	# no portal: its two writes are one transaction, not statements alone
+	# (before, the first committed on its shard at once, the second then
+	# failed, and every retry of the apply failed on the first's key).
+	my $pub = PostgreSQL::Test::Cluster->new('pub');
+	$pub->init(allows_streaming => 'logical');
+	$pub->start;
+	$pub->safe_psql('postgres', q{
+CREATE TABLE src (id int PRIMARY KEY);
+CREATE PUBLICATION src_pub FOR TABLE src});
+	$coord->safe_psql('postgres', q{
+CREATE TABLE src (id int PRIMARY KEY);
+CREATE FUNCTION src_to_t() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.t VALUES (NEW.id, 'replicated');
+    INSERT INTO public.t VALUES (NEW.id + 1, 'replicated');
+    RETURN NEW;
+END $$;
+CREATE TRIGGER src_to_t AFTER INSERT ON src FOR EACH ROW EXECUTE FUNCTION src_to_t();
+ALTER TABLE src ENABLE ALWAYS TRIGGER src_to_t});
+	my $pubconn = $pub->connstr . ' dbname=postgres';
+	$coord->safe_psql('postgres', "CREATE SUBSCRIPTION src_sub CONNECTION '$pubconn' PUBLICATION src_pub");
+	my $logpos = -s $coord->logfile;
+	$pub->safe_psql('postgres', 'INSERT INTO src VALUES (900001)');
+	ok($coord->poll_query_until('postgres', 'SELECT count(*) = 1 FROM src WHERE id = 900001'),
+		'replication: the row reached the subscriber');
+	is($coord->safe_psql('postgres',
+			"SELECT string_agg(id || ':' || val, ',' ORDER BY id) FROM t WHERE id IN (900001, 900002)"),
+		'900001:replicated,900002:replicated', 'replication: both writes of its trigger are on the shards, once');
+	my $log = slurp_file($coord->logfile, $logpos);
+	unlike($log, qr/committed on its shard alone|duplicate key/,
+		'replication: the apply did not fail') or diag($log);
+	$coord->safe_psql('postgres', 'DROP SUBSCRIPTION src_sub');
+	$pub->stop;
 }
 
 note 'a prepared statement whose result type a remote ALTER changed';
