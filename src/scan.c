@@ -1726,8 +1726,8 @@ plan_may_run_query(Plan *plan)
 			return operators_may_run_query(((Unique *) plan)->numCols,
 										   ((Unique *) plan)->uniqOperators);
 		case T_ForeignScan:
-			return may_run_query_walker((Node *) ((ForeignScan *) plan)->fdw_exprs, NULL) ||
-				may_run_query_walker((Node *) ((ForeignScan *) plan)->fdw_recheck_quals, NULL);
+			/* (its recheck quals run only for EvalPlanQual: not in a SELECT) */
+			return may_run_query_walker((Node *) ((ForeignScan *) plan)->fdw_exprs, NULL);
 		default:
 			return false;
 	}
