@@ -2448,12 +2448,20 @@ wait_abandoned(ShardConn **conns, int n, TimestampTz deadline, bool owed_only)
 			socks[k] = PQsocket(c->conn);
 			events[k++] = WL_SOCKET_READABLE;
 		}
-		if (k == 0 || timeout <= 0 ||
-			wait_sockets(k, socks, events, timeout) == -1)
+		if (k == 0)
 			break;
+		/*
+		 * (Past the deadline, what has arrived is still read once: a
+		 * shard whose batch ended while another shard's cancel request
+		 * used up the time is not given up.)
+		 */
+		if (timeout > 0 && wait_sockets(k, socks, events, timeout) == -1)
+			timeout = 0;
 		for (int i = 0; i < n; i++)
 			if (conns[i] != NULL && conns[i]->busy)
 				(void) poll_batch(conns[i]);
+		if (timeout <= 0)
+			break;
 	}
 	pfree(socks);
 	pfree(events);
@@ -2502,10 +2510,13 @@ shardconn_abandon_many(ShardConn **conns, int n, bool *ok)
 	 */
 	wait_abandoned(conns, n, deadline, true);
 
-	/* the cancel requests: all at once, within the same deadline */
+	/*
+	 * The cancel requests: all at once, within the same deadline (none at
+	 * all at the end of a transaction that left nothing in flight).
+	 */
 	{
-		PGconn	  **busy = palloc0(sizeof(PGconn *) * Max(n, 1));
-		const char **labels = palloc0(sizeof(char *) * Max(n, 1));
+		PGconn	  **busy = NULL;
+		const char **labels = NULL;
 
 		for (int i = 0; i < n; i++)
 		{
@@ -2513,12 +2524,20 @@ shardconn_abandon_many(ShardConn **conns, int n, bool *ok)
 
 			if (c == NULL || !c->busy || c->batch_lost)
 				continue;
+			if (busy == NULL)
+			{
+				busy = palloc0(sizeof(PGconn *) * n);
+				labels = palloc0(sizeof(char *) * n);
+			}
 			busy[i] = c->conn;
 			labels[i] = shardconn_describe(c);
 		}
-		(void) shard_cancel_many(busy, labels, n, deadline);
-		pfree(busy);
-		pfree(labels);
+		if (busy != NULL)
+		{
+			(void) shard_cancel_many(busy, labels, n, deadline);
+			pfree(busy);
+			pfree(labels);
+		}
 	}
 	wait_abandoned(conns, n, deadline, false);
 

@@ -84,6 +84,8 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/sortsupport.h"
+#include "utils/typcache.h"
+#include "utils/fmgroids.h"
 
 #include "combine.h"
 #include "connection.h"
@@ -1671,13 +1673,19 @@ may_run_query_func(Oid funcid, void *context)
 		func_parallel(funcid) != PROPARALLEL_SAFE;
 }
 
-/* expression_tree_walker: does node call a may_run_query_func function? */
+/*
+ * expression_tree_walker: does node call a may_run_query_func function, or
+ * check a domain's constraints (which may call any function)?
+ */
 static bool
 may_run_query_walker(Node *node, void *context)
 {
 	if (node == NULL)
 		return false;
 	if (check_functions_in_node(node, may_run_query_func, context))
+		return true;
+	if (IsA(node, CoerceToDomain) &&
+		DomainHasConstraints(((CoerceToDomain *) node)->resulttype))
 		return true;
 	return expression_tree_walker(node, may_run_query_walker, context);
 }
@@ -1735,9 +1743,10 @@ plan_may_run_query(Plan *plan)
 
 /*
  * Is the input function of a column of the rows the shards return one that
- * may run a query (a user-defined type's: the built-in types' input
- * functions run none)?  Then converting a row could need the connection
- * while the stream is open.
+ * may run a query (a user-defined type's, or domain_in for a domain with
+ * constraints, which may call any function: the other built-in types'
+ * input functions run none)?  Then converting a row could need the
+ * connection while the stream is open.
  */
 static bool
 inputs_may_run_query(ShardScanState *st)
@@ -1745,9 +1754,16 @@ inputs_may_run_query(ShardScanState *st)
 	TupleDesc	desc = st->attinmeta->tupdesc;
 
 	for (int i = 0; i < desc->natts; i++)
-		if (!TupleDescAttr(desc, i)->attisdropped &&
-			st->attinmeta->attinfuncs[i].fn_oid >= FirstNormalObjectId)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Oid			fn = st->attinmeta->attinfuncs[i].fn_oid;
+
+		if (att->attisdropped)
+			continue;
+		if (fn >= FirstNormalObjectId ||
+			(fn == F_DOMAIN_IN && DomainHasConstraints(att->atttypid)))
 			return true;
+	}
 	return false;
 }
 

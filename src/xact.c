@@ -66,7 +66,9 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+#include "tcop/dest.h"
 #include "tcop/pquery.h"
+#include "tcop/tcopprot.h"
 #include "utils/portal.h"
 #include "utils/memutils.h"
 
@@ -339,16 +341,60 @@ shardxact_utility_leave(void)
 }
 
 /*
+ * From the backend's libpq/libpq.h (pqcomm.c), which cannot be included
+ * here: through libpq-be.h it needs the GSSAPI headers of the build.
+ */
+extern bool pq_is_reading_msg(void);
+extern bool pq_buffer_has_data(void);
+extern void pq_startmsgread(void);
+extern void pq_endmsgread(void);
+extern int	pq_peekbyte(void);
+
+/*
+ * Is the running top-level statement the last the client sends in this
+ * transaction?  A simple Query message is a transaction of its own (one
+ * with several statements is a transaction block).  In the extended
+ * protocol everything up to the next Sync is one implicit transaction, so
+ * the statement is known to be the last only when that Sync has arrived:
+ * it is the next message, already in the receive buffer (as with libpq's
+ * PQsendQueryPrepared, which sends Bind, Describe, Execute and Sync at
+ * once).  A portal of the extended protocol runs a cached plan; a simple
+ * query's portal has none.
+ */
+static bool
+sync_follows(void)
+{
+	int			next;
+
+	if (ActivePortal == NULL || ActivePortal->cplan == NULL)
+		return true;
+	if (whereToSendOutput != DestRemote || pq_is_reading_msg() ||
+		!pq_buffer_has_data())
+		return false;
+	/* (a message read started and ended without consuming a byte) */
+	pq_startmsgread();
+	next = pq_peekbyte();
+	pq_endmsgread();
+	return next == 'S';
+}
+
+/*
  * shardxact_may_autocommit: see xact.h.  The running statement is all of
- * the local transaction (outside a transaction block, a top-level query
- * under no utility statement), and no shard has been used by it yet.
+ * the local transaction: outside a transaction block, a top-level query
+ * under no utility statement, the last statement of its transaction
+ * (sync_follows), and nothing has been written locally or on a shard by
+ * the transaction so far (no transaction ID assigned: an earlier statement
+ * of the same extended-protocol transaction, or a function the statement
+ * called before its row was sent).
  */
 bool
 shardxact_may_autocommit(void)
 {
 	return !IsTransactionBlock() && executor_nesting == 1 &&
 		utility_nesting == 0 && top_statement_alone &&
-		!xact_got_connection && !xact_autocommitted && !loaded_mid_statement;
+		!xact_got_connection && !xact_autocommitted && !loaded_mid_statement &&
+		!TransactionIdIsValid(GetTopTransactionIdIfAny()) &&
+		sync_follows();
 }
 
 /* shardxact_note_autocommit: see xact.h. */

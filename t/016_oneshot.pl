@@ -247,6 +247,24 @@ note 'the same in a transaction block';
 		  . "FROM tb WHERE k = $k->[1]) x");
 	like("$out|$err", qr/^5000\|\d+\|$/, 'alone: a built-in that runs a query (query_to_xml): the rows');
 	like($st, qr/DECLARE/, 'alone: a built-in that runs a query: a cursor') or diag($st);
+	# a domain's CHECK may call any function: a column of such a domain
+	# keeps the cursor, one of a domain without constraints streams
+	$coord->safe_psql('postgres', q{
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE DOMAIN anyint AS int;
+CREATE FOREIGN TABLE tbd (k int, n posint, v text) SERVER cluster
+  OPTIONS (table_name 'tb', distribution_column 'k');
+CREATE FOREIGN TABLE tba (k int, n anyint, v text) SERVER cluster
+  OPTIONS (table_name 'tb', distribution_column 'k')});
+	($out, $err, $st) = logged($s, 1, "SELECT count(n) FROM tbd WHERE k = $k->[1]");
+	is("$out|$err", '5000|', 'alone: a column of a domain with a CHECK: the rows');
+	unlike($st, qr/^SELECT n FROM public\.tb/m, 'alone: a column of a domain with a CHECK: not streamed')
+	  or diag($st);
+	like($st, qr/DECLARE/, 'alone: a column of a domain with a CHECK: a cursor') or diag($st);
+	($out, $err, $st) = logged($s, 1, "SELECT count(n) FROM tba WHERE k = $k->[1]");
+	is("$out|$err", '5000|', 'alone: a column of a domain without constraints: the rows');
+	like($st, qr/^SELECT n FROM public\.tb/m, 'alone: a column of a domain without constraints: streamed')
+	  or diag($st);
 	($out, $err, $st) = logged($s, 1,
 		"SELECT count(*), max(l) FROM (SELECT n, length(v || n::text) AS l FROM tb WHERE k = $k->[1]) x");
 	is("$out|$err", '5000|9|', 'alone: built-in parallel-safe functions: the rows');
@@ -410,6 +428,76 @@ END $$});
 	is($c->shard(2)->safe_psql('postgres',
 			"SELECT string_agg(val, ',' ORDER BY id) FROM t WHERE id IN ($more[2], $more[3])"),
 		'first,second', 'both of its transactions are on the shard');
+}
+
+note 'a one-shard write that is not all of its transaction never commits alone';
+{
+	# In the extended protocol everything up to Sync is one implicit
+	# transaction: a pipeline's INSERT is not alone when a local write came
+	# before it or another statement comes after it.  Nor is an INSERT whose
+	# VALUES wrote locally (here a row whose deferred trigger fails at
+	# COMMIT).
+	my @keys = split /\n/, $coord->safe_psql('postgres', q{
+SELECT g FROM generate_series(8001, 9000) g
+ WHERE shardfdw.shard_for('t'::regclass, g) = 2 LIMIT 4});
+	$coord->safe_psql('postgres', q{
+CREATE TABLE pl_local (x int);
+CREATE FUNCTION dl_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'deferred boom';
+END $$;
+CREATE CONSTRAINT TRIGGER dl_fail AFTER INSERT ON pl_local
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+  WHEN (NEW.x = 99) EXECUTE FUNCTION dl_fail();
+CREATE FUNCTION wl() RETURNS text VOLATILE LANGUAGE sql
+  AS $$ INSERT INTO pl_local VALUES (99) RETURNING 'wrote'::text $$});
+	my $pipeline = sub {
+		my ($name, @sql) = @_;
+		my $file = "$PostgreSQL::Test::Utils::tmp_check/$name.pgb";
+		open my $fh, '>', $file or die "$file: $!";
+		print $fh join("\n", '\startpipeline', @sql, '\endpipeline'), "\n";
+		close $fh;
+		my ($out, $err) = ('', '');
+		IPC::Run::run([ 'pgbench', '-n', '-t', '1', '-M', 'extended', '-f', $file,
+				'-h', $coord->host, '-p', $coord->port, 'postgres' ],
+			'>', \$out, '2>', \$err);
+		return $err;
+	};
+	my $err = $pipeline->('pipe_before', 'INSERT INTO pl_local VALUES (1);',
+		"INSERT INTO t VALUES ($keys[0], 'pipe');", 'SELECT 1/0;');
+	like($err, qr/division by zero/, 'pipeline: a local write, the INSERT, then an error');
+	is($c->shard(2)->safe_psql('postgres', "SELECT count(*) FROM t WHERE id = $keys[0]"), '0',
+		'pipeline: the INSERT after a local write did not commit on its shard');
+	$err = $pipeline->('pipe_after', "INSERT INTO t VALUES ($keys[1], 'pipe');", 'SELECT 1/0;');
+	like($err, qr/division by zero/, 'pipeline: the INSERT, then an error');
+	is($c->shard(2)->safe_psql('postgres', "SELECT count(*) FROM t WHERE id = $keys[1]"), '0',
+		'pipeline: the INSERT before an error did not commit on its shard');
+	is($coord->safe_psql('postgres', 'SELECT count(*) FROM pl_local'), '0',
+		'pipeline: nor did the local write');
+	$err = $pipeline->('pipe_alone', "INSERT INTO t VALUES ($keys[2], 'pipe');");
+	is($c->shard(2)->safe_psql('postgres', "SELECT count(*) FROM t WHERE id = $keys[2]"), '1',
+		'pipeline: an INSERT alone before its Sync commits') or diag($err);
+	my ($rc, $out);
+	($rc, $out, $err) = $c->psql_timed("INSERT INTO t VALUES ($keys[3], wl())");
+	like($err, qr/deferred boom/, 'an INSERT whose VALUES wrote locally, failing at COMMIT');
+	is($c->shard(2)->safe_psql('postgres', "SELECT count(*) FROM t WHERE id = $keys[3]"), '0',
+		'it did not commit on its shard');
+
+	# a client's prepared INSERT (Bind, Describe, Execute and Sync at once)
+	# is still one statement alone on its shard
+	my $file = "$PostgreSQL::Test::Utils::tmp_check/ins_alone.pgb";
+	open my $fh, '>', $file or die "$file: $!";
+	print $fh "INSERT INTO t VALUES ($keys[3], 'alone');\n";
+	close $fh;
+	my $pos = -s $c->shard(2)->logfile;
+	IPC::Run::run([ 'pgbench', '-n', '-t', '1', '-M', 'prepared', '-f', $file,
+			'-h', $coord->host, '-p', $coord->port, 'postgres' ],
+		'>', \$out, '2>', \$err);
+	my $log = slurp_file($c->shard(2)->logfile, $pos);
+	like($log, qr/execute \S+: INSERT INTO public\.t/, 'pgbench -M prepared: the INSERT reached its shard')
+	  or diag("$err\n$log");
+	unlike($log, qr/START TRANSACTION|COMMIT/, 'pgbench -M prepared: alone, without a remote transaction')
+	  or diag($log);
 }
 
 note 'writes by a trigger that logical replication fires: not a client statement';
