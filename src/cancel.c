@@ -22,10 +22,13 @@
  * connection (it has signalled the backend by then).
  *
  * The secret key is not in libpq 15's API; the PGcancel copy PQgetCancel
- * returns holds it right after the backend's PID (struct pg_cancel in
- * libpq-int.h).  It is read only from a libpq of major version 15 and only
- * when the PID found there is PQbackendPID's and the address family is the
- * socket's; otherwise the request goes through PQcancel, as before.
+ * returns holds it right after the backend's PID (struct pg_cancel begins
+ * with the server's address, the PID and the key in libpq 15, 16 and 17;
+ * 18 changed it).  It is read only from a libpq of major version 15 to 17
+ * and only when the PID found there is PQbackendPID's and the address
+ * family is the socket's; otherwise the request goes through PQcancel,
+ * which may block.  A connection whose socket is no longer connected
+ * (getpeername fails: reset, or timed out) gets no request at all.
  *
  * Invariants: every socket opened here is closed before
  * shard_cancel_many returns, also on error (PG_FINALLY); each holds an
@@ -52,8 +55,8 @@
 #include "connection.h"
 
 /*
- * The head of libpq 15's struct pg_cancel, which PQgetCancel returns: the
- * server's address (SockAddr), the backend's PID, its secret key.
+ * The head of libpq 15-17's struct pg_cancel, which PQgetCancel returns:
+ * the server's address (SockAddr), the backend's PID, its secret key.
  */
 typedef struct Libpq15SockAddr
 {
@@ -155,10 +158,20 @@ begin_request(CancelRequest *r, PGconn *conn)
 	int			key;
 	bool		known;
 
-	if (PQlibVersion() / 10000 != 15 || pid == 0 ||
-		PQsocket(conn) < 0 ||
-		getpeername(PQsocket(conn), (struct sockaddr *) &peer, &peer_len) < 0 ||
-		(cancel = PQgetCancel(conn)) == NULL)
+	if (PQlibVersion() / 10000 < 15 || PQlibVersion() / 10000 > 17 ||
+		pid == 0 || PQsocket(conn) < 0)
+		return false;
+	if (getpeername(PQsocket(conn), (struct sockaddr *) &peer, &peer_len) < 0)
+	{
+		/* (reset or timed out: PQcancel would only block on the address) */
+		char		why[256];
+
+		snprintf(why, sizeof(why), "the connection is gone: %s",
+				 strerror(errno));
+		fail_request(r, why);
+		return true;
+	}
+	if ((cancel = PQgetCancel(conn)) == NULL)
 		return false;
 	head = (Libpq15CancelHead *) cancel;
 	known = head->be_pid == pid && head->raddr.addr.ss_family == peer.ss_family;
