@@ -1662,15 +1662,31 @@ connect_any(ShardScanState *st, ShardConn **conns)
 /*
  * check_functions_in_node callback: may this function run a query (and so
  * need the scan's connection while its stream is open)?  Only built-in
- * parallel-safe functions are known not to: the built-ins that run
- * queries (query_to_xml, table_to_xml, ts_stat, ts_rewrite with a query,
- * ...) are all parallel restricted or unsafe.
+ * parallel-safe functions, and a few built-ins known to run none, are
+ * known not to: the built-ins that run queries (query_to_xml,
+ * table_to_xml, ts_stat, ts_rewrite with a query, ...) are all parallel
+ * restricted or unsafe.  (Built-ins that call a user's cast or output
+ * function, to_json of a type with a cast to json say, are not seen; the
+ * rest of a stream is then read into memory, as the file comment says.)
  */
 static bool
 may_run_query_func(Oid funcid, void *context)
 {
-	return funcid >= FirstNormalObjectId ||
-		func_parallel(funcid) != PROPARALLEL_SAFE;
+	if (funcid >= FirstNormalObjectId)
+		return true;
+	switch (funcid)
+	{
+			/* not parallel safe, but they run no query */
+		case F_RANDOM:
+		case F_SETSEED:
+		case F_NEXTVAL:
+		case F_CURRVAL:
+		case F_LASTVAL:
+		case F_PG_BACKEND_PID:
+			return false;
+		default:
+			return func_parallel(funcid) != PROPARALLEL_SAFE;
+	}
 }
 
 /*
@@ -1687,6 +1703,24 @@ may_run_query_walker(Node *node, void *context)
 	if (IsA(node, CoerceToDomain) &&
 		DomainHasConstraints(((CoerceToDomain *) node)->resulttype))
 		return true;
+	if (IsA(node, Aggref))
+	{
+		/* its ORDER BY and DISTINCT sort and compare with operators */
+		List	   *clauses = list_concat_copy(((Aggref *) node)->aggorder,
+											   ((Aggref *) node)->aggdistinct);
+		ListCell   *lc;
+
+		foreach(lc, clauses)
+		{
+			SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+
+			if ((OidIsValid(sgc->sortop) &&
+				 may_run_query_func(get_opcode(sgc->sortop), NULL)) ||
+				(OidIsValid(sgc->eqop) &&
+				 may_run_query_func(get_opcode(sgc->eqop), NULL)))
+				return true;
+		}
+	}
 	return expression_tree_walker(node, may_run_query_walker, context);
 }
 
@@ -1716,7 +1750,11 @@ plan_may_run_query(Plan *plan)
 			return may_run_query_walker(((Limit *) plan)->limitOffset, NULL) ||
 				may_run_query_walker(((Limit *) plan)->limitCount, NULL);
 		case T_WindowAgg:
-			return may_run_query_walker(((WindowAgg *) plan)->startOffset, NULL) ||
+			return operators_may_run_query(((WindowAgg *) plan)->partNumCols,
+										   ((WindowAgg *) plan)->partOperators) ||
+				operators_may_run_query(((WindowAgg *) plan)->ordNumCols,
+										((WindowAgg *) plan)->ordOperators) ||
+				may_run_query_walker(((WindowAgg *) plan)->startOffset, NULL) ||
 				may_run_query_walker(((WindowAgg *) plan)->endOffset, NULL) ||
 				may_run_query_walker((Node *) ((WindowAgg *) plan)->runCondition, NULL);
 		case T_Result:
