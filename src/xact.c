@@ -366,10 +366,15 @@ sync_follows(void)
 {
 	int			next;
 
-	if (ActivePortal == NULL || ActivePortal->cplan == NULL)
+	/*
+	 * (Not a client's: a background worker that made a portal of its own
+	 * to run several statements in one transaction, say.)
+	 */
+	if (whereToSendOutput != DestRemote || ActivePortal == NULL)
+		return false;
+	if (ActivePortal->cplan == NULL)
 		return true;
-	if (whereToSendOutput != DestRemote || pq_is_reading_msg() ||
-		!pq_buffer_has_data())
+	if (pq_is_reading_msg() || !pq_buffer_has_data())
 		return false;
 	/* (a message read started and ended without consuming a byte) */
 	pq_startmsgread();
