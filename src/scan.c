@@ -883,41 +883,42 @@ plan_columns(ShardScanState *st)
 /*
  * The integer of the text a shard sent for an int4 (int8) column.  The
  * shard's output function writes an optional minus sign and digits; up to
- * 9 (18) digits cannot overflow and are added up here, anything else goes
- * through the input function's own parser, with its checks and errors.
+ * 9 (18) digits cannot overflow and are added up here (small_integer),
+ * anything else goes through the input function's own parser, with its
+ * checks and errors.
  */
-static inline int32
-read_int4(const char *text)
-{
-	const char *p = text + (text[0] == '-');
-	uint32		v = 0;
-	int			n = 0;
-
-	while (p[n] >= '0' && p[n] <= '9' && n < 10)
-	{
-		v = v * 10 + (p[n] - '0');
-		n++;
-	}
-	if (n == 0 || n > 9 || p[n] != '\0')
-		return pg_strtoint32(text);
-	return text[0] == '-' ? -(int32) v : (int32) v;
-}
-
-static inline int64
-read_int8(const char *text)
+static inline bool
+small_integer(const char *text, int maxdigits, int64 *result)
 {
 	const char *p = text + (text[0] == '-');
 	uint64		v = 0;
 	int			n = 0;
 
-	while (p[n] >= '0' && p[n] <= '9' && n < 19)
+	while (p[n] >= '0' && p[n] <= '9' && n <= maxdigits)
 	{
 		v = v * 10 + (p[n] - '0');
 		n++;
 	}
-	if (n == 0 || n > 18 || p[n] != '\0')
-		return pg_strtoint64(text);
-	return text[0] == '-' ? -(int64) v : (int64) v;
+	if (n == 0 || n > maxdigits || p[n] != '\0')
+		return false;
+	*result = text[0] == '-' ? -(int64) v : (int64) v;
+	return true;
+}
+
+static inline int32
+read_int4(const char *text)
+{
+	int64		v;
+
+	return small_integer(text, 9, &v) ? (int32) v : pg_strtoint32(text);
+}
+
+static inline int64
+read_int8(const char *text)
+{
+	int64		v;
+
+	return small_integer(text, 18, &v) ? v : pg_strtoint64(text);
 }
 
 /*
